@@ -1,0 +1,248 @@
+"""One typed configuration for a run: dataclasses, loadable from YAML, overridable as ``key.path=value``."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from viewadapt.errors import ConfigError
+
+STAGES = ("init", "similarity", "adaptation")
+MONITORS = ("val_loss", "val_rank1")
+
+
+@dataclass
+class SyntheticConfig:
+    """The embedded benchmark (see :mod:`viewadapt.data.synthetic`)."""
+
+    num_identities: int = 300
+    images_per_view: int = 2
+    view_shift: float = 1.0
+    seed: int = 0
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "synthetic"  # "synthetic" (generated under root) or "folder" (<root>/<camera>/<id>/*.jpg)
+    root: str = "data/synthetic"
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    height: int = 128
+    width: int = 64
+    num_train: int = 200  # identities in C_train, C_valid, C_test; -1 for C_test takes the rest
+    num_valid: int = 30
+    num_test: int = -1
+    split_seed: int = 0
+    num_workers: int = 0
+
+
+@dataclass
+class ModelConfig:
+    probe_backbone: str = "efficientnet_lite0"  # Ms
+    gallery_backbone: str = "efficientnet_lite1"  # Mt; ignored when shared
+    shared: bool = False  # Siamese baseline: one network for both views
+    pretrained: bool = True
+    allow_download: bool = False  # torchvision weights only: fetch into torch's hub cache when missing
+    embedding_dim: int = 256
+    normalize: bool = False
+    ds_hidden: list[int] = field(default_factory=lambda: [1024, 2048])
+    dd_hidden: int = 256
+
+
+@dataclass
+class LossConfig:
+    margin: float = 2.0
+    gamma: float = 2.5
+    adaptive: bool = True  # Eq. 5/6 ("Ours*") instead of Eq. 2 ("Ours")
+    detach_weights: bool = False
+    lambda_sim: float = 1.0  # weight of the similarity loss in stage (c); 0 = literal Algorithm 1
+
+
+@dataclass
+class StageConfig:
+    enabled: bool = True
+    epochs: int = 10
+    optimizer: str = "adam"  # "adam" or "sgd" (momentum 0.9)
+    lr: float = 1e-3
+    lr_step: int = 10  # divide the learning rate by 1 / lr_decay every lr_step epochs
+    lr_decay: float = 0.1
+    weight_decay: float = 5e-4
+    patience: int = 3  # early stopping: epochs without a better validation value
+    monitor: str = "val_loss"
+
+
+@dataclass
+class TrainConfig:
+    init: StageConfig = field(default_factory=lambda: StageConfig(epochs=10, monitor="val_rank1"))
+    similarity: StageConfig = field(default_factory=lambda: StageConfig(epochs=20))
+    adaptation: StageConfig = field(default_factory=lambda: StageConfig(epochs=10))
+    batch_p: int = 16  # SP batches: P identities x S images = 128, the paper's batch
+    batch_s: int = 8
+    init_batch_size: int = 64
+    dd_lr: float = 1e-3
+    dd_steps: int = 1
+    seed: int = 0
+    device: str = "auto"
+
+
+@dataclass
+class EvalConfig:
+    protocol: str = "single_shot"
+    trials: int = 10
+    max_rank: int = 50
+    batch_size: int = 128
+    after_each_stage: bool = True
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    output_dir: str = "runs"
+    name: str = ""
+
+    def stage(self, name: str) -> StageConfig:
+        return getattr(self.train, name)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def _coerce(value: Any, kind: Any, where: str) -> Any:
+    origin = typing.get_origin(kind)
+    if dataclasses.is_dataclass(kind):
+        if not isinstance(value, dict):
+            raise ConfigError(f"config {where}: expected a mapping of settings, got {value!r}")
+        return _build(kind, value, where)
+    if origin is list:
+        (item,) = typing.get_args(kind)
+        if not isinstance(value, list):
+            raise ConfigError(f"config {where}: expected a list, got {value!r}")
+        return [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"config {where}: expected true or false, got {value!r}")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"config {where}: expected an integer, got {value!r}")
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"config {where}: expected a number, got {value!r}")
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config {where}: expected text, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {kind} at {where}")
+
+
+def _build(cls: type, values: dict, where: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = set(values) - set(names)
+    if unknown:
+        key = sorted(unknown)[0]
+        raise ConfigError(f"unknown config key '{where}{key}': valid keys here are {', '.join(names)}")
+    base = cls()
+    kwargs = {}
+    for name in names:
+        if name in values:
+            current = getattr(base, name)
+            if dataclasses.is_dataclass(current):
+                # A partial section keeps the section's own defaults (a stage's monitor, say).
+                merged = {**asdict(current), **(values[name] or {})}
+                kwargs[name] = _coerce(merged, hints[name], f"{where}{name}.")
+            else:
+                kwargs[name] = _coerce(values[name], hints[name], f"{where}{name}")
+    return cls(**kwargs)
+
+
+def _set_path(tree: dict, dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = tree
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"config override '{dotted}': '{key}' is a value, not a section")
+    node[keys[-1]] = value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults <- YAML file <- ``key.path=value`` overrides (values parsed as YAML), then validated."""
+    tree: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist: give the path of a YAML file")
+        try:
+            tree = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        if not isinstance(tree, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of settings at the top level")
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"config override '{item}' must look like key.path=value (e.g. train.seed=1)")
+        key, raw = item.split("=", 1)
+        _set_path(tree, key.strip(), yaml.safe_load(raw) if raw.strip() else "")
+    cfg = _build(Config, tree)
+    validate(cfg)
+    return cfg
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def validate(cfg: Config) -> None:
+    """Range and choice checks; each failure names the key and what it accepts."""
+    from viewadapt.evaluation.protocols import PROTOCOLS
+    from viewadapt.models.backbones import BACKBONES
+
+    d, m, t = cfg.data, cfg.model, cfg.train
+    _check(d.dataset in ("synthetic", "folder"), f"data.dataset '{d.dataset}' is not one of: synthetic, folder")
+    _check(d.height >= 32 and d.width >= 16, "data.height must be >= 32 and data.width >= 16")
+    _check(d.num_train >= 2 and d.num_valid >= 2, "data.num_train and data.num_valid must be >= 2")
+    _check(d.num_test == -1 or d.num_test >= 2, "data.num_test must be >= 2, or -1 for every identity left")
+    _check(d.num_workers >= 0, "data.num_workers must be >= 0")
+    s = d.synthetic
+    _check(s.num_identities >= 6, "data.synthetic.num_identities must be >= 6")
+    _check(s.images_per_view >= 1, "data.synthetic.images_per_view must be >= 1")
+    _check(s.view_shift >= 0, "data.synthetic.view_shift must be >= 0")
+    for key in ("probe_backbone", "gallery_backbone"):
+        name = getattr(m, key)
+        _check(name in BACKBONES, f"model.{key} '{name}' is unknown: choose one of {', '.join(sorted(BACKBONES))}")
+    _check(m.embedding_dim >= 2, "model.embedding_dim must be >= 2")
+    _check(len(m.ds_hidden) >= 1 and min(m.ds_hidden) >= 1, "model.ds_hidden must list positive layer widths")
+    _check(m.dd_hidden >= 1, "model.dd_hidden must be >= 1")
+    _check(cfg.loss.margin > 0 and cfg.loss.gamma >= 0, "loss.margin must be > 0 and loss.gamma >= 0")
+    _check(cfg.loss.lambda_sim >= 0, "loss.lambda_sim must be >= 0")
+    for name in STAGES:
+        st = cfg.stage(name)
+        _check(st.epochs >= 1, f"train.{name}.epochs must be >= 1")
+        _check(st.optimizer in ("adam", "sgd"), f"train.{name}.optimizer '{st.optimizer}' is not one of: adam, sgd")
+        _check(st.lr > 0 and st.weight_decay >= 0, f"train.{name}.lr must be > 0 and weight_decay >= 0")
+        _check(st.lr_step >= 1 and 0 < st.lr_decay <= 1, f"train.{name}.lr_step must be >= 1, lr_decay in (0, 1]")
+        _check(st.patience >= 1, f"train.{name}.patience must be >= 1")
+        _check(st.monitor in MONITORS, f"train.{name}.monitor '{st.monitor}' is not one of: {', '.join(MONITORS)}")
+    _check(t.init.monitor == "val_rank1", "train.init.monitor must be val_rank1: stage (a) has no Ds to give a loss")
+    _check(any(cfg.stage(n).enabled for n in STAGES), "every stage is disabled: enable at least one of train.*")
+    _check(t.batch_p >= 2 and t.batch_s >= 2, "train.batch_p and train.batch_s must be >= 2")
+    _check(t.init_batch_size >= 2, "train.init_batch_size must be >= 2")
+    _check(t.dd_lr > 0 and t.dd_steps >= 1, "train.dd_lr must be > 0 and train.dd_steps >= 1")
+    _check(t.device in ("auto", "cpu") or t.device.startswith("cuda"), "train.device must be auto, cpu or cuda[:N]")
+    _check(cfg.eval.protocol in PROTOCOLS, f"eval.protocol '{cfg.eval.protocol}' is not one of: {', '.join(PROTOCOLS)}")
+    _check(cfg.eval.trials >= 1 and cfg.eval.max_rank >= 1, "eval.trials and eval.max_rank must be >= 1")

@@ -1,0 +1,33 @@
+"""The generic folder layout ``<root>/<camera>/<identity>/*.jpg`` (also what the synthetic benchmark writes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from viewadapt.data.records import DatasetDescription, ImageRecord
+from viewadapt.errors import DataError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+
+
+def read_folder_dataset(root: str | Path, name: str = "folder") -> DatasetDescription:
+    """Read ``<root>/<camera>/<identity>/<image>``; cameras and identities are sorted folder names."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"dataset folder {root} does not exist: create it or point data.root at your copy")
+    cameras = sorted(p for p in root.iterdir() if p.is_dir())
+    if not cameras:
+        raise DataError(f"{root} holds no camera folders: expected <root>/<camera>/<identity>/<image>.jpg")
+    identities: dict[str, int] = {}
+    records: list[ImageRecord] = []
+    for camid, cam in enumerate(cameras):
+        found = 0
+        for ident in sorted(p for p in cam.iterdir() if p.is_dir()):
+            pid = identities.setdefault(ident.name, len(identities))
+            for img in sorted(ident.iterdir()):
+                if img.suffix.lower() in IMAGE_SUFFIXES:
+                    records.append(ImageRecord(str(img), pid, camid))
+                    found += 1
+        if not found:
+            raise DataError(f"camera folder {cam} has no images: expected {cam}/<identity>/<image>.jpg")
+    return DatasetDescription(name, str(root), records, [c.name for c in cameras])

@@ -1,0 +1,210 @@
+"""A synthetic two-camera pedestrian benchmark, drawn by code so the default needs no download.
+
+Identities differ as people do in re-ID data: height and build, skin and hair, upper and lower
+clothing colours and textures, sleeve and trouser cuts, shoes and bags. Each image of an identity
+jitters pose (stride, arm swing), position and crop. Each camera has its own imaging chain, and the
+*view shift* between the two is scaled by ``view_shift``: colour response and white balance,
+illumination and gamma, blur and sensor noise, background, and the person's scale and aspect.
+With ``view_shift = 0`` the two cameras render identically.
+
+Images are written as ``<root>/<camera>/<identity>/<file>.jpg`` and read back with the same folder
+loader a custom dataset uses.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+CAMERA_NAMES = ("cam_a", "cam_b")
+_SKIN = np.array([[255, 224, 196], [234, 192, 160], [198, 152, 112], [160, 110, 75], [110, 72, 48]]) / 255
+_HAIR = np.array([[20, 16, 12], [70, 45, 25], [120, 85, 50], [200, 170, 110], [150, 150, 150]]) / 255
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """Everything that determines the generated images; equal specs give identical files."""
+
+    num_identities: int = 300
+    images_per_view: int = 2
+    view_shift: float = 1.0
+    height: int = 128
+    width: int = 64
+    seed: int = 0
+
+
+def _colour(rng: np.random.Generator) -> np.ndarray:
+    """A clothing colour: mostly muted, sometimes saturated, sometimes near black/white/grey."""
+    kind = rng.random()
+    if kind < 0.25:
+        v = rng.choice([0.12, 0.5, 0.9]) + rng.uniform(-0.08, 0.08)
+        return np.full(3, np.clip(v, 0, 1))
+    h, s, v = rng.random(), rng.uniform(0.35, 0.95), rng.uniform(0.3, 0.95)
+    return np.array(colorsys.hsv_to_rgb(h, s, v))
+
+
+def _identity(rng: np.random.Generator) -> dict:
+    return {
+        "height": rng.uniform(0.80, 0.95),
+        "build": rng.uniform(0.8, 1.25),
+        "legs": rng.uniform(0.45, 0.52),
+        "skin": _SKIN[rng.integers(len(_SKIN))],
+        "hair": _HAIR[rng.integers(len(_HAIR))],
+        "long_hair": rng.random() < 0.35,
+        "upper": _colour(rng),
+        "upper2": _colour(rng),
+        "upper_tex": rng.choice(["solid", "solid", "hstripe", "vstripe", "check", "logo"]),
+        "stripe": rng.uniform(3.0, 7.0),
+        "long_sleeve": rng.random() < 0.6,
+        "lower": _colour(rng),
+        "lower_kind": rng.choice(["trousers", "trousers", "shorts", "skirt"]),
+        "lower_tex": rng.choice(["solid", "solid", "solid", "hstripe"]),
+        "shoes": _colour(rng) * 0.6,
+        "bag": rng.choice(["none", "none", "backpack", "handbag", "shoulder"]),
+        "bag_colour": _colour(rng),
+        "bag_side": rng.choice([-1, 1]),
+    }
+
+
+def _camera(rng: np.random.Generator, shift: float) -> dict:
+    """One camera's imaging chain; ``shift`` = 0 gives the neutral camera."""
+    u = lambda a: rng.uniform(-a, a) * shift  # noqa: E731
+    return {
+        "mix": np.eye(3) + np.array([[u(0.15) for _ in range(3)] for _ in range(3)]),
+        "gain": 1.0 + np.array([u(0.25), u(0.1), u(0.25)]),
+        "bright": 1.0 + u(0.35),
+        "gamma": 1.0 + u(0.35),
+        "blur": abs(u(1.2)),
+        "noise": abs(u(0.05)),
+        "scale": 1.0 + u(0.12),
+        "aspect": 1.0 + u(0.15),
+        "bg": _colour(rng) * 0.7 + 0.15,
+        "bg2": _colour(rng) * 0.7 + 0.15,
+        "horizon": rng.uniform(0.55, 0.8),
+    }
+
+
+def _texture(kind: str, a: np.ndarray, b: np.ndarray, yy: np.ndarray, xx: np.ndarray, period: float) -> np.ndarray:
+    if kind == "hstripe":
+        on = np.sin(yy * 2 * np.pi / period) > 0
+    elif kind == "vstripe":
+        on = np.sin(xx * 2 * np.pi / period) > 0
+    elif kind == "check":
+        on = ((yy // period).astype(int) + (xx // period).astype(int)) % 2 == 0
+    else:
+        on = np.zeros_like(yy, dtype=bool)
+    return np.where(on[..., None], b, a)
+
+
+def _paint(img: np.ndarray, mask: np.ndarray, colour: np.ndarray) -> None:
+    img[mask] = colour if colour.ndim == 1 else colour[mask]
+
+
+def render_person(ident: dict, cam: dict, rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """Draw one image (h x w x 3 floats in [0, 1]) of ``ident`` seen by camera ``cam``."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    # Background: a wall and a floor in the camera's colours, with a little per-image texture.
+    img = np.where((yy < cam["horizon"] * h)[..., None], cam["bg"], cam["bg2"]).astype(np.float64)
+    img += rng.normal(0, 0.03, (1, w, 3)) + 0.04 * np.sin(xx / rng.uniform(3, 9))[..., None]
+
+    scale = ident["height"] * cam["scale"] * rng.uniform(0.95, 1.05)
+    ph = h * scale
+    cx = w / 2 + rng.uniform(-3, 3)
+    top = (h - ph) / 2 + rng.uniform(-3, 3)
+    bw = w * 0.30 * ident["build"] * cam["aspect"]  # shoulder width
+    head_r = ph * 0.065
+    neck = top + 2 * head_r
+    waist = top + ph * (1 - ident["legs"])
+    foot = top + ph
+    knee = (waist + foot) / 2
+    stride = rng.uniform(-0.35, 0.35) * bw  # walking phase
+    swing = rng.uniform(-0.25, 0.25) * bw
+    upper = _texture(ident["upper_tex"], ident["upper"], ident["upper2"], yy - top, xx, ident["stripe"])
+    if ident["upper_tex"] == "logo":
+        logo = (np.abs(xx - cx) < bw * 0.18) & (np.abs(yy - (neck + waist) / 2) < bw * 0.15)
+        upper = np.where(logo[..., None], ident["upper2"], upper)
+    lower = _texture(ident["lower_tex"], ident["lower"], ident["lower"] * 0.6, yy, xx, 4.0)
+
+    if ident["bag"] == "backpack":  # drawn first: it shows beside the torso, behind the arm
+        bx = cx + ident["bag_side"] * bw * 0.45
+        _paint(img, (np.abs(xx - bx) < bw * 0.3) & (yy > neck + 2) & (yy < waist - 2), ident["bag_colour"])
+    # Legs: two columns whose feet spread with the stride.
+    for side in (-1, 1):
+        t = np.clip((yy - waist) / max(foot - waist, 1), 0, 1)
+        lx = cx + side * bw * 0.2 + side * stride * t
+        leg = (np.abs(xx - lx) < bw * 0.16) & (yy >= waist) & (yy < foot - 2)
+        if ident["lower_kind"] == "trousers":
+            _paint(img, leg, lower)
+        else:
+            _paint(img, leg & (yy >= knee - 2), ident["skin"])
+            _paint(img, leg & (yy < knee - 2), lower)
+        _paint(img, (np.abs(xx - lx) < bw * 0.2) & (yy >= foot - 3) & (yy < foot), ident["shoes"])
+    if ident["lower_kind"] == "skirt":
+        t = np.clip((yy - waist) / max(knee - waist, 1), 0, 1)
+        _paint(img, (np.abs(xx - cx) < bw * (0.45 + 0.25 * t)) & (yy >= waist) & (yy < knee), lower)
+    # Torso: shoulders narrowing to the waist.
+    t = np.clip((yy - neck) / max(waist - neck, 1), 0, 1)
+    _paint(img, (np.abs(xx - cx) < bw * (0.5 - 0.08 * t)) & (yy >= neck) & (yy < waist + 1), upper)
+    # Arms swing opposite to the legs; short sleeves show skin below the elbow.
+    elbow = neck + (waist - neck) * 0.5
+    for side in (-1, 1):
+        t = np.clip((yy - neck) / max(waist - neck, 1), 0, 1)
+        ax = cx + side * bw * 0.6 - side * swing * t
+        arm = (np.abs(xx - ax) < bw * 0.11) & (yy >= neck + 1) & (yy < waist + 4)
+        sleeve = arm & ((yy < elbow) | ident["long_sleeve"])
+        _paint(img, arm & ~sleeve, ident["skin"])
+        _paint(img, sleeve, upper)
+    if ident["bag"] == "handbag":
+        bx = cx + ident["bag_side"] * bw * 0.75
+        _paint(img, (np.abs(xx - bx) < bw * 0.2) & (yy > waist - 2) & (yy < waist + bw * 0.4), ident["bag_colour"])
+    elif ident["bag"] == "shoulder":
+        strap = np.abs((xx - cx) - ident["bag_side"] * (yy - neck) * 0.5) < 1.2
+        _paint(img, strap & (yy >= neck) & (yy < waist), ident["bag_colour"] * 0.7)
+        bx = cx + ident["bag_side"] * bw * 0.55
+        _paint(img, (np.abs(xx - bx) < bw * 0.22) & (np.abs(yy - waist) < bw * 0.25), ident["bag_colour"])
+    # Head and hair.
+    hy = top + head_r
+    face = ((xx - cx) / (head_r * 0.8)) ** 2 + ((yy - hy) / head_r) ** 2 < 1
+    _paint(img, face, ident["skin"])
+    hair = face & (yy < hy - head_r * 0.35)
+    if ident["long_hair"]:
+        hair |= (np.abs(xx - cx) < head_r * 0.9) & (yy >= hy) & (yy < neck + head_r * 1.2) & ~face
+    _paint(img, hair, ident["hair"])
+    return np.clip(img, 0, 1)
+
+
+def apply_camera(img: np.ndarray, cam: dict, rng: np.random.Generator) -> Image.Image:
+    """The camera's imaging chain: colour mixing, white balance, exposure, gamma, blur, noise."""
+    out = img @ cam["mix"].T * cam["gain"] * cam["bright"] * rng.uniform(0.9, 1.1)
+    out = np.clip(out, 0, 1) ** cam["gamma"]
+    pil = Image.fromarray((out * 255).astype(np.uint8))
+    if cam["blur"] > 0.05:
+        pil = pil.filter(ImageFilter.GaussianBlur(cam["blur"]))
+    noisy = np.asarray(pil, dtype=np.float64) / 255 + rng.normal(0, cam["noise"] + 0.005, out.shape)
+    return Image.fromarray((np.clip(noisy, 0, 1) * 255).astype(np.uint8))
+
+
+def generate(root: str | Path, spec: SyntheticSpec) -> Path:
+    """Write the benchmark under ``root`` unless an identical one is already there; return ``root``."""
+    root = Path(root)
+    stamp = root / "synthetic.json"
+    wanted = asdict(spec)
+    if stamp.exists() and json.loads(stamp.read_text()) == wanted:
+        return root
+    rng = np.random.default_rng(spec.seed)
+    cams = [_camera(rng, spec.view_shift) for _ in CAMERA_NAMES]
+    for pid in range(spec.num_identities):
+        ident = _identity(rng)
+        for cam_name, cam in zip(CAMERA_NAMES, cams):
+            folder = root / cam_name / f"{pid:04d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            for k in range(spec.images_per_view):
+                img = apply_camera(render_person(ident, cam, rng, spec.height, spec.width), cam, rng)
+                img.save(folder / f"{pid:04d}_{cam_name}_{k:02d}.jpg", quality=95)
+    stamp.write_text(json.dumps(wanted, indent=1))
+    return root

@@ -1,0 +1,17 @@
+"""Errors a user can cause and fix; the command line prints them as one line, no traceback."""
+
+
+class ViewAdaptError(Exception):
+    """A problem with the user's input (config, data, checkpoint) whose message names the fix."""
+
+
+class ConfigError(ViewAdaptError):
+    """A config value is missing, unknown, of the wrong type or out of range."""
+
+
+class DataError(ViewAdaptError):
+    """A dataset folder, layout or image cannot be used."""
+
+
+class CheckpointError(ViewAdaptError):
+    """A checkpoint is missing, corrupt, or was written by an incompatible version or config."""

@@ -1,0 +1,43 @@
+"""Embedding extraction: probe-view images through Ms, gallery-view images through Mt."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from viewadapt.data.images import ViewImages, eval_transform
+from viewadapt.data.records import ViewRecord
+from viewadapt.models import ViewMappings
+
+
+@torch.no_grad()
+def extract_embeddings(
+    mappings: ViewMappings,
+    records: Sequence[ViewRecord],
+    height: int,
+    width: int,
+    batch_size: int = 128,
+    device: torch.device | str = "cpu",
+    num_workers: int = 0,
+) -> np.ndarray:
+    """Embed each record with the mapping of its view; returns (N, D) float32 in record order."""
+    was_training = mappings.training
+    mappings.eval()
+    out = np.zeros((len(records), mappings.probe.embedding_dim), dtype=np.float32)
+    loader = DataLoader(ViewImages(records, eval_transform(height, width)), batch_size=batch_size,
+                        num_workers=num_workers)
+    start = 0
+    for images, _, views in loader:
+        images = images.to(device)
+        emb = torch.empty(len(images), out.shape[1], device=device)
+        for v in (0, 1):
+            sel = views == v
+            if sel.any():
+                emb[sel.to(device)] = mappings(images[sel.to(device)], v)
+        out[start : start + len(images)] = emb.cpu().numpy()
+        start += len(images)
+    mappings.train(was_training)
+    return out

@@ -1,0 +1,30 @@
+"""View losses: the view discriminator's cross-entropy (Eq. 1) and the mappings' view confusion (Eq. 3)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def view_discriminator_loss(logits_per_view: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Eq. 1, generalised to V views: ``sum_v E_{x ~ X_v}[-log Dd_v(M_v(x))]``.
+
+    ``logits_per_view[v]`` holds Dd's (N_v, V) logits for embeddings of view v. With V = 2 and view 0
+    the probe this is ``-E[log Dd(e_s)] - E[log(1 - Dd(e_t))]`` with ``Dd = softmax(logits)[:, 0]``.
+    Each view's expectation is its own mean, so unequal view counts do not reweight the terms.
+    """
+    return sum(
+        F.cross_entropy(logits, torch.full((len(logits),), v, dtype=torch.long, device=logits.device))
+        for v, logits in enumerate(logits_per_view)
+    )
+
+
+def view_confusion_loss(logits_per_view: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Eq. 3, generalised to V views: cross-entropy of Dd's output against the uniform distribution.
+
+    ``-sum_v E_{x ~ X_v}[ (1/V) sum_k log Dd_k(M_v(x)) ]``; its minimum, reached when Dd outputs 1/V
+    for every embedding, is ``log V`` per view (``2 log 2`` for the paper's two views).
+    """
+    return sum(-F.log_softmax(logits, dim=1).mean(dim=1).mean() for logits in logits_per_view)

@@ -1,0 +1,69 @@
+"""View mappings Ms (probe camera) and Mt (gallery camera): backbone -> pooled feature -> linear neck."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from viewadapt.models.backbones import build_backbone
+
+
+class ViewMapping(nn.Module):
+    """One view's mapping M_v: images in [0, 1] -> embedding of ``embedding_dim``.
+
+    The backbone's own input normalisation is applied here so that callers never need to know which
+    statistics a pretrained net expects. The linear neck gives two different backbones equal dims.
+    """
+
+    def __init__(self, backbone: nn.Module, embedding_dim: int, normalize: bool = False) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.register_buffer("mean", torch.tensor(backbone.input_mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(backbone.input_std).view(1, 3, 1, 1), persistent=False)
+        self.neck = nn.Linear(backbone.out_channels, embedding_dim)
+        self.normalize = normalize
+        self.embedding_dim = embedding_dim
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        feat = self.backbone((images - self.mean) / self.std)
+        emb = self.neck(F.adaptive_avg_pool2d(feat, 1).flatten(1))
+        return F.normalize(emb, dim=1) if self.normalize else emb
+
+
+class ViewMappings(nn.Module):
+    """The pair (Ms, Mt). ``shared=True`` is the Siamese baseline: one network serves both views."""
+
+    def __init__(self, probe: ViewMapping, gallery: ViewMapping | None) -> None:
+        super().__init__()
+        self.probe = probe
+        # A Siamese pair stores one module; ``gallery`` then resolves to the same object.
+        self._gallery = gallery
+        self.shared = gallery is None
+
+    @property
+    def gallery(self) -> ViewMapping:
+        return self.probe if self._gallery is None else self._gallery
+
+    @classmethod
+    def build(
+        cls,
+        probe_backbone: str,
+        gallery_backbone: str,
+        embedding_dim: int,
+        shared: bool = False,
+        pretrained: bool = True,
+        allow_download: bool = False,
+        normalize: bool = False,
+    ) -> "ViewMappings":
+        def make(name: str) -> ViewMapping:
+            return ViewMapping(build_backbone(name, pretrained, allow_download), embedding_dim, normalize)
+
+        return cls(make(probe_backbone), None if shared else make(gallery_backbone))
+
+    def views(self) -> tuple[ViewMapping, ...]:
+        """The distinct networks: one for a Siamese pair, two otherwise."""
+        return (self.probe,) if self.shared else (self.probe, self.gallery)
+
+    def forward(self, images: torch.Tensor, view: int) -> torch.Tensor:
+        return (self.probe if view == 0 else self.gallery)(images)

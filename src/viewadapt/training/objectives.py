@@ -1,0 +1,81 @@
+"""Batch-level objectives: the losses of :mod:`viewadapt.losses` applied to an SP batch's two views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from viewadapt.config import LossConfig
+from viewadapt.losses import (
+    adaptive_similarity_loss,
+    pair_distances,
+    pair_masks,
+    similarity_loss,
+    view_confusion_loss,
+    view_discriminator_loss,
+)
+from viewadapt.models import SimilarityDiscriminator, ViewDiscriminator, ViewMappings
+
+
+@dataclass
+class ViewBatch:
+    """Embeddings of a batch split by view: probe (through Ms) and gallery (through Mt)."""
+
+    e_s: torch.Tensor
+    e_t: torch.Tensor
+    pid_s: torch.Tensor
+    pid_t: torch.Tensor
+
+
+def embed_views(mappings: ViewMappings, images: torch.Tensor, pids: torch.Tensor, views: torch.Tensor) -> ViewBatch:
+    """Map probe-view images with Ms and gallery-view images with Mt.
+
+    A Siamese pair embeds the whole batch in one pass, so its batch-norm statistics mix both views
+    as a shared-weight network's would; separate passes would amount to view-specific normalisation.
+    """
+    s, t = views == 0, views == 1
+    if mappings.shared:
+        emb = mappings.probe(images)
+        return ViewBatch(emb[s], emb[t], pids[s], pids[t])
+    return ViewBatch(mappings.probe(images[s]), mappings.gallery(images[t]), pids[s], pids[t])
+
+
+def similarity_objective(batch: ViewBatch, ds: SimilarityDiscriminator, cfg: LossConfig) -> torch.Tensor:
+    """Eq. 2 ("Ours") or Eq. 5 ("Ours*") over every (probe, gallery) pair of the batch."""
+    logits = ds.pair_logits(batch.e_s, batch.e_t)
+    dist = pair_distances(batch.e_s, batch.e_t)
+    # Probe and gallery embeddings are different images, so no pair is an image with itself.
+    pos, neg = pair_masks(batch.pid_s, batch.pid_t)
+    if cfg.adaptive:
+        return adaptive_similarity_loss(logits, dist, pos, neg, cfg.margin, cfg.gamma, cfg.detach_weights)
+    return similarity_loss(logits, dist, pos, cfg.margin, cfg.gamma)
+
+
+def discriminator_objective(batch: ViewBatch, dd: ViewDiscriminator) -> tuple[torch.Tensor, float]:
+    """Eq. 1 on detached embeddings (the mappings stay fixed) and Dd's view accuracy on them."""
+    logits = [dd(batch.e_s.detach()), dd(batch.e_t.detach())]
+    with torch.no_grad():
+        correct = sum((lg.argmax(1) == v).sum().item() for v, lg in enumerate(logits))
+    return view_discriminator_loss(logits), correct / (len(batch.e_s) + len(batch.e_t))
+
+
+def mapping_objective(
+    batch: ViewBatch, dd: ViewDiscriminator, ds: SimilarityDiscriminator, cfg: LossConfig
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Stage (c)'s mapping update: Eq. 3 + lambda_sim * (Eq. 2 or 5). Returns (total, confusion, similarity).
+
+    Dd's parameters are frozen for this objective, so its gradient reaches the mappings only.
+    """
+    flags = [p.requires_grad for p in dd.parameters()]
+    for p in dd.parameters():
+        p.requires_grad_(False)
+    try:
+        confusion = view_confusion_loss([dd(batch.e_s), dd(batch.e_t)])
+    finally:
+        for p, flag in zip(dd.parameters(), flags):
+            p.requires_grad_(flag)
+    if cfg.lambda_sim > 0:
+        sim = similarity_objective(batch, ds, cfg)
+        return confusion + cfg.lambda_sim * sim, confusion, sim
+    return confusion, confusion, torch.zeros((), device=confusion.device)

@@ -1,0 +1,41 @@
+"""Shared fixtures: tiny synthetic data generated per session, small fast configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from viewadapt.config import load_config
+from viewadapt.data.synthetic import SyntheticSpec, generate
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def tiny_synthetic(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("synthetic")
+    return generate(root, SyntheticSpec(num_identities=16, images_per_view=2, height=64, width=32, seed=3))
+
+
+def tiny_overrides(root: Path, out: Path) -> list[str]:
+    """A configuration that trains every stage for a couple of epochs in seconds."""
+    return [
+        f"data.root={root}", "data.synthetic.num_identities=16", "data.synthetic.seed=3",
+        "data.height=64", "data.width=32", "data.num_train=8", "data.num_valid=4", "data.num_test=4",
+        "model.probe_backbone=vggm_small", "model.gallery_backbone=mobilenet_v3_small", "model.pretrained=false",
+        "model.embedding_dim=16", "model.ds_hidden=[32,64]", "model.dd_hidden=16",
+        "train.init.epochs=2", "train.similarity.epochs=2", "train.adaptation.epochs=2",
+        "train.init.patience=5", "train.similarity.patience=5", "train.adaptation.patience=5",
+        "train.batch_p=4", "train.batch_s=4", "train.init_batch_size=16", "eval.trials=2",
+        f"output_dir={out}",
+    ]
+
+
+@pytest.fixture
+def tiny_config(tiny_synthetic, tmp_path):
+    def make(*extra: str):
+        return load_config(None, tiny_overrides(tiny_synthetic, tmp_path / "runs") + list(extra))
+
+    return make

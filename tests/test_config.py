@@ -1,0 +1,55 @@
+"""Typed config: YAML, overrides, and one clear message per bad value."""
+
+import pytest
+
+from viewadapt.config import Config, load_config
+from viewadapt.errors import ConfigError
+
+
+def test_defaults_follow_the_paper():
+    cfg = load_config()
+    assert (cfg.loss.margin, cfg.loss.gamma) == (2.0, 2.5)
+    assert cfg.train.batch_p * cfg.train.batch_s == 128
+    assert cfg.train.similarity.lr == 1e-3 and cfg.train.similarity.lr_step == 10
+    assert cfg.model.probe_backbone != cfg.model.gallery_backbone and not cfg.model.shared
+
+
+def test_yaml_then_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  similarity: {epochs: 3}\n  seed: 4\nmodel: {shared: true}\n")
+    cfg = load_config(path, ["train.seed=9", "model.ds_hidden=[8, 16]"])
+    assert cfg.train.similarity.epochs == 3 and cfg.train.seed == 9 and cfg.model.shared
+    assert cfg.model.ds_hidden == [8, 16]
+    assert cfg.train.init.monitor == "val_rank1"  # a partial section keeps that section's defaults
+    assert load_config(None, []).to_dict() == Config().to_dict()
+
+
+def test_round_trip_through_yaml(tmp_path):
+    cfg = load_config(None, ["loss.gamma=1.5", "name=x"])
+    path = tmp_path / "resolved.yaml"
+    path.write_text(cfg.to_yaml())
+    assert load_config(path).to_dict() == cfg.to_dict()
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.similarity.epoch=3", "unknown config key 'train.similarity.epoch'"),
+    ("train.seed=abc", "train.seed: expected an integer"),
+    ("model.shared=maybe", "model.shared: expected true or false"),
+    ("model.probe_backbone=alexnet9", "model.probe_backbone 'alexnet9' is unknown"),
+    ("loss.margin=-1", "loss.margin must be > 0"),
+    ("eval.protocol=multi", "eval.protocol 'multi'"),
+    ("train.init.monitor=val_loss", "stage (a) has no Ds"),
+    ("seed", "must look like key.path=value"),
+])
+def test_bad_values_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_config(None, [override])
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)

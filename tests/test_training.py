@@ -1,0 +1,123 @@
+"""The staged trainer end to end on tiny data: train, checkpoint, resume exactly, evaluate."""
+
+import json
+
+import pytest
+import torch
+
+from viewadapt.config import LossConfig
+from viewadapt.errors import CheckpointError
+from viewadapt.models import SimilarityDiscriminator, ViewDiscriminator, ViewMappings
+from viewadapt.training import Trainer, load_trained
+from viewadapt.training.objectives import (
+    discriminator_objective,
+    embed_views,
+    mapping_objective,
+    similarity_objective,
+)
+
+
+def _batch():
+    torch.manual_seed(0)
+    mappings = ViewMappings.build("vggm_small", "mobilenet_v3_small", 8, pretrained=False)
+    images = torch.rand(8, 3, 64, 32)
+    pids = torch.tensor([0, 0, 1, 1, 0, 0, 1, 1])
+    views = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    return mappings, embed_views(mappings, images, pids, views)
+
+
+def _grads(module):
+    return [p.grad for p in module.parameters()]
+
+
+def test_gradients_flow_only_where_each_stage_says():
+    mappings, batch = _batch()
+    ds, dd = SimilarityDiscriminator(8, (16, 16)), ViewDiscriminator(8, 8)
+    # Eq. 1 trains Dd only: the mappings' embeddings are detached.
+    dd_loss, acc = discriminator_objective(batch, dd)
+    dd_loss.backward(retain_graph=True)
+    assert all(g is not None for g in _grads(dd)) and 0 <= acc <= 1
+    assert all(g is None for g in _grads(mappings))
+    dd.zero_grad(set_to_none=True)
+    # Eq. 3 (+ Eq. 5) trains the mappings and Ds; Dd stays frozen.
+    total, confusion, sim = mapping_objective(batch, dd, ds, LossConfig(lambda_sim=1.0))
+    total.backward(retain_graph=True)
+    assert all(g is None for g in _grads(dd))
+    assert all(p.requires_grad for p in dd.parameters())  # frozen only for that objective
+    assert all(g is not None for g in _grads(mappings.probe)) and all(g is not None for g in _grads(mappings.gallery))
+    assert all(g is not None for g in _grads(ds))
+    # With lambda_sim = 0 (literal Algorithm 1), Ds receives nothing in stage (c).
+    ds.zero_grad(set_to_none=True)
+    mapping_objective(batch, dd, ds, LossConfig(lambda_sim=0.0))[0].backward(retain_graph=True)
+    assert all(g is None for g in _grads(ds))
+    # Eq. 2 reaches both mappings and Ds.
+    mappings.zero_grad(set_to_none=True)
+    similarity_objective(batch, ds, LossConfig(adaptive=False)).backward()
+    assert all(g is not None for g in _grads(mappings.gallery))
+
+
+def test_probe_images_go_through_ms_and_gallery_images_through_mt():
+    mappings, batch = _batch()
+    assert batch.e_s.shape == batch.e_t.shape == (4, 8)
+    assert batch.pid_s.tolist() == [0, 0, 1, 1]
+
+
+def _params(trainer):
+    return {f"{k}.{n}": t.clone() for k, m in (("m", trainer.mappings), ("ds", trainer.ds), ("dd", trainer.dd))
+            for n, t in m.state_dict().items()}
+
+
+def test_train_checkpoint_resume_evaluate(tiny_config, capsys):
+    cfg = tiny_config("name=straight")
+    straight = Trainer.create(cfg, verbose=False)
+    metrics = straight.fit()
+    run = straight.run_dir
+    for name in ("config.yaml", "environment.json", "metrics.json", "split.json", "train.log",
+                 "model.safetensors", "checkpoints/last.pt"):
+        assert (run / name).is_file(), name
+    assert metrics["finished"] and set(metrics["stages"]) == {"init", "similarity", "adaptation"}
+    assert len(metrics["history"]) == 6 and "dd_acc" in metrics["history"][-1]
+    assert 0 <= metrics["test"]["rank1"] <= 1 and len(metrics["test"]["cmc"]) == 50
+
+    # Interrupt after three epochs (inside stage b), then resume: the result is the same, bit for bit.
+    first = Trainer.create(tiny_config("name=interrupted"), verbose=False)
+    partial = first.fit(max_epochs=3)
+    assert not partial["finished"] and "model.safetensors" not in {p.name for p in first.run_dir.iterdir()}
+    resumed = Trainer.resume(first.run_dir, verbose=False)
+    assert resumed.stage_index == 1 and resumed.epoch == 0
+    done = resumed.fit()
+    a, b = _params(straight), _params(resumed)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert done["test"] == metrics["test"]
+    assert [h["loss"] for h in done["history"]] == [h["loss"] for h in metrics["history"]]
+
+    # The saved weights reproduce the test metrics through the evaluate command.
+    from viewadapt.cli.main import main
+
+    assert main(["evaluate", str(run), "--trials", "2"]) == 0
+    written = json.loads((run / "eval_test_single_shot.json").read_text())
+    assert written["rank1"] == pytest.approx(metrics["test"]["rank1"])
+    _, _, mappings, _, _ = load_trained(run)
+    assert torch.equal(mappings.probe.neck.weight, straight.mappings.probe.neck.weight)
+
+
+def test_siamese_run_without_adaptation(tiny_config):
+    trainer = Trainer.create(tiny_config("model.shared=true", "train.adaptation.enabled=false"), verbose=False)
+    metrics = trainer.fit()
+    assert set(metrics["stages"]) == {"init", "similarity"} and len(trainer.heads) == 1
+
+
+def test_corrupt_or_foreign_checkpoints_are_refused(tiny_config):
+    trainer = Trainer.create(tiny_config(), verbose=False)
+    trainer.fit(max_epochs=1)
+    ckpt = trainer.run_dir / "checkpoints" / "last.pt"
+    config = trainer.run_dir / "config.yaml"
+    config.write_text(config.read_text().replace("gamma: 2.5", "gamma: 1.0"))
+    with pytest.raises(CheckpointError, match="another config"):
+        Trainer.resume(trainer.run_dir, verbose=False)
+    ckpt.write_bytes(ckpt.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="corrupt"):
+        Trainer.resume(trainer.run_dir, verbose=False)
+    torch.save({"format": 999}, ckpt)
+    with pytest.raises(CheckpointError, match="format 999"):
+        Trainer.resume(trainer.run_dir, verbose=False)
