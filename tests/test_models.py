@@ -8,7 +8,7 @@ from viewadapt.models import SimilarityDiscriminator, ViewDiscriminator, ViewMap
 from viewadapt.models.backbones.efficientnet_lite import efficientnet_lite, lite_weights_path
 
 
-@pytest.mark.parametrize("name", ["vggm_small", "mobilenet_v3_small", "resnet18", "efficientnet_lite0"])
+@pytest.mark.parametrize("name", ["vggm_small", "dnet_small", "mobilenet_v3_small", "resnet18", "efficientnet_lite0"])
 def test_backbones_give_feature_maps(name):
     net = build_backbone(name, pretrained=False).eval()
     with torch.no_grad():

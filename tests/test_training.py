@@ -121,3 +121,19 @@ def test_corrupt_or_foreign_checkpoints_are_refused(tiny_config):
     torch.save({"format": 999}, ckpt)
     with pytest.raises(CheckpointError, match="format 999"):
         Trainer.resume(trainer.run_dir, verbose=False)
+
+
+def test_view_discriminator_learns_views_that_differ():
+    # Dd's near-chance accuracy in a demo's stage (c) must mean aligned views, not a Dd that cannot learn.
+    torch.manual_seed(0)
+    dd = ViewDiscriminator(8, 16)
+    opt = torch.optim.Adam(dd.parameters(), lr=1e-2, betas=(0.5, 0.999))
+    from viewadapt.training.objectives import ViewBatch
+
+    for _ in range(100):
+        batch = ViewBatch(torch.randn(32, 8) + 1.5, torch.randn(32, 8) - 1.5, torch.zeros(32), torch.zeros(32))
+        loss, acc = discriminator_objective(batch, dd)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert acc > 0.95 and loss.item() < 0.3

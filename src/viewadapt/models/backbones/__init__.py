@@ -9,14 +9,14 @@ from torch import nn
 from viewadapt.errors import ConfigError
 from viewadapt.models.backbones.efficientnet_lite import LITE_SCALES, efficientnet_lite
 from viewadapt.models.backbones.torchvision_nets import TORCHVISION_BACKBONES, torchvision_backbone
-from viewadapt.models.backbones.vggm import VGGM
+from viewadapt.models.backbones.vgg import VGGM, VGG16Like
 
 
-def _vggm(width: float) -> Callable[[bool, bool], nn.Module]:
+def _scratch(cls: type, width: float, name: str) -> Callable[[bool, bool], nn.Module]:
     def build(pretrained: bool, allow_download: bool) -> nn.Module:
         if pretrained:
-            raise ConfigError("VGG-M has no released ImageNet weights: set model.pretrained=false for vggm")
-        return VGGM(width)
+            raise ConfigError(f"{name} has no ImageNet weights: set model.pretrained=false to train it from scratch")
+        return cls(width)
 
     return build
 
@@ -24,8 +24,9 @@ def _vggm(width: float) -> Callable[[bool, bool], nn.Module]:
 BACKBONES: dict[str, Callable[[bool, bool], nn.Module]] = {
     **{name: (lambda p, d, n=name: efficientnet_lite(n, p)) for name in LITE_SCALES},
     **{name: (lambda p, d, n=name: torchvision_backbone(n, p, d)) for name in TORCHVISION_BACKBONES},
-    "vggm": _vggm(1.0),
-    "vggm_small": _vggm(0.5),
+    "vggm": _scratch(VGGM, 1.0, "vggm"),
+    "vggm_small": _scratch(VGGM, 0.5, "vggm_small"),
+    "dnet_small": _scratch(VGG16Like, 0.25, "dnet_small"),
 }
 
 

@@ -1,0 +1,73 @@
+"""The paper's two backbones at any width, trained from scratch: M-Net (VGG-M, Chatfield et al.,
+"Return of the devil in the details") and D-Net (VGG-16, Simonyan & Zisserman).
+
+VGG-M's ImageNet weights were never released for PyTorch, and narrow nets have no weights at all,
+so these start from random weights; batch norm (in place of VGG-M's local response normalisation)
+lets them train from scratch. The full-width pretrained VGG-16 is torchvision's ``vgg16``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _block(in_ch: int, out_ch: int, kernel: int, stride: int, pool: bool) -> list[nn.Module]:
+    layers: list[nn.Module] = [
+        nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=kernel // 2, bias=False),
+        nn.BatchNorm2d(out_ch),
+        nn.ReLU(inplace=True),
+    ]
+    if pool:
+        layers.append(nn.MaxPool2d(3, stride=2, padding=1))
+    return layers
+
+
+class VGGM(nn.Module):
+    """conv1 7x7/2 -> pool -> conv2 5x5/2 -> pool -> conv3..5 3x3 -> pool, channel widths scaled by ``width``."""
+
+    input_mean = (0.485, 0.456, 0.406)
+    input_std = (0.229, 0.224, 0.225)
+
+    def __init__(self, width: float = 1.0) -> None:
+        super().__init__()
+        c1, c2, c3 = (max(8, int(c * width)) for c in (96, 256, 512))
+        self.features = nn.Sequential(
+            *_block(3, c1, 7, 2, pool=True),
+            *_block(c1, c2, 5, 2, pool=True),
+            *_block(c2, c3, 3, 1, pool=False),
+            *_block(c3, c3, 3, 1, pool=False),
+            *_block(c3, c3, 3, 1, pool=True),
+        )
+        self.out_channels = c3
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+
+class VGG16Like(nn.Module):
+    """D-Net: VGG-16's thirteen 3x3 convolutions in five pooled groups, widths scaled by ``width``."""
+
+    input_mean = (0.485, 0.456, 0.406)
+    input_std = (0.229, 0.224, 0.225)
+
+    def __init__(self, width: float = 1.0) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        in_ch = 3
+        for channels, convs in ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3)):
+            out_ch = max(8, int(channels * width))
+            for i in range(convs):
+                layers += _block(in_ch, out_ch, 3, 1, pool=i == convs - 1)
+                in_ch = out_ch
+        self.features = nn.Sequential(*layers)
+        self.out_channels = in_ch
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
