@@ -23,23 +23,16 @@ def _block(in_ch: int, out_ch: int, kernel: int, stride: int, pool: bool) -> lis
     return layers
 
 
-class VGGM(nn.Module):
-    """conv1 7x7/2 -> pool -> conv2 5x5/2 -> pool -> conv3..5 3x3 -> pool, channel widths scaled by ``width``."""
+class _ScratchVGG(nn.Module):
+    """A plain conv stack returning its last feature map, He-initialised for training from scratch."""
 
     input_mean = (0.485, 0.456, 0.406)
     input_std = (0.229, 0.224, 0.225)
 
-    def __init__(self, width: float = 1.0) -> None:
+    def __init__(self, layers: list[nn.Module], out_channels: int) -> None:
         super().__init__()
-        c1, c2, c3 = (max(8, int(c * width)) for c in (96, 256, 512))
-        self.features = nn.Sequential(
-            *_block(3, c1, 7, 2, pool=True),
-            *_block(c1, c2, 5, 2, pool=True),
-            *_block(c2, c3, 3, 1, pool=False),
-            *_block(c3, c3, 3, 1, pool=False),
-            *_block(c3, c3, 3, 1, pool=True),
-        )
-        self.out_channels = c3
+        self.features = nn.Sequential(*layers)
+        self.out_channels = out_channels
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -48,14 +41,25 @@ class VGGM(nn.Module):
         return self.features(x)
 
 
-class VGG16Like(nn.Module):
-    """D-Net: VGG-16's thirteen 3x3 convolutions in five pooled groups, widths scaled by ``width``."""
-
-    input_mean = (0.485, 0.456, 0.406)
-    input_std = (0.229, 0.224, 0.225)
+class VGGM(_ScratchVGG):
+    """M-Net: conv1 7x7/2 -> pool -> conv2 5x5/2 -> pool -> conv3..5 3x3 -> pool, widths scaled by ``width``."""
 
     def __init__(self, width: float = 1.0) -> None:
-        super().__init__()
+        c1, c2, c3 = (max(8, int(c * width)) for c in (96, 256, 512))
+        layers = [
+            *_block(3, c1, 7, 2, pool=True),
+            *_block(c1, c2, 5, 2, pool=True),
+            *_block(c2, c3, 3, 1, pool=False),
+            *_block(c3, c3, 3, 1, pool=False),
+            *_block(c3, c3, 3, 1, pool=True),
+        ]
+        super().__init__(layers, c3)
+
+
+class VGG16Like(_ScratchVGG):
+    """D-Net: VGG-16's thirteen 3x3 convolutions in five pooled groups, widths scaled by ``width``."""
+
+    def __init__(self, width: float = 1.0) -> None:
         layers: list[nn.Module] = []
         in_ch = 3
         for channels, convs in ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3)):
@@ -63,11 +67,4 @@ class VGG16Like(nn.Module):
             for i in range(convs):
                 layers += _block(in_ch, out_ch, 3, 1, pool=i == convs - 1)
                 in_ch = out_ch
-        self.features = nn.Sequential(*layers)
-        self.out_channels = in_ch
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
+        super().__init__(layers, in_ch)
