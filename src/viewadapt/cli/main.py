@@ -44,19 +44,14 @@ def _print_metrics(m: dict, title: str) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from viewadapt.evaluation.features import extract_embeddings
-    from viewadapt.evaluation.protocols import evaluate_views
+    from viewadapt.evaluation.scoring import score_records
     from viewadapt.training import load_trained
     from viewadapt.training.trainer import resolve_device
 
     cfg, split, mappings, _, _ = load_trained(args.run)
     device = resolve_device(cfg.train.device)
-    records = split.subset(args.subset)
-    emb = extract_embeddings(mappings.to(device), records, cfg.data.height, cfg.data.width,
-                             cfg.eval.batch_size, device, cfg.data.num_workers)
     protocol = args.protocol or cfg.eval.protocol
-    result = evaluate_views(emb, records, protocol, args.trials or cfg.eval.trials, cfg.train.seed,
-                            cfg.eval.max_rank)
+    result = score_records(mappings.to(device), split.subset(args.subset), cfg, device, protocol, args.trials)
     out = Path(args.run) / f"eval_{args.subset}_{protocol}.json"
     out.write_text(json.dumps(result, indent=1))
     _print_metrics(result, f"{args.subset} ({protocol}, {result['trials']} trials, {result['num_queries']} queries)")

@@ -20,8 +20,7 @@ from viewadapt.data import Split, prepare_split
 from viewadapt.data.images import ViewImages, eval_transform, train_transform
 from viewadapt.data.sampler import SPBatchSampler
 from viewadapt.errors import CheckpointError
-from viewadapt.evaluation.features import extract_embeddings
-from viewadapt.evaluation.protocols import evaluate_views
+from viewadapt.evaluation.scoring import score_records
 from viewadapt.models import SimilarityDiscriminator, ViewDiscriminator, ViewMappings
 from viewadapt.training import stages
 from viewadapt.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -172,15 +171,10 @@ class Trainer:
     # ---- evaluation ---------------------------------------------------------------------------
     def evaluate(self, subset: str = "test", protocol: str | None = None, network: int | None = None) -> dict:
         """Score a split: probes through Ms, gallery through Mt; or both views through one network."""
-        e = self.cfg.eval
-        records = self.split.subset(subset)
         mappings = self.mappings
         if network is not None:
             mappings = ViewMappings(self.mappings.views()[network], None)
-        emb = extract_embeddings(mappings, records, self.cfg.data.height, self.cfg.data.width,
-                                 e.batch_size, self.device, self.cfg.data.num_workers)
-        return evaluate_views(emb, records, protocol or e.protocol, e.trials, seed=self.cfg.train.seed,
-                              max_rank=e.max_rank)
+        return score_records(mappings, self.split.subset(subset), self.cfg, self.device, protocol)
 
     def _stage_eval(self, stage: str, subset: str) -> dict:
         """After stage (a) Ms and Mt are two unrelated networks, so cross-network distances mean nothing
