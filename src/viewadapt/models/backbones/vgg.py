@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from viewadapt.models.backbones.torchvision_nets import IMAGENET_MEAN, IMAGENET_STD
+
 
 def _block(in_ch: int, out_ch: int, kernel: int, stride: int, pool: bool) -> list[nn.Module]:
     layers: list[nn.Module] = [
@@ -26,8 +28,8 @@ def _block(in_ch: int, out_ch: int, kernel: int, stride: int, pool: bool) -> lis
 class _ScratchVGG(nn.Module):
     """A plain conv stack returning its last feature map, He-initialised for training from scratch."""
 
-    input_mean = (0.485, 0.456, 0.406)
-    input_std = (0.229, 0.224, 0.225)
+    input_mean = IMAGENET_MEAN
+    input_std = IMAGENET_STD
 
     def __init__(self, layers: list[nn.Module], out_channels: int) -> None:
         super().__init__()
