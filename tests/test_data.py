@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from viewadapt.data import load_dataset, make_identity_split
-from viewadapt.data.folder import read_folder_dataset
+from viewadapt.data.datasets import read_folder_dataset
 from viewadapt.data.images import ViewImages, eval_transform
 from viewadapt.data.records import DatasetDescription, ImageRecord
 from viewadapt.data.splits import Split
@@ -100,7 +100,7 @@ def test_split_is_disjoint_sized_and_seeded(tiny_synthetic):
     again = make_identity_split(ds, 8, 4, -1, seed=0)
     assert again.train == split.train
     assert make_identity_split(ds, 8, 4, -1, seed=1).train != split.train
-    with pytest.raises(DataError, match="lower data.split sizes"):
+    with pytest.raises(DataError, match=r"lower the data.num_\* sizes"):
         make_identity_split(ds, 10, 4, 4, seed=0)
 
 

@@ -28,12 +28,17 @@ class SyntheticConfig:
 
 @dataclass
 class DataConfig:
-    dataset: str = "synthetic"  # "synthetic" (generated under root) or "folder" (<root>/<camera>/<id>/*.jpg)
+    # synthetic (generated under root), viper, cuhk03, market1501, dukemtmc (root = the folder holding
+    # them all), folder (root = <root>/<camera>/<id>/*.jpg) or csv (root = the index file)
+    dataset: str = "synthetic"
     root: str = "data/synthetic"
+    protocol: str = "custom"  # identity split: custom (num_* below), paper (Table I) or standard
+    trial: int = 0  # which of a protocol's repeated splits (VIPeR standard: 0-9, CUHK03 paper: 0-19)
+    variant: str = ""  # CUHK03: labeled (default) or detected
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     height: int = 128
     width: int = 64
-    num_train: int = 200  # identities in C_train, C_valid, C_test; -1 for C_test takes the rest
+    num_train: int = 200  # protocol custom: identities in C_train, C_valid, C_test; -1 for C_test takes the rest
     num_valid: int = 30
     num_test: int = -1
     split_seed: int = 0
@@ -179,13 +184,30 @@ def _set_path(tree: dict, dotted: str, value: Any) -> None:
     node[keys[-1]] = value
 
 
+def packaged_configs() -> dict[str, Path]:
+    """The configs that ship with viewadapt (one per dataset, the demo), by name."""
+    from importlib import resources
+
+    folder = Path(str(resources.files("viewadapt") / "configs"))
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+
+
+def resolve_config_path(path: str | Path) -> Path:
+    """A YAML file, or the name of a packaged config (``-c market1501``)."""
+    if Path(path).is_file():
+        return Path(path)
+    named = packaged_configs()
+    if str(path) in named:
+        return named[str(path)]
+    raise ConfigError(f"config file {path} does not exist: give the path of a YAML file or one of the "
+                      f"packaged configs: {', '.join(named)}")
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
     """Defaults <- YAML file <- ``key.path=value`` overrides (values parsed as YAML), then validated."""
     tree: dict = {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist: give the path of a YAML file")
+        path = resolve_config_path(path)
         try:
             tree = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as exc:
@@ -209,11 +231,18 @@ def _check(ok: bool, message: str) -> None:
 
 def validate(cfg: Config) -> None:
     """Range and choice checks; each failure names the key and what it accepts."""
+    from viewadapt.data.datasets import DATASETS
     from viewadapt.evaluation.protocols import PROTOCOLS
     from viewadapt.models.backbones import BACKBONES
 
     d, m, t = cfg.data, cfg.model, cfg.train
-    _check(d.dataset in ("synthetic", "folder"), f"data.dataset '{d.dataset}' is not one of: synthetic, folder")
+    _check(d.dataset in DATASETS, f"data.dataset '{d.dataset}' is not one of: {', '.join(DATASETS)}")
+    source = DATASETS[d.dataset]
+    _check(d.protocol in source.protocols,
+           f"data.protocol '{d.protocol}' is not available for {d.dataset}: choose one of {', '.join(source.protocols)}")
+    _check(d.trial >= 0, "data.trial must be >= 0")
+    _check(d.variant in source.variants + ("",),
+           f"data.variant '{d.variant}' is not one of: {', '.join(source.variants) or '(none for ' + d.dataset + ')'}")
     _check(d.height >= 32 and d.width >= 16, "data.height must be >= 32 and data.width >= 16")
     _check(d.num_train >= 2 and d.num_valid >= 2, "data.num_train and data.num_valid must be >= 2")
     _check(d.num_test == -1 or d.num_test >= 2, "data.num_test must be >= 2, or -1 for every identity left")

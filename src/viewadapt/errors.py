@@ -15,3 +15,13 @@ class DataError(ViewAdaptError):
 
 class CheckpointError(ViewAdaptError):
     """A checkpoint is missing, corrupt, or was written by an incompatible version or config."""
+
+
+def user_message(exc: ViewAdaptError) -> str:
+    """The message to print. An error raised in a DataLoader worker comes back wrapped in the worker's
+    traceback text; its last line is the original message, which is all a user needs."""
+    text = str(exc).strip()
+    if "Original Traceback" not in text:
+        return text
+    last = text.splitlines()[-1]
+    return last.split(": ", 1)[1] if last.startswith("viewadapt.errors.") else last

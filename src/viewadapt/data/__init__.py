@@ -5,19 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from viewadapt.config import DataConfig
-from viewadapt.data.folder import read_folder_dataset
+from viewadapt.data.datasets import DATASETS
 from viewadapt.data.records import DatasetDescription, ImageRecord, ViewRecord
-from viewadapt.data.splits import Split, make_identity_split
+from viewadapt.data.splits import Split, make_identity_split, make_split
 from viewadapt.data.synthetic import SyntheticSpec, generate
 
 __all__ = [
+    "DATASETS",
     "DatasetDescription",
     "ImageRecord",
     "Split",
     "ViewRecord",
     "load_dataset",
     "make_identity_split",
+    "make_split",
     "prepare_split",
+    "split_base",
 ]
 
 
@@ -25,13 +28,17 @@ def load_dataset(cfg: DataConfig) -> DatasetDescription:
     """Read the configured dataset; the synthetic one is generated first (once per spec)."""
     if cfg.dataset == "synthetic":
         s = cfg.synthetic
-        spec = SyntheticSpec(s.num_identities, s.images_per_view, s.view_shift, cfg.height, cfg.width, s.seed)
-        generate(cfg.root, spec)
-        return read_folder_dataset(cfg.root, name="synthetic")
-    return read_folder_dataset(cfg.root, name=Path(cfg.root).name)
+        generate(cfg.root, SyntheticSpec(s.num_identities, s.images_per_view, s.view_shift, cfg.height, cfg.width, s.seed))
+    return DATASETS[cfg.dataset].read(Path(cfg.root), cfg.variant)
+
+
+def split_base(cfg: DataConfig) -> str:
+    """The folder a run's split.json stores image paths relative to: the root, or a CSV index's folder."""
+    root = Path(cfg.root)
+    return str(root.parent if cfg.dataset == "csv" else root)
 
 
 def prepare_split(cfg: DataConfig) -> tuple[DatasetDescription, Split]:
     dataset = load_dataset(cfg)
-    split = make_identity_split(dataset, cfg.num_train, cfg.num_valid, cfg.num_test, cfg.split_seed)
+    split = make_split(dataset, cfg.protocol, cfg.num_train, cfg.num_valid, cfg.num_test, cfg.split_seed, cfg.trial)
     return dataset, split

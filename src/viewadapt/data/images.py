@@ -52,3 +52,31 @@ class ViewImages(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         r = self.records[index]
         return self.transform(load_image(r.path)), self.label_of[r.pid], r.view
+
+
+def find_unreadable(paths: Sequence[str], decode: bool = True, progress: bool = False) -> list[str]:
+    """Every image that cannot be read, with the reason. ``decode=False`` only opens the headers: it
+    finds missing, empty and non-image files across a large dataset in seconds."""
+    from tqdm import tqdm
+
+    bad = []
+    for path in tqdm(paths, desc="checking images", unit="img", disable=not progress):
+        try:
+            if decode:
+                load_image(path)
+            else:
+                with Image.open(path):
+                    pass
+        except DataError as exc:
+            bad.append(str(exc))
+        except (OSError, UnidentifiedImageError) as exc:
+            bad.append(f"cannot read image {path} ({exc})")
+    return bad
+
+
+def ensure_readable(paths: Sequence[str], dataset: str) -> None:
+    """Fail before training, not hours into it, when files of the split are missing or not images."""
+    bad = find_unreadable(paths, decode=False)
+    if bad:
+        raise DataError(f"{len(bad)} of {len(paths)} images cannot be read, the first: {bad[0]}; fix or remove "
+                        f"them (`viewadapt datasets info {dataset} --verify` lists every one)")

@@ -1,4 +1,13 @@
-"""Identity splits C_train / C_valid / C_test and the probe/gallery view of every identity (Table I)."""
+"""Identity splits C_train / C_valid / C_test and the probe/gallery view of every image.
+
+Three protocols, each seeded and written as JSON with relative paths (``Split.to_json``):
+
+- ``custom``: ``num_train``/``num_valid``/``num_test`` random identities (any dataset);
+- ``paper``: the same draw with Table I's sizes, and CUHK03's classic test set ``trial`` (of 20);
+- ``standard``: the field's protocol: the official train/query/gallery parts (Market-1501,
+  DukeMTMC-reID, CUHK03's 767/700 new protocol, a CSV with a subset column) or VIPeR's 10 random
+  316/316 trials; C_valid is drawn from the training identities.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from viewadapt.data.records import DatasetDescription, ViewRecord
+from viewadapt.data.records import DISTRACTOR_PID, DatasetDescription, ViewRecord
 from viewadapt.errors import DataError
 
 SPLIT_NAMES = ("train", "valid", "test")
+SPLIT_PROTOCOLS = ("custom", "paper", "standard")
+TABLE_I = {"viper": (216, 100, 316), "cuhk03": (1160, 100, 100), "market1501": (650, 100, 751),
+           "dukemtmc": (602, 100, 702)}
+VIPER_TRIALS, VIPER_TEST = 10, 316
 
 
 @dataclass
@@ -22,60 +35,169 @@ class Split:
     valid: list[ViewRecord]
     test: list[ViewRecord]
     seed: int
-    protocol: str = "paper"
+    protocol: str = "custom"
+    trial: int = 0
+    dataset: str = ""
 
     def subset(self, name: str) -> list[ViewRecord]:
         return getattr(self, name)
 
-    def to_json(self, path: Path, root: str) -> None:
-        """Write with paths relative to the dataset root so the file survives moving the data."""
-        data = {"protocol": self.protocol, "seed": self.seed}
+    @property
+    def label(self) -> str:
+        """How reported numbers name where they come from, e.g. ``market1501/standard``."""
+        trial = f" trial {self.trial}" if self.trial else ""
+        return f"{self.dataset or 'data'}/{self.protocol}{trial} (seed {self.seed})"
+
+    def to_json(self, path: Path, base: str) -> None:
+        """Write with paths relative to ``base`` so the file survives moving the data."""
+        data: dict = {"dataset": self.dataset, "protocol": self.protocol, "seed": self.seed, "trial": self.trial}
         for name in SPLIT_NAMES:
-            data[name] = [
-                {**asdict(r), "path": str(Path(r.path).relative_to(root))} for r in self.subset(name)
-            ]
+            data[name] = [{**asdict(r), "path": _relative(r.path, base)} for r in self.subset(name)]
         Path(path).write_text(json.dumps(data, indent=1))
 
     @classmethod
-    def from_json(cls, path: Path, root: str) -> "Split":
+    def from_json(cls, path: Path, base: str) -> "Split":
         data = json.loads(Path(path).read_text())
         parts = {
-            name: [ViewRecord(**{**r, "path": str(Path(root) / r["path"])}) for r in data[name]]
+            name: [ViewRecord(**{**r, "path": str(Path(base) / r["path"])}) for r in data[name]]
             for name in SPLIT_NAMES
         }
-        return cls(**parts, seed=data["seed"], protocol=data["protocol"])
+        return cls(**parts, seed=data["seed"], protocol=data["protocol"], trial=data.get("trial", 0),
+                   dataset=data.get("dataset", ""))
+
+
+def _relative(path: str, base: str) -> str:
+    try:
+        return str(Path(path).relative_to(base))
+    except ValueError:  # a CSV may point outside its folder: keep such paths absolute
+        return str(Path(path).resolve())
+
+
+def _views(cams: dict[int, list[str]], rng: np.random.Generator, ordered: bool, every_camera: bool):
+    """(view, camera) pairs of one identity.
+
+    ``ordered``: the first two cameras in order. Otherwise two random cameras in random order, or with
+    ``every_camera`` all of them, randomly halved, so that no image of a training identity is wasted.
+    """
+    ids = sorted(cams)
+    if ordered or len(ids) == 1:
+        chosen = ids if every_camera else ids[:2]
+        return [(min(i, 1), cam) for i, cam in enumerate(chosen)]
+    order = [int(c) for c in rng.permutation(ids)]
+    if not every_camera:
+        return [(0, order[0]), (1, order[1])]
+    half = (len(order) + 1) // 2
+    return [(0 if i < half else 1, cam) for i, cam in enumerate(order)]
+
+
+def _records(dataset: DatasetDescription, pids, rng, every_camera: bool) -> list[ViewRecord]:
+    by_pid = dataset.cameras_of()
+    out: list[ViewRecord] = []
+    for pid in sorted(pids):
+        for view, cam in _views(by_pid[pid], rng, dataset.ordered_views, every_camera):
+            out += [ViewRecord(p, pid, cam, view) for p in by_pid[pid][cam]]
+    return out
+
+
+def _cross_view_ids(dataset: DatasetDescription) -> list[int]:
+    return sorted(pid for pid, cams in dataset.cameras_of().items() if len(cams) >= 2)
 
 
 def make_identity_split(
-    dataset: DatasetDescription, num_train: int, num_valid: int, num_test: int, seed: int
+    dataset: DatasetDescription, num_train: int, num_valid: int, num_test: int, seed: int,
+    test_pids: list[int] | None = None, protocol: str = "custom", trial: int = 0,
 ) -> Split:
     """Draw disjoint identity sets and, per identity, a probe and a gallery camera (seeded).
 
-    Only identities seen by at least two cameras can form cross-view pairs. With exactly two cameras
-    the first is always the probe view (as VIPeR's cam_a); with more, each identity gets two random
-    cameras, as the paper does for CUHK03 and Market-1501. ``num_test = -1`` takes every identity left.
+    Only identities seen by at least two cameras can form cross-view pairs. Where the dataset has a
+    natural probe camera (VIPeR's cam_a, the first camera of a CUHK03 pair, any two-camera set) it is
+    the probe view; otherwise each identity gets two random cameras, as the paper does for Market-1501.
+    ``num_test = -1`` takes every identity left; ``test_pids`` fixes the test identities instead.
     """
     rng = np.random.default_rng(seed)
-    by_pid: dict[int, dict[int, list[str]]] = {}
-    for r in dataset.records:
-        by_pid.setdefault(r.pid, {}).setdefault(r.camid, []).append(r.path)
-    eligible = sorted(pid for pid, cams in by_pid.items() if len(cams) >= 2)
-    wanted = num_train + num_valid + max(num_test, 0)
+    eligible = _cross_view_ids(dataset)
+    if test_pids is not None:
+        fixed = sorted(set(test_pids) & set(eligible))
+        if len(fixed) < 2:
+            raise DataError(f"{dataset.name}: fewer than 2 of the fixed test identities are seen by two cameras")
+        num_test = len(fixed)
+        eligible = [p for p in eligible if p not in set(fixed)]
+    wanted = num_train + num_valid + (0 if test_pids is not None else max(num_test, 0))
     if len(eligible) < wanted or (num_test < 0 and len(eligible) <= num_train + num_valid):
         raise DataError(
             f"{dataset.name} has {len(eligible)} identities seen by two or more cameras but the split asks "
-            f"for {num_train}/{num_valid}/{num_test} (train/valid/test): lower data.split sizes"
+            f"for {num_train}/{num_valid}/{num_test} (train/valid/test): lower the data.num_* sizes"
         )
     order = [eligible[i] for i in rng.permutation(len(eligible))]
-    cut = [num_train, num_train + num_valid, wanted if num_test >= 0 else len(order)]
-    groups = {"train": order[: cut[0]], "valid": order[cut[0] : cut[1]], "test": order[cut[1] : cut[2]]}
-    parts: dict[str, list[ViewRecord]] = {}
-    for name, pids in groups.items():
-        recs: list[ViewRecord] = []
-        for pid in sorted(pids):
-            cams = sorted(by_pid[pid])
-            probe, gallery = cams[:2] if dataset.num_cameras == 2 else sorted(rng.choice(cams, 2, replace=False))
-            for view, cam in enumerate((probe, gallery)):
-                recs += [ViewRecord(p, pid, int(cam), view) for p in by_pid[pid][cam]]
-        parts[name] = recs
-    return Split(**parts, seed=seed)
+    groups = {"train": order[:num_train], "valid": order[num_train:num_train + num_valid]}
+    groups["test"] = fixed if test_pids is not None else order[num_train + num_valid:wanted if num_test >= 0 else None]
+    parts = {name: _records(dataset, pids, rng, every_camera=False) for name, pids in groups.items()}
+    return Split(**parts, seed=seed, protocol=protocol, trial=trial, dataset=dataset.name)
+
+
+def _split_training_ids(dataset: DatasetDescription, train_ids: list[int], num_valid: int,
+                        rng: np.random.Generator) -> tuple[list[int], list[int]]:
+    """C_valid from the training identities seen by two cameras; the rest stay C_train."""
+    cross = set(_cross_view_ids(dataset))
+    candidates = [p for p in train_ids if p in cross]
+    if len(candidates) <= num_valid:
+        raise DataError(f"{dataset.name}: {len(candidates)} training identities are seen by two cameras, too few "
+                        f"to hold out data.num_valid={num_valid} for validation; lower data.num_valid")
+    valid = {candidates[i] for i in rng.permutation(len(candidates))[:num_valid]}
+    return [p for p in train_ids if p not in valid], sorted(valid)
+
+
+def make_standard_split(dataset: DatasetDescription, num_valid: int, seed: int, trial: int = 0) -> Split:
+    """The field's protocol: official parts where the data ships them, else VIPeR's random halves."""
+    rng = np.random.default_rng([seed, trial])
+    subsets = {r.subset for r in dataset.records}
+    if {"query", "gallery"} <= subsets:
+        if trial:
+            raise DataError(f"{dataset.name}'s standard protocol has one fixed split: set data.trial=0")
+        train_ids = sorted({r.pid for r in dataset.records if r.subset == "train" and r.pid != DISTRACTOR_PID})
+        test = [ViewRecord(r.path, r.pid, r.camid, 0) for r in dataset.records if r.subset == "query"]
+        test += [ViewRecord(r.path, r.pid, r.camid, 1) for r in dataset.records if r.subset == "gallery"]
+    elif dataset.name == "viper":
+        if not 0 <= trial < VIPER_TRIALS:
+            raise DataError(f"VIPeR's standard protocol has trials 0-{VIPER_TRIALS - 1}: set data.trial to one of them")
+        ids = _cross_view_ids(dataset)
+        if len(ids) < 2 * VIPER_TEST:
+            raise DataError(f"VIPeR has {len(ids)} people with both images; its standard protocol needs "
+                            f"{2 * VIPER_TEST}: the copy is incomplete, re-extract VIPeR.v1.0.zip")
+        order = [ids[i] for i in rng.permutation(len(ids))]
+        train_ids, test_ids = sorted(order[:VIPER_TEST]), order[VIPER_TEST:2 * VIPER_TEST]
+        test = _records(dataset, test_ids, rng, every_camera=False)
+    else:
+        hint = {"cuhk03": "put cuhk03_new_protocol_config_<variant>.mat into <root>/cuhk03/",
+                "csv": "add a subset column (train/query/gallery) to the index"}.get(dataset.name, "use protocol paper or custom")
+        raise DataError(f"{dataset.name} has no standard query/gallery protocol here: {hint}")
+    train_ids, valid_ids = _split_training_ids(dataset, train_ids, num_valid, rng)
+    return Split(_records(dataset, train_ids, rng, every_camera=True), _records(dataset, valid_ids, rng, False),
+                 test, seed=seed, protocol="standard", trial=trial, dataset=dataset.name)
+
+
+def make_split(dataset: DatasetDescription, protocol: str, num_train: int, num_valid: int, num_test: int,
+               seed: int, trial: int = 0) -> Split:
+    """The split of ``protocol`` (``custom`` sizes come from the arguments, the others from the protocol)."""
+    if protocol == "standard":
+        return make_standard_split(dataset, num_valid, seed, trial)
+    if protocol == "paper":
+        if dataset.name not in TABLE_I:
+            raise DataError(f"the paper gives no split for {dataset.name} (Table I covers {', '.join(TABLE_I)}): "
+                            "use data.protocol=custom with data.num_train/num_valid/num_test")
+        n_train, n_valid, n_test = TABLE_I[dataset.name]
+        fixed = None
+        if dataset.test_sets:
+            if not 0 <= trial < len(dataset.test_sets):
+                raise DataError(f"{dataset.name} ships {len(dataset.test_sets)} classic test sets: "
+                                f"set data.trial to 0-{len(dataset.test_sets) - 1}")
+            fixed = dataset.test_sets[trial]
+        elif trial:
+            raise DataError(f"{dataset.name}'s paper protocol has one split per seed: set data.trial=0, "
+                            "change data.split_seed instead")
+        return make_identity_split(dataset, n_train, n_valid, n_test, seed, fixed, "paper", trial)
+    if protocol == "custom":
+        if trial:
+            raise DataError("the custom protocol has one split per seed: set data.trial=0, change data.split_seed")
+        return make_identity_split(dataset, num_train, num_valid, num_test, seed)
+    raise DataError(f"unknown split protocol '{protocol}': choose one of {', '.join(SPLIT_PROTOCOLS)}")

@@ -189,12 +189,16 @@ def apply_camera(img: np.ndarray, cam: dict, rng: np.random.Generator) -> Image.
     return Image.fromarray((np.clip(noisy, 0, 1) * 255).astype(np.uint8))
 
 
+def read_spec(root: str | Path) -> SyntheticSpec | None:
+    """The spec of the benchmark already generated under ``root``, if any."""
+    stamp = Path(root) / "synthetic.json"
+    return SyntheticSpec(**json.loads(stamp.read_text())) if stamp.is_file() else None
+
+
 def generate(root: str | Path, spec: SyntheticSpec) -> Path:
     """Write the benchmark under ``root`` unless an identical one is already there; return ``root``."""
     root = Path(root)
-    stamp = root / "synthetic.json"
-    wanted = asdict(spec)
-    if stamp.exists() and json.loads(stamp.read_text()) == wanted:
+    if read_spec(root) == spec:
         return root
     rng = np.random.default_rng(spec.seed)
     cams = [_camera(rng, spec.view_shift) for _ in CAMERA_NAMES]
@@ -206,5 +210,5 @@ def generate(root: str | Path, spec: SyntheticSpec) -> Path:
             for k in range(spec.images_per_view):
                 img = apply_camera(render_person(ident, cam, rng, spec.height, spec.width), cam, rng)
                 img.save(folder / f"{pid:04d}_{cam_name}_{k:02d}.jpg", quality=95)
-    stamp.write_text(json.dumps(wanted, indent=1))
+    (root / "synthetic.json").write_text(json.dumps(asdict(spec), indent=1))
     return root

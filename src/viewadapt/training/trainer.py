@@ -16,8 +16,8 @@ from torch import nn
 from torch.utils.data import DataLoader, RandomSampler
 
 from viewadapt.config import STAGES, Config, load_config
-from viewadapt.data import Split, prepare_split
-from viewadapt.data.images import ViewImages, eval_transform, train_transform
+from viewadapt.data import Split, prepare_split, split_base
+from viewadapt.data.images import ViewImages, ensure_readable, eval_transform, train_transform
 from viewadapt.data.sampler import SPBatchSampler
 from viewadapt.errors import CheckpointError
 from viewadapt.evaluation.scoring import score_records
@@ -92,10 +92,11 @@ class Trainer:
     def create(cls, cfg: Config, verbose: bool = True) -> "Trainer":
         """A new run folder with the resolved config, the environment, the split and a log."""
         _, split = prepare_split(cfg.data)
+        ensure_readable([r.path for name in ("train", "valid", "test") for r in split.subset(name)], cfg.data.dataset)
         run_dir = new_run_dir(cfg)
         (run_dir / "config.yaml").write_text(cfg.to_yaml())
         write_json(run_dir / "environment.json", environment())
-        split.to_json(run_dir / "split.json", cfg.data.root)
+        split.to_json(run_dir / "split.json", split_base(cfg.data))
         logger = setup_logging(run_dir, verbose)
         logger.info(f"run folder {run_dir}")
         return cls(cfg, run_dir, split, logger)
@@ -108,7 +109,7 @@ class Trainer:
         if state.get("config") != cfg.to_dict():
             raise CheckpointError(f"{run_dir / CHECKPOINT} was written for another config than "
                                   f"{run_dir / 'config.yaml'}: restore that file or start a new run")
-        split = Split.from_json(run_dir / "split.json", cfg.data.root)
+        split = Split.from_json(run_dir / "split.json", split_base(cfg.data))
         trainer = cls(cfg, run_dir, split, setup_logging(run_dir, verbose))
         trainer._load(state)
         trainer.log.info(f"resumed {run_dir} at stage {STAGES[trainer.stage_index]}, epoch {trainer.epoch + 1}")
@@ -174,7 +175,8 @@ class Trainer:
         mappings = self.mappings
         if network is not None:
             mappings = ViewMappings(self.mappings.views()[network], None)
-        return score_records(mappings, self.split.subset(subset), self.cfg, self.device, protocol)
+        result = score_records(mappings, self.split.subset(subset), self.cfg, self.device, protocol)
+        return {**result, "split": self.split.label}
 
     def _stage_eval(self, stage: str, subset: str) -> dict:
         """After stage (a) Ms and Mt are two unrelated networks, so cross-network distances mean nothing
@@ -315,7 +317,7 @@ def load_trained(run_dir: str | Path) -> tuple[Config, Split, ViewMappings, Simi
     cfg.model.pretrained = False  # the weights file replaces any initial weights
     mappings, ds, dd = build_models(cfg)
     load_weights(run_dir / WEIGHTS, mappings, ds, dd)
-    split = Split.from_json(run_dir / "split.json", cfg.data.root)
+    split = Split.from_json(run_dir / "split.json", split_base(cfg.data))
     return cfg, split, mappings, ds, dd
 
 

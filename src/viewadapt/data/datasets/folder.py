@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from viewadapt.data.datasets.base import image_files
 from viewadapt.data.records import DatasetDescription, ImageRecord
 from viewadapt.errors import DataError
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 
 
 def read_folder_dataset(root: str | Path, name: str = "folder") -> DatasetDescription:
@@ -24,10 +23,9 @@ def read_folder_dataset(root: str | Path, name: str = "folder") -> DatasetDescri
         found = 0
         for ident in sorted(p for p in cam.iterdir() if p.is_dir()):
             pid = identities.setdefault(ident.name, len(identities))
-            for img in sorted(ident.iterdir()):
-                if img.suffix.lower() in IMAGE_SUFFIXES:
-                    records.append(ImageRecord(str(img), pid, camid))
-                    found += 1
+            for img in image_files(ident):
+                records.append(ImageRecord(str(img), pid, camid))
+                found += 1
         if not found:
             raise DataError(f"camera folder {cam} has no images: expected {cam}/<identity>/<image>.jpg")
     return DatasetDescription(name, str(root), records, [c.name for c in cameras])

@@ -1,0 +1,58 @@
+"""What every dataset adapter declares: where its files live, how to read them, which protocols it has."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from viewadapt.data.records import DatasetDescription
+from viewadapt.errors import DataError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """One supported dataset: ``read(root, variant)`` turns its on-disk layout into a description.
+
+    ``root`` is the data root that holds every benchmark (``<root>/market1501/...``), except for the
+    custom formats, whose root is the dataset itself (``folder``) or its index file (``csv``).
+    ``paper_split`` is Table I's C_train/C_valid/C_test; ``standard`` describes the field's protocol.
+    """
+
+    name: str
+    title: str
+    layout: str
+    origin: str
+    read: Callable[[Path, str], DatasetDescription]
+    locate: Callable[[Path], Path | None]
+    paper_split: tuple[int, int, int] | None = None
+    standard: str = ""
+    variants: tuple[str, ...] = ()
+
+    @property
+    def protocols(self) -> tuple[str, ...]:
+        return ("custom",) + (("paper",) if self.paper_split else ()) + (("standard",) if self.standard else ())
+
+
+def find_dir(root: Path, folder: str, inner: str, marker: str) -> Path | None:
+    """``<root>/<folder>/<inner>`` as the archives extract, or ``<root>/<folder>`` when flattened."""
+    for candidate in (root / folder / inner, root / folder):
+        if (candidate / marker).exists():
+            return candidate
+    return None
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The images of one folder, sorted; other files (Thumbs.db, readme) are ignored."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def require_images(folder: Path, fix: str) -> list[Path]:
+    if not folder.is_dir():
+        raise DataError(f"{folder} is missing: {fix}")
+    files = image_files(folder)
+    if not files:
+        raise DataError(f"{folder} holds no images: {fix}")
+    return files
