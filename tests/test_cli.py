@@ -34,7 +34,7 @@ def test_train_command_writes_a_run(tiny_synthetic, tmp_path, capsys):
     args = tiny_overrides(tiny_synthetic, tmp_path / "runs") + ["train.adaptation.enabled=false", "name=cli"]
     assert main(["train", "--quiet", *args]) == 0
     out = capsys.readouterr().out
-    assert "test (single_shot): rank-1" in out and "run folder" in out
+    assert "test (synthetic/custom (seed 0), single_shot): rank-1" in out and "run folder" in out
     assert (tmp_path / "runs" / "cli" / "model.safetensors").is_file()
     assert main(["train", "--resume", str(tmp_path / "runs" / "cli"), "train.seed=3"]) == 2
 

@@ -53,3 +53,18 @@ def test_missing_and_malformed_files(tmp_path):
     bad.write_text("train: [1, 2\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+def test_packaged_dataset_configs_load_by_name():
+    from viewadapt.config import packaged_configs
+
+    names = set(packaged_configs())
+    assert {"demo", "viper", "cuhk03", "market1501", "dukemtmc"} <= names
+    for name in ("viper", "cuhk03", "market1501", "dukemtmc"):
+        cfg = load_config(name)
+        assert cfg.data.dataset == name and cfg.data.protocol == "paper" and cfg.data.root == "data"
+        assert cfg.train.batch_p * cfg.train.batch_s == 128  # the paper's batch
+        assert cfg.train.similarity.lr == 1e-3 and cfg.train.similarity.lr_step == 10
+    assert load_config("market1501", ["data.protocol=standard"]).data.protocol == "standard"
+    with pytest.raises(ConfigError, match="packaged configs: .*market1501"):
+        load_config("market")

@@ -8,10 +8,9 @@ softmax-ID baseline (one network trained with an identity classifier, the usual 
 from __future__ import annotations
 
 import time
-from importlib import resources
 from pathlib import Path
 
-from viewadapt.config import load_config
+from viewadapt.config import load_config, packaged_configs
 from viewadapt.training import Trainer
 
 ROWS = [
@@ -20,10 +19,6 @@ ROWS = [
     ("Siamese shared weights (Eq. 5, stages a+b)", "siamese", "similarity"),
     ("Softmax ID (stage a only, one network)", "siamese", "init"),
 ]
-
-
-def default_demo_config() -> Path:
-    return Path(str(resources.files("viewadapt") / "configs" / "demo.yaml"))
 
 
 def format_table(results: dict[str, dict], protocol: str) -> str:
@@ -39,7 +34,7 @@ def run_demo(config: str | None = None, overrides: list[str] | None = None, quie
     """Train both runs, print and return the comparison table (also written to ``<output_dir>/demo.md``)."""
     start = time.time()
     base = list(overrides or [])
-    cfg_path = config or default_demo_config()
+    cfg_path = config or packaged_configs()["demo"]
     results = {}
     for run, extra in (("asymmetric", []), ("siamese", ["model.shared=true", "train.adaptation.enabled=false"])):
         cfg = load_config(cfg_path, base + extra + [f"name={run}"])

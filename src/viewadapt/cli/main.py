@@ -1,4 +1,4 @@
-"""``viewadapt`` command: demo, train, evaluate."""
+"""``viewadapt`` command: demo, train, evaluate, datasets."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from viewadapt import __version__
-from viewadapt.errors import ViewAdaptError
+from viewadapt.errors import ViewAdaptError, user_message
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
@@ -32,7 +32,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"interrupted; continue with: viewadapt train --resume {trainer.run_dir}", file=sys.stderr)
         return 130
-    _print_metrics(metrics["test"], f"test ({metrics['test']['protocol']})")
+    test = metrics["test"]
+    _print_metrics(test, f"test ({test['split']}, {test['protocol']})")
     print(f"run folder: {trainer.run_dir}")
     return 0
 
@@ -52,10 +53,42 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     device = resolve_device(cfg.train.device)
     protocol = args.protocol or cfg.eval.protocol
     result = score_records(mappings.to(device), split.subset(args.subset), cfg, device, protocol, args.trials)
+    result["split"] = split.label
     out = Path(args.run) / f"eval_{args.subset}_{protocol}.json"
     out.write_text(json.dumps(result, indent=1))
-    _print_metrics(result, f"{args.subset} ({protocol}, {result['trials']} trials, {result['num_queries']} queries)")
+    _print_metrics(result, f"{args.subset} ({split.label}, {protocol}, {result['trials']} trials, "
+                           f"{result['num_queries']} queries)")
     print(f"written: {out}")
+    return 0
+
+
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    from viewadapt.cli.datasets import dataset_info, list_datasets, use_generated_spec
+    from viewadapt.config import DataConfig
+    from viewadapt.data.datasets import DATASETS
+
+    if args.action is None:
+        print(list_datasets(args.data_root or "data"))
+        return 0
+    if args.name not in DATASETS:
+        raise ViewAdaptError(f"unknown dataset '{args.name}': choose one of {', '.join(DATASETS)}")
+    source = DATASETS[args.name]
+    default_root = {"synthetic": "data/synthetic"}.get(args.name, "data")
+    if args.data_root is None and args.name in ("folder", "csv"):
+        raise ViewAdaptError(f"give the {'folder' if args.name == 'folder' else 'index file'} with --data-root")
+    if args.variant and args.variant not in source.variants:
+        raise ViewAdaptError(f"{args.name} has no variant '{args.variant}': "
+                             f"choose one of {', '.join(source.variants) or '(none)'}")
+    cfg = DataConfig(dataset=args.name, root=args.data_root or default_root, variant=args.variant or "",
+                     trial=args.trial, split_seed=args.seed, num_train=args.num_train,
+                     num_valid=args.num_valid, num_test=args.num_test)
+    if args.name == "synthetic":
+        use_generated_spec(cfg)
+    protocols = [args.protocol] if args.protocol else [p for p in source.protocols if p != "custom"] or ["custom"]
+    bad = [p for p in protocols if p not in source.protocols]
+    if bad:
+        raise ViewAdaptError(f"{args.name} has no protocol '{bad[0]}': choose one of {', '.join(source.protocols)}")
+    print(dataset_info(cfg, protocols, verify=args.verify))
     return 0
 
 
@@ -88,6 +121,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=("single_shot", "all_gallery"))
     p.add_argument("--trials", type=int, help="single-shot repetitions (default: the run's eval.trials)")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("datasets", help="list the supported datasets and what is found under the data root")
+    p.add_argument("--data-root", help="folder holding viper/, cuhk03/, market1501/, dukemtmc-reid/ (default: data)")
+    actions = p.add_subparsers(dest="action")
+    info = actions.add_parser("info", help="identities, images, cameras and images per view, per split")
+    info.add_argument("name", help="dataset name, as `viewadapt datasets` lists it")
+    info.add_argument("--data-root", default=argparse.SUPPRESS,
+                      help="data root; for folder/csv the folder or index file itself")
+    info.add_argument("--protocol", choices=("custom", "paper", "standard"),
+                      help="split to count (default: every protocol the dataset has besides custom)")
+    info.add_argument("--variant", help="CUHK03: labeled (default) or detected")
+    info.add_argument("--trial", type=int, default=0, help="which repeated split (VIPeR standard 0-9, CUHK03 paper 0-19)")
+    info.add_argument("--seed", type=int, default=0, help="split seed (data.split_seed)")
+    info.add_argument("--num-train", type=int, default=200, help="custom protocol: training identities")
+    info.add_argument("--num-valid", type=int, default=100, help="validation identities (custom and standard)")
+    info.add_argument("--num-test", type=int, default=-1, help="custom protocol: test identities (-1: the rest)")
+    info.add_argument("--verify", action="store_true", help="also decode every image and list unreadable ones")
+    p.set_defaults(func=_cmd_datasets)
     return parser
 
 
@@ -96,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ViewAdaptError as exc:
-        print(f"viewadapt: error: {exc}", file=sys.stderr)
+        print(f"viewadapt: error: {user_message(exc)}", file=sys.stderr)
         return 2
 
 
