@@ -1,0 +1,81 @@
+"""The fast evaluator against the reference on random inputs: ties, removed items, many matches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from reference_eval import reference_rank
+from viewadapt.evaluation import evaluate_rank
+from viewadapt.evaluation.rank import one_per_identity
+from viewadapt.evaluation.ranking_kernel import SORT_ABOVE
+
+
+def random_problem(seed, num_q=60, num_g=400, num_ids=40, num_cams=4, levels=0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    d = rng.random((num_q, num_g))
+    if levels:  # quantised distances: many exact ties
+        d = np.round(d * levels) / levels
+    g_pids = rng.integers(0, num_ids, num_g)
+    g_pids[rng.random(num_g) < 0.1] = -1  # distractors: nobody's match
+    return (d.astype(dtype), rng.integers(0, num_ids, num_q), g_pids, rng.integers(0, num_cams, num_q),
+            rng.integers(0, num_cams, num_g))
+
+
+def assert_same(fast, ref):
+    assert np.abs(fast["cmc"] - ref["cmc"]).max() <= 1e-6
+    assert abs(fast["mAP"] - ref["mAP"]) <= 1e-6 and abs(fast["mINP"] - ref["mINP"]) <= 1e-6
+    assert (fast["num_valid"], fast["num_skipped"]) == (ref["num_valid"], ref["num_skipped"])
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("levels", [0, 7, 50])
+@pytest.mark.parametrize("ap", ["step", "trapezoid"])
+def test_equals_reference(seed, levels, ap):
+    problem = random_problem(seed, levels=levels)
+    assert_same(evaluate_rank(*problem, max_rank=30, ap=ap), reference_rank(*problem, max_rank=30, ap=ap))
+
+
+def test_equals_reference_with_many_matches_per_query():
+    """Above SORT_ABOVE matches a query takes the sort path; both paths must agree with the reference."""
+    problem = random_problem(1, num_q=30, num_g=2000, num_ids=8, num_cams=2, levels=20)
+    assert np.bincount(problem[2][problem[2] >= 0]).min() > SORT_ABOVE
+    assert_same(evaluate_rank(*problem, max_rank=50), reference_rank(*problem, max_rank=50))
+
+
+def test_float64_torch_and_string_ids():
+    d, qp, gp, qc, gc = random_problem(5, dtype=np.float64)
+    ref = reference_rank(d, qp, gp, qc, gc, 20)
+    assert_same(evaluate_rank(torch.from_numpy(d), qp, gp, qc, gc, 20), ref)
+    names = np.array([f"person{p}" for p in range(-1, 40)])
+    cams = np.array(["door", "lift", "hall", "gate"])
+    assert_same(evaluate_rank(d, names[qp + 1], names[gp + 1], cams[qc], cams[gc], 20), ref)
+
+
+def test_single_shot_draws_one_item_per_identity_and_averages():
+    d, qp, gp, qc, gc = random_problem(2, levels=9)
+    rng = np.random.default_rng(11)
+    cols = [one_per_identity(gp, rng) for _ in range(5)]
+    assert all(len(np.unique(gp[c])) == len(c) == len(np.unique(gp)) for c in cols)
+    refs = [reference_rank(d[:, c], qp, gp[c], qc, gc[c], 10) for c in cols]
+    fast = evaluate_rank(d, qp, gp, qc, gc, 10, single_shot=True, trials=5, seed=11)
+    assert np.abs(fast["cmc"] - np.mean([r["cmc"] for r in refs], axis=0)).max() <= 1e-9
+    assert fast["mAP"] == pytest.approx(np.mean([r["mAP"] for r in refs]), abs=1e-12)
+
+
+def test_trapezoid_ap_by_hand():
+    # matches at positions 0 and 2 of 4: step AP (1 + 2/3) / 2; trapezoid AP
+    # 1/2 * [(1 + 1) / 2] + 1/2 * [(1/2 + 2/3) / 2]
+    d = np.array([[0.1, 0.2, 0.3, 0.4]])
+    args = (np.array([7]), np.array([7, 1, 7, 2]), np.array([0]), np.array([1, 1, 1, 1]))
+    assert evaluate_rank(d, *args, max_rank=4, ap="trapezoid")["mAP"] == pytest.approx(0.5 + 0.5 * (0.5 + 2 / 3) / 2)
+    with pytest.raises(ValueError, match="unknown AP definition 'area'"):
+        evaluate_rank(d, *args, ap="area")
+
+
+def test_empty_gallery_and_wrong_shapes_are_errors():
+    with pytest.raises(ValueError, match="nothing to rank: 2 queries and 0 gallery items"):
+        evaluate_rank(np.zeros((2, 0)), [1, 2], [], [0, 0], [])
+    with pytest.raises(ValueError, match="2-D query x gallery matrix"):
+        evaluate_rank(np.zeros(3), [1], [1, 2, 3], [0], [1, 1, 1])
