@@ -79,3 +79,25 @@ def test_empty_gallery_and_wrong_shapes_are_errors():
         evaluate_rank(np.zeros((2, 0)), [1, 2], [], [0, 0], [])
     with pytest.raises(ValueError, match="2-D query x gallery matrix"):
         evaluate_rank(np.zeros(3), [1], [1, 2, 3], [0], [1, 1, 1])
+
+
+def test_features_in_blocks_equal_the_whole_matrix():
+    from viewadapt.evaluation.distances import distance_blocks, evaluate_features
+
+    rng = np.random.default_rng(3)
+    qf, gf = rng.normal(size=(37, 8)).astype(np.float32), rng.normal(size=(120, 8)).astype(np.float32)
+    _, qp, gp, qc, gc = random_problem(3, num_q=37, num_g=120, num_ids=15)
+    whole = np.concatenate([b for _, b in distance_blocks(qf, gf, block_rows=1000)])
+    assert np.allclose(whole, np.linalg.norm(qf[:, None] - gf[None], axis=2), atol=1e-4)
+    ref = reference_rank(whole, qp, gp, qc, gc, 20)
+    for rows in (1, 5, 37):
+        assert_same(evaluate_features(qf, gf, qp, gp, qc, gc, 20, block_rows=rows), ref)
+    half = evaluate_features(qf.astype(np.float16), torch.from_numpy(gf).half(), qp, gp, qc, gc, 20)
+    assert abs(half["mAP"] - ref["mAP"]) < 0.02  # float16 features, float32 arithmetic
+    cos = np.concatenate([b for _, b in distance_blocks(qf, gf, "cosine")])
+    unit = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)  # noqa: E731
+    assert np.allclose(cos, 1 - unit(qf) @ unit(gf).T, atol=1e-5)
+    bad = qf.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="query features contain NaN"):
+        evaluate_features(bad, gf, qp, gp, qc, gc)

@@ -101,6 +101,13 @@ class EvalConfig:
     max_rank: int = 50
     batch_size: int = 128
     after_each_stage: bool = True
+    ap: str = "step"  # or "trapezoid": the official Market-1501 MATLAB code's mAP
+    rerank: str = "none"  # "ds": re-order each probe's top rerank_topk by Ds; "k_reciprocal" (Zhong et al.)
+    rerank_topk: int = 20
+    k1: int = 20  # k-reciprocal re-ranking's k1, k2 and lambda
+    k2: int = 6
+    kr_lambda: float = 0.3
+    rank_lists: int = 10  # probes drawn as rank-list images by `viewadapt evaluate`
 
 
 @dataclass
@@ -233,6 +240,8 @@ def validate(cfg: Config) -> None:
     """Range and choice checks; each failure names the key and what it accepts."""
     from viewadapt.data.datasets import DATASETS
     from viewadapt.evaluation.protocols import PROTOCOLS
+    from viewadapt.evaluation.rank import AP_DEFINITIONS
+    from viewadapt.evaluation.rescoring import RERANKERS
     from viewadapt.models.backbones import BACKBONES
 
     d, m, t = cfg.data, cfg.model, cfg.train
@@ -274,4 +283,10 @@ def validate(cfg: Config) -> None:
     _check(t.dd_lr > 0 and t.dd_steps >= 1, "train.dd_lr must be > 0 and train.dd_steps >= 1")
     _check(t.device in ("auto", "cpu") or t.device.startswith("cuda"), "train.device must be auto, cpu or cuda[:N]")
     _check(cfg.eval.protocol in PROTOCOLS, f"eval.protocol '{cfg.eval.protocol}' is not one of: {', '.join(PROTOCOLS)}")
-    _check(cfg.eval.trials >= 1 and cfg.eval.max_rank >= 1, "eval.trials and eval.max_rank must be >= 1")
+    e = cfg.eval
+    _check(e.trials >= 1 and e.max_rank >= 1, "eval.trials and eval.max_rank must be >= 1")
+    _check(e.ap in AP_DEFINITIONS, f"eval.ap '{e.ap}' is not one of: {', '.join(AP_DEFINITIONS)}")
+    _check(e.rerank in RERANKERS, f"eval.rerank '{e.rerank}' is not one of: {', '.join(RERANKERS)}")
+    _check(e.rerank_topk >= 1 and e.k1 >= 1 and e.k2 >= 1, "eval.rerank_topk, eval.k1 and eval.k2 must be >= 1")
+    _check(0 <= e.kr_lambda <= 1, "eval.kr_lambda must be in [0, 1]")
+    _check(e.rank_lists >= 0, "eval.rank_lists must be >= 0")

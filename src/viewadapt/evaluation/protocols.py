@@ -8,33 +8,39 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from viewadapt.data.records import ViewRecord
+from viewadapt.evaluation.distances import Rescore, distance_blocks, evaluate_features
 from viewadapt.evaluation.rank import evaluate_rank
 
 PROTOCOLS = ("single_shot", "all_gallery")
 
-
-def euclidean_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
-    return np.sqrt(np.clip(sq, 0, None))
+# Builds a block re-scorer from the query and gallery features (see evaluation.rescoring).
+RescorerFactory = Callable[[np.ndarray, np.ndarray], Rescore]
 
 
-def _summary(results: list[dict], protocol: str, trials: int) -> dict:
-    cmc = np.mean([r["cmc"] for r in results], axis=0)
+def _summary(result: dict, protocol: str, trials: int) -> dict:
+    cmc = result["cmc"]
     out = {f"rank{k}": float(cmc[k - 1]) for k in (1, 5, 10, 20) if k <= len(cmc)}
     out.update(
-        mAP=float(np.mean([r["mAP"] for r in results])),
-        mINP=float(np.mean([r["mINP"] for r in results])),
-        num_queries=int(results[0]["num_valid"] + results[0]["num_skipped"]),
+        mAP=result["mAP"],
+        mINP=result["mINP"],
+        num_queries=int(result["num_valid"] + result["num_skipped"]),
+        num_skipped=int(result["num_skipped"]),
         protocol=protocol,
         trials=trials,
         cmc=[float(c) for c in cmc],
     )
     return out
+
+
+def split_views(records: Sequence[ViewRecord]) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the probe-view (queries) and gallery-view records."""
+    views = np.array([r.view for r in records])
+    return np.flatnonzero(views == 0), np.flatnonzero(views == 1)
 
 
 def evaluate_views(
@@ -44,6 +50,8 @@ def evaluate_views(
     trials: int = 10,
     seed: int = 0,
     max_rank: int = 50,
+    ap: str = "step",
+    rescorer: RescorerFactory | None = None,
 ) -> dict:
     """Score embeddings of a split's records (probe view = 0, gallery view = 1) under ``protocol``.
 
@@ -51,19 +59,16 @@ def evaluate_views(
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol '{protocol}': choose one of {', '.join(PROTOCOLS)}")
-    views = np.array([r.view for r in records])
     pids = np.array([r.pid for r in records])
     camids = np.array([r.camid for r in records])
-    q, g = np.flatnonzero(views == 0), np.flatnonzero(views == 1)
-    dist = euclidean_distances(embeddings[q], embeddings[g])
+    q, g = split_views(records)
+    qf, gf = embeddings[q], embeddings[g]
+    rescore = rescorer(qf, gf) if rescorer else None
     if protocol == "all_gallery":
-        return _summary([evaluate_rank(dist, pids[q], pids[g], camids[q], camids[g], max_rank)], protocol, 1)
-    rng = np.random.default_rng(seed)
-    results = []
-    for _ in range(trials):
-        # One gallery image per identity: a random permutation, then the first occurrence of each id.
-        perm = rng.permutation(len(g))
-        _, first = np.unique(pids[g][perm], return_index=True)
-        pick = np.sort(perm[first])
-        results.append(evaluate_rank(dist[:, pick], pids[q], pids[g][pick], camids[q], camids[g][pick], max_rank))
-    return _summary(results, protocol, trials)
+        result = evaluate_features(qf, gf, pids[q], pids[g], camids[q], camids[g], max_rank, ap=ap, rescore=rescore)
+        return _summary(result, protocol, 1)
+    # Single-shot galleries are small (one image per identity): one dense matrix, re-scored once.
+    blocks = [rescore(s, b) if rescore else b for s, b in distance_blocks(qf, gf)]
+    result = evaluate_rank(np.concatenate(blocks), pids[q], pids[g], camids[q], camids[g], max_rank, ap=ap,
+                           single_shot=True, trials=trials, seed=seed)
+    return _summary(result, protocol, trials)

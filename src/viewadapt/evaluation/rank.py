@@ -16,7 +16,7 @@ from viewadapt.evaluation.ranking_kernel import match_ranks
 AP_DEFINITIONS = ("step", "trapezoid")
 
 
-def _as_ids(q: Any, g: Any) -> tuple[np.ndarray, np.ndarray]:
+def as_ids(q: Any, g: Any) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes for identities or cameras given as any comparable values (ints, strings)."""
     q, g = np.asarray(q), np.asarray(g)
     if q.dtype.kind in "iu" and g.dtype.kind in "iu":
@@ -34,6 +34,43 @@ def _as_distances(distmat: Any) -> np.ndarray:
     return np.ascontiguousarray(d)
 
 
+class Gallery:
+    """Gallery identities and cameras, grouped by identity once for any number of query blocks."""
+
+    def __init__(self, g_pids: np.ndarray, g_camids: np.ndarray) -> None:
+        self.pids, self.cams = np.asarray(g_pids, np.int64), np.asarray(g_camids, np.int64)
+        self.by_pid = np.argsort(self.pids, kind="stable").astype(np.int64)
+        self.keys, starts = np.unique(self.pids[self.by_pid], return_index=True)
+        self.starts = np.append(starts, len(self.pids)).astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.pids)
+
+
+def rank_block(d: np.ndarray, q_pids: np.ndarray, q_cams: np.ndarray, gallery: Gallery,
+               ap: str = "step") -> dict[str, np.ndarray]:
+    """Per-query results for a block of rows (integer-coded ids and cameras, checked inputs)."""
+    if np.isnan(d).any():
+        raise ValueError("distmat contains NaN distances: check the features for NaN or infinite values")
+    num_q = d.shape[0]
+    out = {k: np.zeros(num_q) for k in ("ap", "ap_trapezoid", "inp")}
+    first, num_matches = np.zeros(num_q, np.int64), np.zeros(num_q, np.int64)
+    match_ranks(d, q_pids, q_cams, gallery.cams, gallery.by_pid, gallery.starts, gallery.keys, first,
+                out["ap"], out["ap_trapezoid"], out["inp"], num_matches)
+    return {"first_rank": first, "ap": out["ap_trapezoid" if ap == "trapezoid" else "ap"], "inp": out["inp"],
+            "num_matches": num_matches}
+
+
+def check_lengths(num_q: int, num_g: int, q_pids: Any, g_pids: Any, q_camids: Any, g_camids: Any) -> None:
+    if (len(q_pids), len(q_camids), len(g_pids), len(g_camids)) != (num_q, num_q, num_g, num_g):
+        raise ValueError(
+            f"distmat is {num_q} x {num_g} but got {len(q_pids)} query ids, {len(q_camids)} query cameras, "
+            f"{len(g_pids)} gallery ids and {len(g_camids)} gallery cameras"
+        )
+    if num_g == 0 or num_q == 0:
+        raise ValueError(f"nothing to rank: {num_q} queries and {num_g} gallery items")
+
+
 def rank_queries(
     distmat: Any, q_pids: Any, g_pids: Any, q_camids: Any, g_camids: Any, ap: str = "step",
 ) -> dict[str, np.ndarray]:
@@ -47,27 +84,10 @@ def rank_queries(
     d = _as_distances(distmat)
     if d.ndim != 2:
         raise ValueError(f"distmat must be a 2-D query x gallery matrix, got shape {d.shape}")
-    num_q, num_g = d.shape
-    if (len(q_pids), len(q_camids), len(g_pids), len(g_camids)) != (num_q, num_q, num_g, num_g):
-        raise ValueError(
-            f"distmat is {num_q} x {num_g} but got {len(q_pids)} query ids, {len(q_camids)} query cameras, "
-            f"{len(g_pids)} gallery ids and {len(g_camids)} gallery cameras"
-        )
-    if num_g == 0 or num_q == 0:
-        raise ValueError(f"nothing to rank: {num_q} queries and {num_g} gallery items")
-    if np.isnan(d).any():
-        raise ValueError("distmat contains NaN distances: check the features for NaN or infinite values")
-    q_pids, g_pids = _as_ids(q_pids, g_pids)
-    q_cams, g_cams = _as_ids(q_camids, g_camids)
-    by_pid = np.argsort(g_pids, kind="stable")
-    keys, starts = np.unique(g_pids[by_pid], return_index=True)
-    starts = np.append(starts, num_g).astype(np.int64)
-    out = {k: np.zeros(num_q) for k in ("ap", "ap_trapezoid", "inp")}
-    first, num_matches = np.zeros(num_q, np.int64), np.zeros(num_q, np.int64)
-    match_ranks(d, q_pids, q_cams, g_cams, by_pid.astype(np.int64), starts, keys, first, out["ap"],
-                out["ap_trapezoid"], out["inp"], num_matches)
-    return {"first_rank": first, "ap": out["ap_trapezoid" if ap == "trapezoid" else "ap"], "inp": out["inp"],
-            "num_matches": num_matches}
+    check_lengths(*d.shape, q_pids, g_pids, q_camids, g_camids)
+    q_pids, g_pids = as_ids(q_pids, g_pids)
+    q_cams, g_cams = as_ids(q_camids, g_camids)
+    return rank_block(d, q_pids, q_cams, Gallery(g_pids, g_cams), ap)
 
 
 def summarize(per_query: dict[str, np.ndarray], max_rank: int) -> dict:

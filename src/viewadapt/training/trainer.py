@@ -170,20 +170,27 @@ class Trainer:
         return SPBatchSampler(pids, views, min(t.batch_p, len(dataset.pids)), t.batch_s, seed)
 
     # ---- evaluation ---------------------------------------------------------------------------
-    def evaluate(self, subset: str = "test", protocol: str | None = None, network: int | None = None) -> dict:
-        """Score a split: probes through Ms, gallery through Mt; or both views through one network."""
+    def evaluate(self, subset: str = "test", protocol: str | None = None, network: int | None = None,
+                 rerank: str | None = None) -> dict:
+        """Score a split: probes through Ms, gallery through Mt; or both views through one network.
+
+        Before stage (b) there is no trained Ds, so a configured Ds re-ranking is left out there.
+        """
         mappings = self.mappings
         if network is not None:
             mappings = ViewMappings(self.mappings.views()[network], None)
-        result = score_records(mappings, self.split.subset(subset), self.cfg, self.device, protocol)
+            if (rerank or self.cfg.eval.rerank) == "ds":
+                rerank = "none"
+        result = score_records(mappings, self.split.subset(subset), self.cfg, self.device, protocol,
+                               ds=self.ds, rerank=rerank)
         return {**result, "split": self.split.label}
 
-    def _stage_eval(self, stage: str, subset: str) -> dict:
+    def _stage_eval(self, stage: str, subset: str, rerank: str | None = None) -> dict:
         """After stage (a) Ms and Mt are two unrelated networks, so cross-network distances mean nothing
         yet: that stage is scored per network (each on both views) and its headline is the mean."""
         if stage != "init":
-            return self.evaluate(subset)
-        per_net = [self.evaluate(subset, network=i) for i in range(len(self.mappings.views()))]
+            return self.evaluate(subset, rerank=rerank)
+        per_net = [self.evaluate(subset, network=i, rerank=rerank) for i in range(len(self.mappings.views()))]
         if len(per_net) == 1:
             return per_net[0]
         mean = {k: sum(r[k] for r in per_net) / len(per_net) for k, v in per_net[0].items() if isinstance(v, float)}
@@ -191,7 +198,7 @@ class Trainer:
         return {**per_net[0], **mean, "per_network": per_net}
 
     def _validate(self, stage: str) -> dict:
-        metrics = self._stage_eval(stage, "valid")
+        metrics = self._stage_eval(stage, "valid", rerank="none")  # early stopping watches the plain ranking
         out = {"val_rank1": metrics["rank1"], "val_mAP": metrics["mAP"]}
         if stage != "init":
             sampler = self._sp_sampler(self.valid_set, seed=12345)  # the same batches every epoch
