@@ -78,7 +78,7 @@ def test_train_and_evaluate_on_the_market_layout(data_root, tiny_synthetic, tmp_
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["test"]["num_queries"] == 8 and metrics["test"]["split"] == "market1501/standard (seed 0)"
     assert main(["evaluate", str(run)]) == 0
-    saved = json.loads((run / "eval_test_all_gallery.json").read_text())
+    saved = json.loads((run / "eval" / "test_all_gallery.json").read_text())
     assert saved["split"] == "market1501/standard (seed 0)" and saved["mAP"] == pytest.approx(metrics["test"]["mAP"])
 
 

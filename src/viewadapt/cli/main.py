@@ -1,4 +1,4 @@
-"""``viewadapt`` command: demo, train, evaluate, datasets."""
+"""``viewadapt`` command: demo, train, evaluate, report, datasets."""
 
 from __future__ import annotations
 
@@ -46,19 +46,43 @@ def _print_metrics(m: dict, title: str) -> None:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from viewadapt.evaluation.scoring import score_records
+    from viewadapt.reports import build_report
     from viewadapt.training import load_trained
     from viewadapt.training.trainer import resolve_device
 
-    cfg, split, mappings, _, _ = load_trained(args.run)
+    cfg, split, mappings, ds, _ = load_trained(args.run)
     device = resolve_device(cfg.train.device)
     protocol = args.protocol or cfg.eval.protocol
-    result = score_records(mappings.to(device), split.subset(args.subset), cfg, device, protocol, args.trials)
+    rerank = args.rerank or cfg.eval.rerank
+    if args.ap:
+        cfg.eval.ap = args.ap
+    result = score_records(mappings.to(device), split.subset(args.subset), cfg, device, protocol, args.trials,
+                           ds=ds.to(device), rerank=rerank, rank_lists=cfg.eval.rank_lists)
     result["split"] = split.label
-    out = Path(args.run) / f"eval_{args.subset}_{protocol}.json"
-    out.write_text(json.dumps(result, indent=1))
+    name = f"{args.subset}_{protocol}" + (f"_{rerank}" if rerank != "none" else "") + (f"_{cfg.eval.ap}" if args.ap else "")
+    out = Path(args.run) / "eval"
+    out.mkdir(exist_ok=True)
+    lists = result.pop("rank_lists", [])
+    (out / f"{name}.json").write_text(json.dumps(result, indent=1))
+    if lists:
+        (out / f"{name}_ranklists.json").write_text(json.dumps(lists, indent=1))
+    report = build_report(args.run, (cfg.data.height, cfg.data.width))
     _print_metrics(result, f"{args.subset} ({split.label}, {protocol}, {result['trials']} trials, "
-                           f"{result['num_queries']} queries)")
-    print(f"written: {out}")
+                           f"{result['num_queries']} queries{', rerank ' + rerank if rerank != 'none' else ''})")
+    print(f"written: {out / (name + '.json')}, {report}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from viewadapt.config import load_config
+    from viewadapt.reports import build_report
+
+    run = Path(args.run)
+    size = (128, 64)
+    if (run / "config.yaml").is_file():
+        cfg = load_config(run / "config.yaml")
+        size = (cfg.data.height, cfg.data.width)
+    print(f"written: {build_report(run, size)}")
     return 0
 
 
@@ -120,7 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subset", choices=("test", "valid"), default="test")
     p.add_argument("--protocol", choices=("single_shot", "all_gallery"))
     p.add_argument("--trials", type=int, help="single-shot repetitions (default: the run's eval.trials)")
+    p.add_argument("--rerank", choices=("none", "ds", "k_reciprocal"),
+                   help="re-score before ranking: Ds on each probe's top-k, or k-reciprocal (default: eval.rerank)")
+    p.add_argument("--ap", choices=("step", "trapezoid"), help="mAP definition (trapezoid: Market's MATLAB code)")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("report", help="rebuild a run's self-contained HTML report from its folder")
+    p.add_argument("run", help="run folder written by `viewadapt train`")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("datasets", help="list the supported datasets and what is found under the data root")
     p.add_argument("--data-root", help="folder holding viper/, cuhk03/, market1501/, dukemtmc-reid/ (default: data)")

@@ -12,7 +12,8 @@ from torch import nn
 from viewadapt.config import Config, EvalConfig
 from viewadapt.data.records import ViewRecord
 from viewadapt.evaluation.features import extract_embeddings
-from viewadapt.evaluation.protocols import RescorerFactory, evaluate_views
+from viewadapt.evaluation.protocols import RescorerFactory, evaluate_views, split_views
+from viewadapt.evaluation.rank_lists import pick_queries, rank_list_entries
 from viewadapt.evaluation.rescoring import DsRerank, KReciprocal
 from viewadapt.models import ViewMappings
 
@@ -44,14 +45,31 @@ def score_records(
     ds: nn.Module | None = None,
     embeddings: np.ndarray | None = None,
     rerank: str | None = None,
+    rank_lists: int = 0,
+    rank_list_length: int = 10,
 ) -> dict:
     """Probes through Ms, gallery through Mt, scored under ``cfg.eval`` unless protocol, trials or
     rerank say otherwise. ``embeddings`` skips the extraction when the caller has them (record order).
+
+    With ``rank_lists`` > 0 the result also holds ``rank_lists``: that many seeded probes with their
+    top ``rank_list_length`` gallery items, ranked the way the metrics were (same re-scoring).
     """
-    e = cfg.eval
-    if rerank is not None:
-        e = replace(e, rerank=rerank)
+    e = cfg.eval if rerank is None else replace(cfg.eval, rerank=rerank)
     emb = embed_records(mappings, records, cfg, device) if embeddings is None else embeddings
+    factory, built = make_rescorer(e, ds, device), {}
+
+    def rescorer(qf: np.ndarray, gf: np.ndarray):  # noqa: ANN202 - built once, shared with the rank lists
+        if "rescore" not in built:
+            built["rescore"] = factory(qf, gf)
+        return built["rescore"]
+
     result = evaluate_views(emb, records, protocol or e.protocol, trials or e.trials, seed=cfg.train.seed,
-                            max_rank=e.max_rank, ap=e.ap, rescorer=make_rescorer(e, ds, device))
-    return {**result, "ap": e.ap, "rerank": e.rerank}
+                            max_rank=e.max_rank, ap=e.ap, rescorer=rescorer if factory else None)
+    result = {**result, "ap": e.ap, "rerank": e.rerank}
+    if rank_lists:
+        q, g = split_views(records)
+        rescore = rescorer(emb[q], emb[g]) if factory else None
+        picked = pick_queries(len(q), rank_lists, cfg.train.seed)
+        result["rank_lists"] = rank_list_entries(emb[q], emb[g], [records[i] for i in q], [records[i] for i in g],
+                                                 picked, rank_list_length, rescore)
+    return result

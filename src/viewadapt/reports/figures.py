@@ -1,0 +1,87 @@
+"""Figures: CMC curves of several methods on one axes (the paper's Fig. 5), training curves, rank lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on servers and CI
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+from PIL import Image, ImageDraw, ImageOps  # noqa: E402
+
+from viewadapt.data.images import load_image  # noqa: E402
+from viewadapt.errors import DataError  # noqa: E402
+
+GREEN, RED, GREY = (40, 170, 70), (215, 50, 40), (120, 120, 120)
+
+
+def plot_cmc(curves: Mapping[str, Sequence[float]], path: Path, title: str = "", max_rank: int = 20) -> Path:
+    """CMC curves (fractions, index 0 = rank 1) as percentages against rank 1..max_rank."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for label, cmc in curves.items():
+        n = min(max_rank, len(cmc))
+        ax.plot(range(1, n + 1), [100 * c for c in cmc[:n]], marker="o", markersize=3,
+                label=f"{label} (R1 {100 * cmc[0]:.1f})")
+    ax.set(xlabel="rank", ylabel="matching rate (%)", title=title, xlim=(1, max_rank))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_training(history: Sequence[Mapping], path: Path) -> Path:
+    """Loss and validation rank-1 per epoch, stages one after another on a common epoch axis."""
+    fig, (loss_ax, val_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
+    x = 0
+    for stage in dict.fromkeys(h["stage"] for h in history):
+        rows = [h for h in history if h["stage"] == stage]
+        xs = list(range(x + 1, x + len(rows) + 1))
+        (line,) = loss_ax.plot(xs, [h["loss"] for h in rows], marker="o", markersize=3, label=f"{stage}: loss")
+        if any("val_loss" in h for h in rows):
+            loss_ax.plot(xs, [h.get("val_loss", float("nan")) for h in rows], linestyle="--", color=line.get_color(),
+                         label=f"{stage}: val loss")
+        val_ax.plot(xs, [100 * h["val_rank1"] for h in rows], marker="o", markersize=3, label=stage)
+        x += len(rows)
+    loss_ax.set(xlabel="epoch (all stages)", ylabel="loss", title="training loss")
+    val_ax.set(xlabel="epoch (all stages)", ylabel="rank-1 (%)", title="validation rank-1 (C_valid)")
+    for ax in (loss_ax, val_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _tile(path: str, height: int, width: int, colour: tuple[int, int, int], caption: str) -> Image.Image:
+    try:
+        img = load_image(path).resize((width, height))
+    except DataError:
+        img = Image.new("RGB", (width, height), (235, 235, 235))  # a missing file still gets its slot
+    img = ImageOps.expand(img, border=4, fill=colour)
+    tile = Image.new("RGB", (img.width, img.height + 14), "white")
+    tile.paste(img, (0, 0))
+    ImageDraw.Draw(tile).text((2, img.height + 1), caption, fill=(0, 0, 0))
+    return tile
+
+
+def draw_rank_list(entry: Mapping, path: Path, height: int = 128, width: int = 64) -> Path:
+    """Probe (grey border) then its top-k gallery items, green where the identity matches, red otherwise."""
+    tiles = [_tile(entry["query"]["path"], height, width, GREY, "probe")]
+    for rank, g in enumerate(entry["gallery"], start=1):
+        tiles.append(_tile(g["path"], height, width, GREEN if g["match"] else RED, f"{rank}: {g['score']:.2f}"))
+    gap = 6
+    canvas = Image.new("RGB", (sum(t.width for t in tiles) + gap * len(tiles) + 16, tiles[0].height + 8), "white")
+    x = 4
+    for n, t in enumerate(tiles):
+        canvas.paste(t, (x, 4))
+        x += t.width + gap + (8 if n == 0 else 0)
+    canvas.save(path)
+    return path
