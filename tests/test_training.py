@@ -95,7 +95,7 @@ def test_train_checkpoint_resume_evaluate(tiny_config, capsys):
     from viewadapt.cli.main import main
 
     assert main(["evaluate", str(run), "--trials", "2"]) == 0
-    written = json.loads((run / "eval_test_single_shot.json").read_text())
+    written = json.loads((run / "eval" / "test_single_shot.json").read_text())
     assert written["rank1"] == pytest.approx(metrics["test"]["rank1"])
     _, _, mappings, _, _ = load_trained(run)
     assert torch.equal(mappings.probe.neck.weight, straight.mappings.probe.neck.weight)
