@@ -101,3 +101,26 @@ def test_features_in_blocks_equal_the_whole_matrix():
     bad[3, 2] = np.nan
     with pytest.raises(ValueError, match="query features contain NaN"):
         evaluate_features(bad, gf, qp, gp, qc, gc)
+
+
+def test_faiss_topk_equals_dense_when_k_covers_the_gallery_and_truncates_ap_otherwise():
+    pytest.importorskip("faiss")
+    from viewadapt.evaluation.distances import evaluate_features
+    from viewadapt.evaluation.faiss_search import evaluate_topk, faiss_search
+
+    rng = np.random.default_rng(4)
+    centres = rng.normal(size=(15, 8))
+    qp, gp = rng.integers(0, 15, 40), rng.integers(0, 15, 300)
+    qf = (centres[qp] + rng.normal(size=(40, 8))).astype(np.float32)
+    gf = (centres[gp] + rng.normal(size=(300, 8))).astype(np.float32)
+    qc, gc = rng.integers(0, 3, 40), rng.integers(0, 3, 300)
+    dense = evaluate_features(qf, gf, qp, gp, qc, gc, 30)
+    dist, idx = faiss_search(qf, gf, 300)
+    full = evaluate_topk(idx, qp, gp, qc, gc, 30)
+    assert np.abs(full["cmc"] - dense["cmc"]).max() < 1e-9 and abs(full["mAP"] - dense["mAP"]) < 1e-9
+    assert np.all(np.diff(dist, axis=1) >= -1e-4)
+    top = evaluate_topk(faiss_search(qf, gf, 40)[1], qp, gp, qc, gc, 30)
+    assert np.abs(top["cmc"][:20] - dense["cmc"][:20]).max() < 1e-9  # exact within the list
+    assert top["mAP"] < dense["mAP"] and top["topk"] == 40
+    approx = evaluate_topk(faiss_search(qf, gf, 40, index="ivf", nlist=8, nprobe=8)[1], qp, gp, qc, gc, 30)
+    assert approx["cmc"][0] == pytest.approx(dense["cmc"][0], abs=1e-9)  # nprobe = nlist: every cell searched

@@ -75,3 +75,12 @@ def test_report_rebuilds_from_the_folder(trained_run, tmp_path):
     assert main(["report", str(trained_run)]) == 0
     assert "<h2>Training</h2>" in (trained_run / "report.html").read_text()
     assert main(["report", str(tmp_path)]) == 2
+
+
+def test_evaluate_with_faiss_top_k(trained_run, capsys):
+    pytest.importorskip("faiss")
+    assert main(["evaluate", str(trained_run), "--protocol", "all_gallery", "--search", "faiss", "--topk", "5"]) == 0
+    result = json.loads((trained_run / "eval" / "test_all_gallery_faiss5.json").read_text())
+    assert result["topk"] == 5 and result["search"] == "faiss" and len(result["cmc"]) == 5
+    assert "faiss top-5 (mAP = AP@5)" in (trained_run / "report.html").read_text()
+    assert main(["evaluate", str(trained_run), "--search", "faiss", "--protocol", "single_shot"]) == 2

@@ -108,6 +108,9 @@ class EvalConfig:
     k2: int = 6
     kr_lambda: float = 0.3
     rank_lists: int = 10  # probes drawn as rank-list images by `viewadapt evaluate`
+    search: str = "dense"  # "faiss": top-k search (all_gallery only): CMC to rank k, AP@k (pip install viewadapt[faiss])
+    faiss_k: int = 100
+    faiss_index: str = "flat"  # or "ivf" (approximate)
 
 
 @dataclass
@@ -290,3 +293,8 @@ def validate(cfg: Config) -> None:
     _check(e.rerank_topk >= 1 and e.k1 >= 1 and e.k2 >= 1, "eval.rerank_topk, eval.k1 and eval.k2 must be >= 1")
     _check(0 <= e.kr_lambda <= 1, "eval.kr_lambda must be in [0, 1]")
     _check(e.rank_lists >= 0, "eval.rank_lists must be >= 0")
+    _check(e.search in ("dense", "faiss"), f"eval.search '{e.search}' is not one of: dense, faiss")
+    _check(e.faiss_index in ("flat", "ivf"), f"eval.faiss_index '{e.faiss_index}' is not one of: flat, ivf")
+    _check(e.faiss_k >= 1, "eval.faiss_k must be >= 1")
+    _check(e.search == "dense" or (e.protocol == "all_gallery" and e.rerank == "none"),
+           "eval.search=faiss works with eval.protocol=all_gallery and eval.rerank=none only")

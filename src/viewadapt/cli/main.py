@@ -39,9 +39,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _print_metrics(m: dict, title: str) -> None:
-    print(f"{title}: rank-1 {100 * m['rank1']:.1f}  rank-5 {100 * m['rank5']:.1f}  "
-          f"rank-10 {100 * m['rank10']:.1f}  rank-20 {100 * m.get('rank20', float('nan')):.1f}  "
-          f"mAP {100 * m['mAP']:.1f}")
+    ranks = "  ".join(f"rank-{k} {100 * m[f'rank{k}']:.1f}" for k in (1, 5, 10, 20) if f"rank{k}" in m)
+    print(f"{title}: {ranks}  mAP {100 * m['mAP']:.1f}")
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -56,10 +55,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     rerank = args.rerank or cfg.eval.rerank
     if args.ap:
         cfg.eval.ap = args.ap
+    if args.search:
+        cfg.eval.search = args.search
+    if args.topk:
+        cfg.eval.faiss_k = args.topk
+    if cfg.eval.search == "faiss" and (protocol != "all_gallery" or rerank != "none"):
+        raise ViewAdaptError("--search faiss works with --protocol all_gallery and no re-ranking only")
     result = score_records(mappings.to(device), split.subset(args.subset), cfg, device, protocol, args.trials,
                            ds=ds.to(device), rerank=rerank, rank_lists=cfg.eval.rank_lists)
     result["split"] = split.label
-    name = f"{args.subset}_{protocol}" + (f"_{rerank}" if rerank != "none" else "") + (f"_{cfg.eval.ap}" if args.ap else "")
+    name = "_".join([args.subset, protocol] + ([rerank] if rerank != "none" else []) + ([cfg.eval.ap] if args.ap else [])
+                    + ([f"faiss{cfg.eval.faiss_k}"] if cfg.eval.search == "faiss" else []))
     out = Path(args.run) / "eval"
     out.mkdir(exist_ok=True)
     lists = result.pop("rank_lists", [])
@@ -147,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rerank", choices=("none", "ds", "k_reciprocal"),
                    help="re-score before ranking: Ds on each probe's top-k, or k-reciprocal (default: eval.rerank)")
     p.add_argument("--ap", choices=("step", "trapezoid"), help="mAP definition (trapezoid: Market's MATLAB code)")
+    p.add_argument("--search", choices=("dense", "faiss"),
+                   help="faiss: each probe's top-k only (huge galleries; CMC to rank k, AP@k); default eval.search")
+    p.add_argument("--topk", type=int, help="k of --search faiss (default eval.faiss_k)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("report", help="rebuild a run's self-contained HTML report from its folder")

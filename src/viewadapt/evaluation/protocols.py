@@ -14,6 +14,7 @@ import numpy as np
 
 from viewadapt.data.records import ViewRecord
 from viewadapt.evaluation.distances import Rescore, distance_blocks, evaluate_features
+from viewadapt.evaluation.faiss_search import evaluate_topk, faiss_search
 from viewadapt.evaluation.rank import evaluate_rank
 
 PROTOCOLS = ("single_shot", "all_gallery")
@@ -52,10 +53,14 @@ def evaluate_views(
     max_rank: int = 50,
     ap: str = "step",
     rescorer: RescorerFactory | None = None,
+    faiss_k: int = 0,
+    faiss_index: str = "flat",
 ) -> dict:
     """Score embeddings of a split's records (probe view = 0, gallery view = 1) under ``protocol``.
 
     Returns rank-1/5/10/20, mAP, mINP (all as fractions in [0, 1]), the averaged CMC and the protocol.
+    ``faiss_k`` > 0 searches each probe's top ``faiss_k`` with faiss instead (``all_gallery`` only):
+    mAP is then AP@k, and the result says ``topk``.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol '{protocol}': choose one of {', '.join(PROTOCOLS)}")
@@ -64,6 +69,12 @@ def evaluate_views(
     q, g = split_views(records)
     qf, gf = embeddings[q], embeddings[g]
     rescore = rescorer(qf, gf) if rescorer else None
+    if faiss_k:
+        if protocol != "all_gallery" or rescorer is not None:
+            raise ValueError("faiss search works with the all_gallery protocol and no re-scoring only")
+        _, idx = faiss_search(qf, gf, faiss_k, faiss_index, seed=seed)
+        result = evaluate_topk(idx, pids[q], pids[g], camids[q], camids[g], max_rank)
+        return {**_summary(result, protocol, 1), "topk": result["topk"]}
     if protocol == "all_gallery":
         result = evaluate_features(qf, gf, pids[q], pids[g], camids[q], camids[g], max_rank, ap=ap, rescore=rescore)
         return _summary(result, protocol, 1)

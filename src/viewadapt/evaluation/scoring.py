@@ -64,8 +64,9 @@ def score_records(
         return built["rescore"]
 
     result = evaluate_views(emb, records, protocol or e.protocol, trials or e.trials, seed=cfg.train.seed,
-                            max_rank=e.max_rank, ap=e.ap, rescorer=rescorer if factory else None)
-    result = {**result, "ap": e.ap, "rerank": e.rerank}
+                            max_rank=e.max_rank, ap=e.ap, rescorer=rescorer if factory else None,
+                            faiss_k=e.faiss_k if e.search == "faiss" else 0, faiss_index=e.faiss_index)
+    result = {**result, "ap": e.ap, "rerank": e.rerank, "search": e.search}
     if rank_lists:
         q, g = split_views(records)
         rescore = rescorer(emb[q], emb[g]) if factory else None

@@ -28,8 +28,13 @@ def _data_uri(path: Path) -> str:
 
 
 def _metrics_row(label: str, m: dict) -> str:
-    cells = [f"{100 * m[k]:.1f}" if k in m else "-" for k in ("rank1", "rank5", "rank10", "rank20", "mAP", "mINP")]
-    where = f"{m.get('split', '')} {m.get('protocol', '')}" + (f", rerank {m['rerank']}" if m.get("rerank", "none") != "none" else "")
+    cells = [f"{100 * m[k]:.1f}" if m.get(k) == m.get(k) and k in m else "-"  # NaN (faiss mINP) shows as -
+             for k in ("rank1", "rank5", "rank10", "rank20", "mAP", "mINP")]
+    where = f"{m.get('split', '')} {m.get('protocol', '')}"
+    if m.get("rerank", "none") != "none":
+        where += f", rerank {m['rerank']}"
+    if "topk" in m:
+        where += f", faiss top-{m['topk']} (mAP = AP@{m['topk']})"
     return (f"<tr><td>{html.escape(label)}</td>" + "".join(f"<td>{c}</td>" for c in cells)
             + f"<td>{m.get('num_queries', '')}</td><td>{html.escape(where.strip())}</td></tr>")
 
