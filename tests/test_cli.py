@@ -46,4 +46,4 @@ def test_demo_prints_the_comparison_table(tiny_synthetic, tmp_path, capsys):
     out = capsys.readouterr().out
     for row in ("Ours*", "No adaptation", "Siamese", "Softmax ID"):
         assert row in out
-    assert (tmp_path / "demo" / "demo.md").is_file()
+    assert (tmp_path / "demo" / "demo.md").is_file() and (tmp_path / "demo" / "demo_cmc.png").is_file()

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from viewadapt.config import load_config, packaged_configs
+from viewadapt.reports import plot_cmc
 from viewadapt.training import Trainer
 
 ROWS = [
@@ -50,5 +51,7 @@ def run_demo(config: str | None = None, overrides: list[str] | None = None, quie
               f"C_test the rest; {cfg.eval.trials} single-shot trials. Wall time {wall / 60:.1f} min.")
     out = Path(cfg.output_dir) / "demo.md"
     out.write_text(header + "\n\n" + table + "\n")
-    print("\n" + header + "\n\n" + table + f"\n\nwritten: {out}")
+    curves = {label.split(" (")[0]: results[run]["stages"][stage]["test"]["cmc"] for label, run, stage in ROWS}
+    plot = plot_cmc(curves, Path(cfg.output_dir) / "demo_cmc.png", title=f"CMC, synthetic ({cfg.eval.protocol})")
+    print("\n" + header + "\n\n" + table + f"\n\nwritten: {out}, {plot}")
     return table

@@ -32,9 +32,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"interrupted; continue with: viewadapt train --resume {trainer.run_dir}", file=sys.stderr)
         return 130
+    from viewadapt.reports import build_report
+
     test = metrics["test"]
     _print_metrics(test, f"test ({test['split']}, {test['protocol']})")
-    print(f"run folder: {trainer.run_dir}")
+    report = build_report(trainer.run_dir, (trainer.cfg.data.height, trainer.cfg.data.width))
+    print(f"run folder: {trainer.run_dir} (report: {report.name})")
     return 0
 
 
