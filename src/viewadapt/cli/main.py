@@ -1,4 +1,4 @@
-"""``viewadapt`` command: demo, train, evaluate, report, datasets."""
+"""``viewadapt`` command: demo, train, evaluate, report, extract, match, export, datasets."""
 
 from __future__ import annotations
 
@@ -95,6 +95,52 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from viewadapt.inference import ReIDModel
+
+    model = ReIDModel.from_run(args.run, args.device)
+    features = model.extract(args.images, _view(args.view), args.batch_size)
+    out = features.save(args.out)
+    print(f"{len(features.paths)} images, view {args.view}, {features.features.shape[1]}-d features: {out}")
+    return 0
+
+
+def _view(text: str) -> int | str:
+    return int(text) if text.isdigit() else text
+
+
+def _cmd_match(args: argparse.Namespace) -> int:
+    from viewadapt.inference import ReIDModel
+    from viewadapt.reports import draw_rank_list
+
+    model = ReIDModel.from_run(args.run, args.device)
+    results = model.match(args.probes, args.gallery, args.k, _view(args.probe_view), _view(args.gallery_view),
+                          use_faiss=args.faiss)
+    for probe, matches in results.items():
+        print(f"probe {probe}")
+        print(f"  {'rank':>4}  {'distance':>8}  {'same person (Ds)':>16}  path")
+        for m in matches:
+            print(f"  {m.rank:>4}  {m.distance:>8.4f}  {m.same_person:>16.3f}  {m.path}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({p: [vars(m) for m in ms] for p, ms in results.items()}, indent=1))
+    if args.image:
+        for n, (probe, matches) in enumerate(results.items()):
+            entry = {"query": {"path": probe}, "gallery": [
+                {"path": m.path, "score": m.distance, "match": m.same_person >= 0.5} for m in matches]}
+            path = Path(args.image) if len(results) == 1 else Path(args.image).with_stem(f"{Path(args.image).stem}_{n}")
+            draw_rank_list(entry, path, model.cfg.data.height, model.cfg.data.width)
+            print(f"written: {path} (green: Ds says same person)")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from viewadapt.inference import export_onnx
+
+    for path in export_onnx(args.run, args.out):
+        print(f"written: {path}")
+    return 0
+
+
 def _cmd_datasets(args: argparse.Namespace) -> int:
     from viewadapt.cli.datasets import dataset_info, list_datasets, use_generated_spec
     from viewadapt.config import DataConfig
@@ -164,6 +210,33 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="rebuild a run's self-contained HTML report from its folder")
     p.add_argument("run", help="run folder written by `viewadapt train`")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("extract", help="embed a folder of crops of one camera view into a features file")
+    p.add_argument("run", help="run folder written by `viewadapt train`")
+    p.add_argument("images", help="folder of crops (searched recursively) or one image")
+    p.add_argument("--view", default="gallery", help="probe (Ms) or gallery (Mt), or 0/1 (default: gallery)")
+    p.add_argument("--out", required=True, help="features file to write (.safetensors)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", help="cpu, cuda, cuda:1 (default: the run's train.device)")
+    p.set_defaults(func=_cmd_extract)
+
+    p = sub.add_parser("match", help="rank a gallery for probe image(s): distances and Ds same-person probability")
+    p.add_argument("run", help="run folder written by `viewadapt train`")
+    p.add_argument("probes", nargs="+", help="probe image(s) or a folder of them")
+    p.add_argument("--gallery", required=True, help="gallery folder, or a features file from `viewadapt extract`")
+    p.add_argument("--k", type=int, default=10, help="gallery items to list per probe")
+    p.add_argument("--probe-view", default="probe")
+    p.add_argument("--gallery-view", default="gallery")
+    p.add_argument("--faiss", action="store_true", help="search with a faiss index (large galleries)")
+    p.add_argument("--image", help="also draw the rank list into this image file")
+    p.add_argument("--json", help="also write the ranked lists as JSON")
+    p.add_argument("--device")
+    p.set_defaults(func=_cmd_match)
+
+    p = sub.add_parser("export", help="write each view mapping as ONNX (dynamic batch, the run's image size)")
+    p.add_argument("run", help="run folder written by `viewadapt train`")
+    p.add_argument("--out", required=True, help="folder for probe.onnx, gallery.onnx (shared.onnx) and onnx.json")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("datasets", help="list the supported datasets and what is found under the data root")
     p.add_argument("--data-root", help="folder holding viper/, cuhk03/, market1501/, dukemtmc-reid/ (default: data)")

@@ -1,0 +1,71 @@
+"""Features files: embeddings of a folder of crops, with the paths, the view and the model they came from.
+
+One safetensors file: tensor ``features`` (N x D) and JSON metadata (``paths``, ``view``, ``model``:
+the weights fingerprint). Written to a temporary name and renamed, so a crash never leaves a
+half-written file under the real name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+
+from viewadapt.errors import DataError
+
+FORMAT = 1
+
+
+def fingerprint(weights: Path) -> str:
+    """Identifies the weights a feature was computed with (features of two models do not compare)."""
+    h = hashlib.sha256()
+    with open(weights, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Features:
+    features: np.ndarray  # (N, D) float32
+    paths: list[str]
+    view: int
+    model: str
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        tmp = path.with_name(path.name + ".partial")
+        meta = {"format": str(FORMAT), "paths": json.dumps(self.paths), "view": str(self.view), "model": self.model}
+        try:
+            save_file({"features": torch.from_numpy(np.ascontiguousarray(self.features, np.float32))}, str(tmp), meta)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Features":
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(f"features file {path} does not exist: write it with `viewadapt extract`")
+        try:
+            with safe_open(str(path), "pt") as f:
+                meta = f.metadata() or {}
+            tensors = load_file(str(path))
+            feats = tensors["features"].float().numpy()
+            paths = json.loads(meta["paths"])
+            view, model = int(meta["view"]), meta["model"]
+        except Exception as exc:  # safetensors raises several kinds for a damaged file
+            raise DataError(f"features file {path} is corrupt or not a viewadapt features file ({exc!s:.80}): "
+                            "extract the features again") from None
+        if meta.get("format") != str(FORMAT) or feats.ndim != 2 or len(paths) != len(feats):
+            raise DataError(f"features file {path} is inconsistent (format {meta.get('format')}, "
+                            f"{len(feats)} rows, {len(paths)} paths): extract the features again")
+        return cls(feats, paths, view, model)

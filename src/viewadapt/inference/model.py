@@ -1,0 +1,120 @@
+"""A trained run as a re-identification model with two verbs: ``extract`` and ``match``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from viewadapt.data.datasets.base import IMAGE_SUFFIXES
+from viewadapt.data.images import eval_transform, load_image
+from viewadapt.errors import DataError
+from viewadapt.evaluation.distances import distance_blocks
+from viewadapt.evaluation.faiss_search import faiss_search
+from viewadapt.evaluation.rescoring import topk_stable
+from viewadapt.inference.features_file import Features, fingerprint
+from viewadapt.training.trainer import WEIGHTS, load_trained, resolve_device
+
+VIEW_NAMES = ("probe", "gallery")
+
+
+def image_paths(source: str | Path | Sequence[str | Path]) -> list[str]:
+    """Image files of a folder (recursive, sorted), or the given files."""
+    if isinstance(source, (str, Path)) and Path(source).is_dir():
+        paths = sorted(str(p) for p in Path(source).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not paths:
+            raise DataError(f"{source} holds no images (.jpg, .jpeg, .png, .bmp)")
+        return paths
+    items = [source] if isinstance(source, (str, Path)) else list(source)
+    missing = [str(p) for p in items if not Path(p).is_file()]
+    if missing:
+        raise DataError(f"image {missing[0]} does not exist" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    return [str(p) for p in items]
+
+
+@dataclass
+class Match:
+    """One gallery item for a probe: rank (1-based), path, distance, Ds same-person probability."""
+
+    rank: int
+    path: str
+    distance: float
+    same_person: float
+
+
+class ReIDModel:
+    """Load with :meth:`from_run`; ``extract`` embeds crops of a view, ``match`` ranks a gallery."""
+
+    def __init__(self, run_dir: str | Path, device: str | None = None) -> None:
+        self.run_dir = Path(run_dir)
+        self.cfg, _, self.mappings, self.ds, _ = load_trained(self.run_dir)
+        self.device = resolve_device(device or self.cfg.train.device)
+        self.mappings.to(self.device).eval()
+        self.ds.to(self.device).eval()
+        self.model_id = fingerprint(self.run_dir / WEIGHTS)
+        self.transform = eval_transform(self.cfg.data.height, self.cfg.data.width)
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, device: str | None = None) -> "ReIDModel":
+        return cls(run_dir, device)
+
+    def view_index(self, view: int | str) -> int:
+        """0/1 or probe/gallery; anything else names the views the model has."""
+        index = VIEW_NAMES.index(view) if view in VIEW_NAMES else view
+        if not isinstance(index, int) or not 0 <= index < len(VIEW_NAMES):
+            raise DataError(f"this model has no mapping for view '{view}': its views are "
+                            f"{', '.join(f'{n} ({i})' for i, n in enumerate(VIEW_NAMES))}")
+        return index
+
+    @torch.no_grad()
+    def embed(self, images: Sequence[str], view: int | str, batch_size: int = 64) -> np.ndarray:
+        """Embeddings (N, D) of image files through the view's mapping (any size or mode: resized, RGB)."""
+        index = self.view_index(view)
+        out = []
+        for s in range(0, len(images), batch_size):
+            batch = torch.stack([self.transform(load_image(p)) for p in images[s:s + batch_size]])
+            out.append(self.mappings(batch.to(self.device), index).float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.mappings.probe.embedding_dim), np.float32)
+
+    def extract(self, images: str | Path | Sequence[str | Path], view: int | str, batch_size: int = 64) -> Features:
+        """Embed a folder of crops (or a list of files) of one camera view."""
+        paths = image_paths(images)
+        return Features(self.embed(paths, view, batch_size), paths, self.view_index(view), self.model_id)
+
+    def _gallery(self, gallery: str | Path | Sequence[str | Path] | Features, view: int | str) -> Features:
+        if isinstance(gallery, (str, Path)) and str(gallery).endswith(".safetensors"):
+            gallery = Features.load(gallery)
+        if not isinstance(gallery, Features):
+            return self.extract(gallery, view)
+        if gallery.model != self.model_id:
+            raise DataError(f"the gallery features were extracted with another model ({gallery.model}, this run is "
+                            f"{self.model_id}): extract them again with this run")
+        return gallery
+
+    @torch.no_grad()
+    def match(
+        self, probes: str | Path | Sequence[str | Path], gallery: str | Path | Sequence[str | Path] | Features,
+        k: int = 10, probe_view: int | str = "probe", gallery_view: int | str = "gallery", use_faiss: bool = False,
+    ) -> dict[str, list[Match]]:
+        """For each probe image, its ``k`` nearest gallery items (Euclidean, ties in gallery order),
+        with Ds's probability that the pair is the same person."""
+        probe_paths = image_paths(probes)
+        g = self._gallery(gallery, gallery_view)
+        if len(g.paths) == 0:
+            raise DataError("the gallery is empty")
+        qf = self.embed(probe_paths, probe_view)
+        k = min(k, len(g.paths))
+        if use_faiss:
+            dist, idx = faiss_search(qf, g.features, k)
+        else:
+            rows = [(topk_stable(block, k), block) for _, block in distance_blocks(qf, g.features)]
+            idx = np.concatenate([i for i, _ in rows])
+            dist = np.concatenate([np.take_along_axis(b, i, 1) for i, b in rows])
+        e_s = torch.from_numpy(np.repeat(qf, k, axis=0)).to(self.device)
+        e_t = torch.from_numpy(g.features[idx.reshape(-1)]).to(self.device)
+        prob = torch.sigmoid(self.ds(e_s, e_t)).cpu().numpy().reshape(len(qf), k)
+        return {p: [Match(r + 1, g.paths[j], float(dist[n, r]), float(prob[n, r])) for r, j in enumerate(idx[n])]
+                for n, p in enumerate(probe_paths)}
