@@ -1,0 +1,145 @@
+"""Training and extraction throughput, side by side in one run (images per second).
+
+    python benchmarks/throughput.py [-c CONFIG] [KEY=VALUE ...] [--batches 8] [--workers 2]
+
+On the same SP batches it times:
+  1. data loading alone (the DataLoader with ``--workers`` processes),
+  2. each backbone's bare forward + backward (Ms and Mt, each on the whole batch),
+  3. one stage (c) step of the method (Dd step, then Eq. 3 + Eq. 5 through Ms, Mt, Ds) on preloaded batches,
+  4. the same step fed by the DataLoader (end to end): when it is much slower than 3, loading is the
+     bottleneck; raise ``data.num_workers``,
+  5. extraction (eval mode, no gradients) of the test split, preloaded and end to end.
+On CUDA it also samples GPU utilisation during 4 (needs pynvml). The default config is the demo's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+
+import torch
+from torch.utils.data import DataLoader
+
+from viewadapt.config import load_config, packaged_configs
+from viewadapt.data import prepare_split
+from viewadapt.data.images import ViewImages, eval_transform, train_transform
+from viewadapt.data.sampler import SPBatchSampler
+from viewadapt.evaluation.features import extract_embeddings
+from viewadapt.training import build_models
+from viewadapt.training.stages import adaptation_epoch
+from viewadapt.training.trainer import resolve_device
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def rate(fn, images: int, device: torch.device) -> float:
+    sync(device)
+    start = time.perf_counter()
+    fn()
+    sync(device)
+    return images / (time.perf_counter() - start)
+
+
+class Utilisation:
+    """Mean GPU utilisation sampled every 0.1 s while the block runs (CUDA with pynvml only)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.samples, self.stop = device, [], threading.Event()
+
+    def __enter__(self) -> "Utilisation":
+        def poll() -> None:
+            while not self.stop.wait(0.1):
+                try:
+                    self.samples.append(torch.cuda.utilization(self.device))
+                except Exception:  # no pynvml or no NVML: report n/a
+                    return
+        if self.device.type == "cuda":
+            self.thread = threading.Thread(target=poll, daemon=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+
+    def __str__(self) -> str:
+        return f"{sum(self.samples) / len(self.samples):.0f}%" if self.samples else "n/a"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-c", "--config", default=str(packaged_configs()["demo"]))
+    parser.add_argument("overrides", nargs="*")
+    parser.add_argument("--batches", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    cfg = load_config(args.config, args.overrides)
+    device = resolve_device(cfg.train.device)
+    _, split = prepare_split(cfg.data)
+    mappings, ds, dd = (m.to(device) for m in build_models(cfg))
+    train_set = ViewImages(split.train, train_transform(cfg.data.height, cfg.data.width))
+    sampler = SPBatchSampler([r.pid for r in split.train], [r.view for r in split.train], cfg.train.batch_p,
+                             cfg.train.batch_s, seed=0)
+    loader = DataLoader(train_set, batch_sampler=sampler, num_workers=args.workers, pin_memory=device.type == "cuda")
+    batch_images = cfg.train.batch_p * cfg.train.batch_s
+    n = min(args.batches, len(sampler))
+    total = n * batch_images
+
+    def take() -> list:
+        out = []
+        for i, b in enumerate(loader):
+            if i == n:
+                break
+            out.append(b)
+        return out
+
+    take()  # start the workers once, as a long run would have them running
+    batches: list = []
+    loading = rate(lambda: batches.extend(take()), total, device)
+    on_device = [(x.to(device), y.to(device), v.to(device)) for x, y, v in batches]
+
+    def bare(net: torch.nn.Module) -> None:
+        for x, _, _ in on_device:
+            net.zero_grad(set_to_none=True)
+            net(x).sum().backward()
+
+    nets = {"Ms " + cfg.model.probe_backbone: mappings.probe, "Mt " + cfg.model.gallery_backbone: mappings.gallery}
+    for net in nets.values():
+        bare(net)  # warm-up (cudnn autotune, allocator)
+    bare_rates = {name: rate(lambda net=net: bare(net), total, device) for name, net in nets.items()}
+    opt = torch.optim.Adam(list(mappings.parameters()) + list(ds.parameters()), lr=1e-4)
+    dd_opt = torch.optim.Adam(dd.parameters(), lr=1e-4)
+
+    def method(batches_in) -> None:
+        adaptation_epoch(mappings, ds, dd, opt, dd_opt, batches_in, cfg.loss, device, desc="bench")
+
+    method(on_device[:1])
+    computed = rate(lambda: method(on_device), total, device)
+    with Utilisation(device) as util:
+        fed = rate(lambda: method(take()), total, device)
+    records = split.test
+    extract = lambda workers: extract_embeddings(mappings, records, cfg.data.height, cfg.data.width,  # noqa: E731
+                                                 cfg.eval.batch_size, device, workers)
+    extract(0)
+    extraction = {w: rate(lambda w=w: extract(w), len(records), device) for w in (0, args.workers)}
+
+    print(f"device {device}, {torch.get_num_threads()} threads, batch {batch_images} images "
+          f"({cfg.data.height}x{cfg.data.width}), {n} batches, DataLoader workers {args.workers}\n")
+    print("| what | images/s |")
+    print("|---|---:|")
+    print(f"| data loading alone | {loading:.0f} |")
+    for name, r in bare_rates.items():
+        print(f"| bare forward+backward, {name} (whole batch) | {r:.0f} |")
+    print(f"| method, stage (c) step, preloaded batches | {computed:.0f} |")
+    print(f"| method, stage (c) step, fed by the DataLoader | {fed:.0f} (GPU utilisation {util}) |")
+    for w, r in extraction.items():
+        print(f"| extraction, eval mode, {w} loader workers | {r:.0f} |")
+    print(f"\nloading / compute ratio: {loading / computed:.1f}x (above 1: loading keeps up); "
+          f"end to end reaches {100 * fed / computed:.0f}% of the compute-only rate")
+
+
+if __name__ == "__main__":
+    main()
