@@ -92,6 +92,7 @@ class TrainConfig:
     dd_steps: int = 1
     seed: int = 0
     device: str = "auto"
+    amp: str = "none"  # mixed precision on CUDA: bf16 or fp16 (loss-scaled); bf16 also runs on CPUs
 
 
 @dataclass
@@ -285,6 +286,7 @@ def validate(cfg: Config) -> None:
     _check(t.init_batch_size >= 2, "train.init_batch_size must be >= 2")
     _check(t.dd_lr > 0 and t.dd_steps >= 1, "train.dd_lr must be > 0 and train.dd_steps >= 1")
     _check(t.device in ("auto", "cpu") or t.device.startswith("cuda"), "train.device must be auto, cpu or cuda[:N]")
+    _check(t.amp in ("none", "bf16", "fp16"), f"train.amp '{t.amp}' is not one of: none, bf16, fp16")
     _check(cfg.eval.protocol in PROTOCOLS, f"eval.protocol '{cfg.eval.protocol}' is not one of: {', '.join(PROTOCOLS)}")
     e = cfg.eval
     _check(e.trials >= 1 and e.max_rank >= 1, "eval.trials and eval.max_rank must be >= 1")

@@ -19,26 +19,33 @@ def _config_args(p: argparse.ArgumentParser) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from viewadapt.config import load_config
-    from viewadapt.training import Trainer
-
-    if args.resume:
-        if args.config or args.overrides:
-            raise ViewAdaptError("--resume continues a run with its own config.yaml: drop --config and overrides")
-        trainer = Trainer.resume(args.resume, verbose=not args.quiet)
-    else:
-        trainer = Trainer.create(load_config(args.config, args.overrides), verbose=not args.quiet)
-    try:
-        metrics = trainer.fit()
-    except KeyboardInterrupt:
-        print(f"interrupted; continue with: viewadapt train --resume {trainer.run_dir}", file=sys.stderr)
-        return 130
     from viewadapt.reports import build_report
+    from viewadapt.training import Trainer
+    from viewadapt.training.distributed import setup, teardown
 
-    test = metrics["test"]
-    _print_metrics(test, f"test ({test['split']}, {test['protocol']})")
-    report = build_report(trainer.run_dir, (trainer.cfg.data.height, trainer.cfg.data.width))
-    print(f"run folder: {trainer.run_dir} (report: {report.name})")
-    return 0
+    if args.resume and (args.config or args.overrides):
+        raise ViewAdaptError("--resume continues a run with its own config.yaml: drop --config and overrides")
+    cfg = None if args.resume else load_config(args.config, args.overrides)
+    d, device = setup(cfg.train.device if cfg else "auto")  # under torchrun: join the job
+    try:
+        verbose = not args.quiet and d.is_main
+        if args.resume:
+            trainer = Trainer.resume(args.resume, verbose=verbose, d=d, device=device)
+        else:
+            trainer = Trainer.create(cfg, verbose=verbose, d=d, device=device)
+        try:
+            metrics = trainer.fit()
+        except KeyboardInterrupt:
+            print(f"interrupted; continue with: viewadapt train --resume {trainer.run_dir}", file=sys.stderr)
+            return 130
+        if d.is_main:
+            test = metrics["test"]
+            _print_metrics(test, f"test ({test['split']}, {test['protocol']})")
+            report = build_report(trainer.run_dir, (trainer.cfg.data.height, trainer.cfg.data.width))
+            print(f"run folder: {trainer.run_dir} (report: {report.name})")
+        return 0
+    finally:
+        teardown()
 
 
 def _print_metrics(m: dict, title: str) -> None:

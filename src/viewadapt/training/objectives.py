@@ -27,6 +27,10 @@ class ViewBatch:
     pid_s: torch.Tensor
     pid_t: torch.Tensor
 
+    def float(self) -> "ViewBatch":
+        """Embeddings in float32: the losses are computed at full precision under mixed precision too."""
+        return ViewBatch(self.e_s.float(), self.e_t.float(), self.pid_s, self.pid_t)
+
 
 def embed_views(mappings: ViewMappings, images: torch.Tensor, pids: torch.Tensor, views: torch.Tensor) -> ViewBatch:
     """Map probe-view images with Ms and gallery-view images with Mt.

@@ -17,6 +17,7 @@ from viewadapt.training.objectives import (
     mapping_objective,
     similarity_objective,
 )
+from viewadapt.training.step import Stepper
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 
@@ -44,74 +45,82 @@ def _progress(batches: Batches, desc: str) -> Batches:
 
 def init_epoch(
     mappings: ViewMappings, heads: nn.ModuleList, optimizer: torch.optim.Optimizer, batches: Batches,
-    device: torch.device, desc: str = "init",
+    device: torch.device, desc: str = "init", stepper: Stepper | None = None,
 ) -> dict:
-    """Stage (a): softmax identity loss for each distinct network (Ms and Mt, or the shared one)."""
+    """Stage (a): softmax identity loss for each distinct network (Ms and Mt, or the shared one).
+
+    ``first_loss`` is the loss of the epoch's first batch, before any update of the epoch.
+    """
+    stepper = stepper or Stepper(device=device)
     mappings.train()
     heads.train()
-    total, correct, seen = 0.0, 0, 0
+    total, correct, seen, first = 0.0, 0, 0, None
     for images, labels, _ in _progress(batches, desc):
         images, labels = images.to(device), labels.to(device)
         loss = torch.zeros((), device=device)
-        for net, head in zip(mappings.views(), heads):
-            logits = head(net(images))
-            loss = loss + F.cross_entropy(logits, labels)
-            correct += (logits.argmax(1) == labels).sum().item()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        with stepper.autocast():
+            for net, head in zip(mappings.views(), heads):
+                logits = head(net(images))
+                loss = loss + F.cross_entropy(logits.float(), labels)
+                correct += (logits.argmax(1) == labels).sum().item()
+        stepper.step(loss, optimizer)
+        stepper.end_iteration()
+        first = loss.item() if first is None else first
         total += loss.item() * len(images)
         seen += len(images)
     n_nets = len(heads)
-    return {"loss": total / max(seen, 1), "train_acc": correct / max(seen * n_nets, 1)}
+    return {"loss": total / max(seen, 1), "train_acc": correct / max(seen * n_nets, 1), "first_loss": first or 0.0}
 
 
 def similarity_epoch(
     mappings: ViewMappings, ds: SimilarityDiscriminator, optimizer: torch.optim.Optimizer, batches: Batches,
-    loss_cfg: LossConfig, device: torch.device, desc: str = "similarity",
+    loss_cfg: LossConfig, device: torch.device, desc: str = "similarity", stepper: Stepper | None = None,
 ) -> dict:
     """Stage (b): Ms, Mt and Ds minimise Eq. 2 (or Eq. 5) on SP batches."""
+    stepper = stepper or Stepper(device=device)
     mappings.train()
     ds.train()
-    total, n = 0.0, 0
+    total, n, first = 0.0, 0, None
     for images, labels, views in _progress(batches, desc):
-        batch = embed_views(mappings, images.to(device), labels.to(device), views.to(device))
-        loss = similarity_objective(batch, ds, loss_cfg)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        with stepper.autocast():
+            batch = embed_views(mappings, images.to(device), labels.to(device), views.to(device))
+        loss = similarity_objective(batch.float(), ds, loss_cfg)
+        stepper.step(loss, optimizer)
+        stepper.end_iteration()
+        first = loss.item() if first is None else first
         total, n = total + loss.item(), n + 1
-    return {"loss": total / max(n, 1)}
+    return {"loss": total / max(n, 1), "first_loss": first or 0.0}
 
 
 def adaptation_epoch(
     mappings: ViewMappings, ds: SimilarityDiscriminator, dd: ViewDiscriminator,
     map_optimizer: torch.optim.Optimizer, dd_optimizer: torch.optim.Optimizer, batches: Batches,
     loss_cfg: LossConfig, device: torch.device, dd_steps: int = 1, desc: str = "adaptation",
+    stepper: Stepper | None = None,
 ) -> dict:
     """Stage (c), per batch: Dd minimises Eq. 1 with the mappings fixed, then Ms and Mt minimise
     Eq. 3 (+ lambda_sim * Eq. 2/5, with Ds) against the updated, frozen Dd."""
+    stepper = stepper or Stepper(device=device)
     mappings.train()
     ds.train()
     dd.train()
     sums = {"loss": 0.0, "dd_loss": 0.0, "dd_acc": 0.0, "confusion": 0.0, "similarity": 0.0}
-    n = 0
+    n, first = 0, None
     for images, labels, views in _progress(batches, desc):
-        batch = embed_views(mappings, images.to(device), labels.to(device), views.to(device))
+        with stepper.autocast():
+            batch = embed_views(mappings, images.to(device), labels.to(device), views.to(device)).float()
         for _ in range(dd_steps):
             dd_loss, dd_acc = discriminator_objective(batch, dd)
-            dd_optimizer.zero_grad(set_to_none=True)
-            dd_loss.backward()
-            dd_optimizer.step()
+            stepper.step(dd_loss, dd_optimizer)
         loss, confusion, sim = mapping_objective(batch, dd, ds, loss_cfg)
-        map_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        map_optimizer.step()
+        stepper.step(loss, map_optimizer)
+        stepper.end_iteration()
+        first = loss.item() if first is None else first
         for key, value in (("loss", loss), ("dd_loss", dd_loss), ("dd_acc", dd_acc),
                            ("confusion", confusion), ("similarity", sim)):
             sums[key] += value.item() if torch.is_tensor(value) else value
         n += 1
-    return {k: v / max(n, 1) for k, v in sums.items()}
+    return {**{k: v / max(n, 1) for k, v in sums.items()}, "first_loss": first or 0.0}
 
 
 @torch.no_grad()

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 
 from viewadapt.config import STAGES, Config, load_config
 from viewadapt.data import Split, prepare_split, split_base
@@ -24,9 +24,11 @@ from viewadapt.evaluation.scoring import score_records
 from viewadapt.models import SimilarityDiscriminator, ViewDiscriminator, ViewMappings
 from viewadapt.training import stages
 from viewadapt.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from viewadapt.training.distributed import Dist, ShardedBatches
 from viewadapt.training.early_stopping import EarlyStopping
 from viewadapt.training.optim import build_optimizer, build_scheduler
 from viewadapt.training.run_dir import environment, new_run_dir, setup_logging, write_json
+from viewadapt.training.step import Stepper
 
 CHECKPOINT = Path("checkpoints") / "last.pt"
 WEIGHTS = "model.safetensors"
@@ -66,19 +68,32 @@ def load_weights(path: Path, mappings: nn.Module, ds: nn.Module, dd: nn.Module) 
                                   "config.yaml of the run that wrote them") from None
 
 
+def _quiet_logger() -> logging.Logger:
+    """Ranks other than 0 log nothing: one run, one log."""
+    log = logging.getLogger("viewadapt.rank")
+    log.addHandler(logging.NullHandler())
+    log.propagate = False
+    return log
+
+
 class Trainer:
     """Runs the enabled stages in order, checkpointing after every epoch; ``fit`` resumes where it stopped."""
 
-    def __init__(self, cfg: Config, run_dir: Path, split: Split, logger: logging.Logger | None = None) -> None:
+    def __init__(self, cfg: Config, run_dir: Path, split: Split, logger: logging.Logger | None = None,
+                 d: Dist | None = None, device: torch.device | None = None) -> None:
         self.cfg, self.run_dir, self.split = cfg, Path(run_dir), split
         self.log = logger or logging.getLogger("viewadapt")
-        self.device = resolve_device(cfg.train.device)
+        self.dist = d or Dist()
+        self.device = device or resolve_device(cfg.train.device)
+        self.stepper = Stepper(cfg.train.amp, self.device, self.dist)
         torch.manual_seed(cfg.train.seed)
         self.mappings, self.ds, self.dd = (m.to(self.device) for m in build_models(cfg))
         self.train_set = ViewImages(split.train, train_transform(cfg.data.height, cfg.data.width))
         self.heads = nn.ModuleList(
             stages.ClassifierHead(cfg.model.embedding_dim, len(self.train_set.pids)) for _ in self.mappings.views()
         ).to(self.device)
+        for module in (self.mappings, self.ds, self.dd, self.heads):
+            self.dist.sync_module(module)  # one starting point on every rank
         self.valid_set = ViewImages(split.valid, eval_transform(cfg.data.height, cfg.data.width))
         # Progress: the stage being trained and the last finished epoch within it.
         self.stage_index, self.epoch = 0, -1
@@ -89,20 +104,32 @@ class Trainer:
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
-    def create(cls, cfg: Config, verbose: bool = True) -> "Trainer":
-        """A new run folder with the resolved config, the environment, the split and a log."""
-        _, split = prepare_split(cfg.data)
-        ensure_readable([r.path for name in ("train", "valid", "test") for r in split.subset(name)], cfg.data.dataset)
-        run_dir = new_run_dir(cfg)
-        (run_dir / "config.yaml").write_text(cfg.to_yaml())
-        write_json(run_dir / "environment.json", environment())
-        split.to_json(run_dir / "split.json", split_base(cfg.data))
-        logger = setup_logging(run_dir, verbose)
-        logger.info(f"run folder {run_dir}")
-        return cls(cfg, run_dir, split, logger)
+    def create(cls, cfg: Config, verbose: bool = True, d: Dist | None = None,
+               device: torch.device | None = None) -> "Trainer":
+        """A new run folder with the resolved config, the environment, the split and a log.
+
+        Under ``torchrun`` rank 0 makes the folder and the split; the other ranks read them from it.
+        """
+        d = d or Dist()
+        run_dir = None
+        if d.is_main:
+            _, split = prepare_split(cfg.data)
+            ensure_readable([r.path for n in ("train", "valid", "test") for r in split.subset(n)], cfg.data.dataset)
+            run_dir = new_run_dir(cfg)
+            (run_dir / "config.yaml").write_text(cfg.to_yaml())
+            write_json(run_dir / "environment.json", {**environment(), "world_size": d.world})
+            split.to_json(run_dir / "split.json", split_base(cfg.data))
+        run_dir = Path(d.broadcast(str(run_dir)))
+        if not d.is_main:
+            split = Split.from_json(run_dir / "split.json", split_base(cfg.data))
+        logger = setup_logging(run_dir, verbose) if d.is_main else _quiet_logger()
+        logger.info(f"run folder {run_dir}" + (f", {d.world} processes" if d.active else ""))
+        return cls(cfg, run_dir, split, logger, d, device)
 
     @classmethod
-    def resume(cls, run_dir: str | Path, verbose: bool = True) -> "Trainer":
+    def resume(cls, run_dir: str | Path, verbose: bool = True, d: Dist | None = None,
+               device: torch.device | None = None) -> "Trainer":
+        d = d or Dist()
         run_dir = Path(run_dir)
         state = load_checkpoint(run_dir / CHECKPOINT)
         cfg = load_config(run_dir / "config.yaml")
@@ -110,7 +137,7 @@ class Trainer:
             raise CheckpointError(f"{run_dir / CHECKPOINT} was written for another config than "
                                   f"{run_dir / 'config.yaml'}: restore that file or start a new run")
         split = Split.from_json(run_dir / "split.json", split_base(cfg.data))
-        trainer = cls(cfg, run_dir, split, setup_logging(run_dir, verbose))
+        trainer = cls(cfg, run_dir, split, setup_logging(run_dir, verbose) if d.is_main else _quiet_logger(), d, device)
         trainer._load(state)
         trainer.log.info(f"resumed {run_dir} at stage {STAGES[trainer.stage_index]}, epoch {trainer.epoch + 1}")
         return trainer
@@ -128,6 +155,8 @@ class Trainer:
         return {k: m.state_dict() for k, m in self._modules(stage).items()}
 
     def _checkpoint(self, optimizers: dict, schedulers: dict, early: EarlyStopping | None) -> None:
+        if not self.dist.is_main:
+            return
         save_checkpoint(self.run_dir / CHECKPOINT, {
             "config": self.cfg.to_dict(),
             "stage_index": self.stage_index,
@@ -141,6 +170,7 @@ class Trainer:
             "stage_results": self.stage_results,
             "elapsed": self.elapsed,
             "rng": rng_state(),
+            "grad_scaler": self.stepper.state_dict(),
         })
 
     def _load(self, state: dict) -> None:
@@ -150,6 +180,7 @@ class Trainer:
         self.history, self.stage_results = state["history"], state["stage_results"]
         self.elapsed = state["elapsed"]
         set_rng_state(state["rng"])
+        self.stepper.load_state_dict(state.get("grad_scaler", {}))
         self._resume_state = state
 
     # ---- data ---------------------------------------------------------------------------------
@@ -158,11 +189,14 @@ class Trainer:
         if stage == "init":
             gen = torch.Generator().manual_seed(t.seed * 100003 + epoch)
             bs = min(t.init_batch_size, len(self.train_set))
-            return DataLoader(self.train_set, batch_size=bs, sampler=RandomSampler(self.train_set, generator=gen),
-                              drop_last=len(self.train_set) > bs, num_workers=workers)
-        sampler = self._sp_sampler(self.train_set, t.seed + STAGES.index(stage))
-        sampler.set_epoch(epoch)
-        return DataLoader(self.train_set, batch_sampler=sampler, num_workers=workers)
+            batches = BatchSampler(RandomSampler(self.train_set, generator=gen), bs, drop_last=len(self.train_set) > bs)
+        else:
+            batches = self._sp_sampler(self.train_set, t.seed + STAGES.index(stage))
+            batches.set_epoch(epoch)
+        if self.dist.active:
+            batches = ShardedBatches(batches, self.dist)
+        return DataLoader(self.train_set, batch_sampler=batches, num_workers=workers,
+                          pin_memory=self.device.type == "cuda")
 
     def _sp_sampler(self, dataset: ViewImages, seed: int) -> SPBatchSampler:
         t = self.cfg.train
@@ -181,9 +215,12 @@ class Trainer:
             mappings = ViewMappings(self.mappings.views()[network], None)
             if (rerank or self.cfg.eval.rerank) == "ds":
                 rerank = "none"
-        result = score_records(mappings, self.split.subset(subset), self.cfg, self.device, protocol,
-                               ds=self.ds, rerank=rerank)
-        return {**result, "split": self.split.label}
+        result = None
+        if self.dist.is_main:  # one rank scores; the others get its numbers
+            result = score_records(mappings, self.split.subset(subset), self.cfg, self.device, protocol,
+                                   ds=self.ds, rerank=rerank)
+            result = {**result, "split": self.split.label}
+        return self.dist.broadcast(result)
 
     def _stage_eval(self, stage: str, subset: str, rerank: str | None = None) -> dict:
         """After stage (a) Ms and Mt are two unrelated networks, so cross-network distances mean nothing
@@ -203,8 +240,9 @@ class Trainer:
         if stage != "init":
             sampler = self._sp_sampler(self.valid_set, seed=12345)  # the same batches every epoch
             batches = DataLoader(self.valid_set, batch_sampler=sampler, num_workers=self.cfg.data.num_workers)
-            out["val_loss"] = stages.validation_loss(stage, self.mappings, self.ds, self.dd, batches,
-                                                     self.cfg.loss, self.device)
+            out["val_loss"] = self.dist.broadcast(
+                stages.validation_loss(stage, self.mappings, self.ds, self.dd, batches, self.cfg.loss, self.device)
+                if self.dist.is_main else None)
         return out
 
     # ---- training -----------------------------------------------------------------------------
@@ -223,12 +261,18 @@ class Trainer:
         batches = self._loader(stage, epoch)
         desc = f"{stage} {epoch + 1}/{self.cfg.stage(stage).epochs}"
         if stage == "init":
-            return stages.init_epoch(self.mappings, self.heads, opts["init"], batches, self.device, desc)
-        if stage == "similarity":
-            return stages.similarity_epoch(self.mappings, self.ds, opts["similarity"], batches, self.cfg.loss,
-                                           self.device, desc)
-        return stages.adaptation_epoch(self.mappings, self.ds, self.dd, opts["mappings"], opts["dd"], batches,
-                                       self.cfg.loss, self.device, self.cfg.train.dd_steps, desc)
+            stats = stages.init_epoch(self.mappings, self.heads, opts["init"], batches, self.device, desc, self.stepper)
+        elif stage == "similarity":
+            stats = stages.similarity_epoch(self.mappings, self.ds, opts["similarity"], batches, self.cfg.loss,
+                                            self.device, desc, self.stepper)
+        else:
+            stats = stages.adaptation_epoch(self.mappings, self.ds, self.dd, opts["mappings"], opts["dd"], batches,
+                                            self.cfg.loss, self.device, self.cfg.train.dd_steps, desc, self.stepper)
+        for module in (self.mappings, self.ds, self.dd, self.heads):
+            self.dist.sync_module(module, buffers_only=True)  # batch-norm statistics: rank 0's
+        if self.dist.active:
+            stats["first_loss_by_rank"] = self.dist.gather(stats["first_loss"])
+        return self.dist.mean(stats)
 
     def fit(self, max_epochs: int | None = None) -> dict:
         """Train until every enabled stage is done, or for at most ``max_epochs`` epochs in this call.
@@ -297,7 +341,8 @@ class Trainer:
         last = [s for s in STAGES if s in self.stage_results][-1]
         if "test" not in self.stage_results[last]:
             self.stage_results[last]["test"] = self._stage_eval(last, "test")
-        save_weights(self.run_dir / WEIGHTS, self.mappings, self.ds, self.dd, self.cfg)
+        if self.dist.is_main:
+            save_weights(self.run_dir / WEIGHTS, self.mappings, self.ds, self.dd, self.cfg)
 
     def _write_metrics(self, finished: bool) -> dict:
         stages_done = [s for s in STAGES if s in self.stage_results]
@@ -308,7 +353,8 @@ class Trainer:
             "test": self.stage_results[stages_done[-1]].get("test") if finished else None,
             "train_time_s": self.elapsed,
         }
-        write_json(self.run_dir / "metrics.json", metrics)
+        if self.dist.is_main:
+            write_json(self.run_dir / "metrics.json", metrics)
         return metrics
 
 
