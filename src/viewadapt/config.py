@@ -24,6 +24,7 @@ class SyntheticConfig:
     images_per_view: int = 2
     view_shift: float = 1.0
     seed: int = 0
+    num_cameras: int = 2
 
 
 @dataclass
@@ -35,6 +36,10 @@ class DataConfig:
     protocol: str = "custom"  # identity split: custom (num_* below), paper (Table I) or standard
     trial: int = 0  # which of a protocol's repeated splits (VIPeR standard: 0-9, CUHK03 paper: 0-19)
     variant: str = ""  # CUHK03: labeled (default) or detected
+    # One view per camera group, e.g. [[c1, c2], [c3], [c4, c5, c6]] (camera names as `datasets info`
+    # lists them): V = len(camera_groups) mappings, a V-way Dd. Empty: the paper's two views, a probe
+    # and a gallery camera per identity.
+    camera_groups: list[list[str]] = field(default_factory=list)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     height: int = 128
     width: int = 64
@@ -49,6 +54,7 @@ class DataConfig:
 class ModelConfig:
     probe_backbone: str = "efficientnet_lite0"  # Ms
     gallery_backbone: str = "efficientnet_lite1"  # Mt; ignored when shared
+    extra_backbones: list[str] = field(default_factory=list)  # views 2..V-1 (default: gallery_backbone)
     shared: bool = False  # Siamese baseline: one network for both views
     pretrained: bool = True
     allow_download: bool = False  # torchvision weights only: fetch into torch's hub cache when missing
@@ -126,6 +132,14 @@ class Config:
 
     def stage(self, name: str) -> StageConfig:
         return getattr(self.train, name)
+
+    @property
+    def num_views(self) -> int:
+        return len(self.data.camera_groups) or 2
+
+    def extra_backbones(self) -> list[str]:
+        """Backbones of views 2..V-1."""
+        return self.model.extra_backbones or [self.model.gallery_backbone] * (self.num_views - 2)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -264,9 +278,19 @@ def validate(cfg: Config) -> None:
     _check(s.num_identities >= 6, "data.synthetic.num_identities must be >= 6")
     _check(s.images_per_view >= 1, "data.synthetic.images_per_view must be >= 1")
     _check(s.view_shift >= 0, "data.synthetic.view_shift must be >= 0")
+    _check(2 <= s.num_cameras <= 26, "data.synthetic.num_cameras must be in 2..26")
+    groups = d.camera_groups
+    _check(not groups or (len(groups) >= 2 and all(groups)),
+           "data.camera_groups must list at least two non-empty groups of camera names")
+    flat = [c for g in groups for c in g]
+    _check(len(flat) == len(set(flat)), "data.camera_groups: a camera may belong to one group only")
     for key in ("probe_backbone", "gallery_backbone"):
         name = getattr(m, key)
         _check(name in BACKBONES, f"model.{key} '{name}' is unknown: choose one of {', '.join(sorted(BACKBONES))}")
+    _check(not m.extra_backbones or len(m.extra_backbones) == cfg.num_views - 2,
+           f"model.extra_backbones must name {cfg.num_views - 2} backbones (views 2..{cfg.num_views - 1}) or none")
+    for name in m.extra_backbones:
+        _check(name in BACKBONES, f"model.extra_backbones: '{name}' is unknown: choose from {', '.join(sorted(BACKBONES))}")
     _check(m.embedding_dim >= 2, "model.embedding_dim must be >= 2")
     _check(len(m.ds_hidden) >= 1 and min(m.ds_hidden) >= 1, "model.ds_hidden must list positive layer widths")
     _check(m.dd_hidden >= 1, "model.dd_hidden must be >= 1")

@@ -19,8 +19,8 @@ def use_generated_spec(cfg: DataConfig) -> None:
     spec = read_spec(cfg.root)
     if spec is not None:
         s = cfg.synthetic
-        s.num_identities, s.images_per_view, s.view_shift, s.seed = (spec.num_identities, spec.images_per_view,
-                                                                     spec.view_shift, spec.seed)
+        s.num_identities, s.images_per_view, s.view_shift, s.seed, s.num_cameras = (
+            spec.num_identities, spec.images_per_view, spec.view_shift, spec.seed, spec.num_cameras)
         cfg.height, cfg.width = spec.height, spec.width
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from viewadapt.config import DataConfig
 from viewadapt.data.datasets import DATASETS
 from viewadapt.data.records import DatasetDescription, ImageRecord, ViewRecord
-from viewadapt.data.splits import Split, make_identity_split, make_split
+from viewadapt.data.splits import Split, camera_views, make_identity_split, make_split
 from viewadapt.data.synthetic import SyntheticSpec, generate
 
 __all__ = [
@@ -28,7 +28,8 @@ def load_dataset(cfg: DataConfig) -> DatasetDescription:
     """Read the configured dataset; the synthetic one is generated first (once per spec)."""
     if cfg.dataset == "synthetic":
         s = cfg.synthetic
-        generate(cfg.root, SyntheticSpec(s.num_identities, s.images_per_view, s.view_shift, cfg.height, cfg.width, s.seed))
+        generate(cfg.root, SyntheticSpec(s.num_identities, s.images_per_view, s.view_shift, cfg.height, cfg.width, s.seed,
+                                         s.num_cameras))
     return DATASETS[cfg.dataset].read(Path(cfg.root), cfg.variant)
 
 
@@ -41,4 +42,6 @@ def split_base(cfg: DataConfig) -> str:
 def prepare_split(cfg: DataConfig) -> tuple[DatasetDescription, Split]:
     dataset = load_dataset(cfg)
     split = make_split(dataset, cfg.protocol, cfg.num_train, cfg.num_valid, cfg.num_test, cfg.split_seed, cfg.trial)
+    if cfg.camera_groups:
+        split = camera_views(split, dataset, cfg.camera_groups)
     return dataset, split

@@ -13,25 +13,35 @@ from viewadapt.errors import ConfigError
 class SPBatchSampler(Sampler[list[int]]):
     """Each identity leads one batch per epoch; P-1 others join it at random; S images each.
 
-    An identity's S images are split between the probe and the gallery view (S//2 gallery, the rest
-    probe), drawn without replacement where the view has enough images and with replacement otherwise,
-    so every probe anchor has at least one cross-view positive. The order depends only on
-    ``(seed, epoch)``, which makes a resumed run draw the same batches as an uninterrupted one.
+    A batch covers two views (a, b), a < b: with the paper's two views always (probe, gallery); with
+    V > 2 camera views, a random pair of the lead identity's views, the other identities drawn among
+    those seen in both. An identity's S images are split between the views (S//2 in b, the rest in
+    a), drawn without replacement where the view has enough images and with replacement otherwise, so
+    every anchor has at least one cross-view positive. The order depends only on ``(seed, epoch)``,
+    which makes a resumed run draw the same batches as an uninterrupted one.
     """
 
     def __init__(self, pids: Sequence[int], views: Sequence[int], p: int, s: int, seed: int) -> None:
         if p < 2 or s < 2:
             raise ConfigError(f"SP batches need P >= 2 identities and S >= 2 images (got P={p}, S={s})")
         self.p, self.s, self.seed, self.epoch = p, s, seed, 0
-        self.index: dict[int, tuple[list[int], list[int]]] = {}
+        self.index: dict[int, dict[int, list[int]]] = {}
         for i, (pid, view) in enumerate(zip(pids, views)):
-            self.index.setdefault(int(pid), ([], []))[int(view)].append(i)
-        self.ids = sorted(pid for pid, (a, b) in self.index.items() if a and b)
+            self.index.setdefault(int(pid), {}).setdefault(int(view), []).append(i)
+        self.ids = sorted(pid for pid, by_view in self.index.items() if len(by_view) >= 2)
         if len(self.ids) < p:
             raise ConfigError(
-                f"SP batches of P={p} identities need at least {p} identities seen in both views, "
+                f"SP batches of P={p} identities need at least {p} identities seen in two views, "
                 f"found {len(self.ids)}: lower train.batch_p"
             )
+        # identities by view pair, for drawing a batch's companions
+        self.by_pair: dict[tuple[int, int], np.ndarray] = {}
+        for pid in self.ids:
+            views_of = sorted(self.index[pid])
+            for i, a in enumerate(views_of):
+                for b in views_of[i + 1:]:
+                    self.by_pair.setdefault((a, b), []).append(pid)  # type: ignore[arg-type]
+        self.by_pair = {k: np.array(v) for k, v in self.by_pair.items()}
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -44,12 +54,17 @@ class SPBatchSampler(Sampler[list[int]]):
 
     def __iter__(self) -> Iterator[list[int]]:
         rng = np.random.default_rng([self.seed, self.epoch])
-        ids = np.array(self.ids)
-        n_gallery = self.s // 2
-        for lead in rng.permutation(ids):
-            others = rng.choice(ids[ids != lead], self.p - 1, replace=False)
+        n_b = self.s // 2
+        for lead in rng.permutation(np.array(self.ids)):
+            views_of = sorted(self.index[int(lead)])
+            if len(views_of) == 2:
+                a, b = views_of
+            else:
+                a, b = sorted(int(v) for v in rng.choice(views_of, 2, replace=False))
+            pool = self.by_pair[(a, b)]
+            pool = pool[pool != lead]
+            others = rng.choice(pool, min(self.p - 1, len(pool)), replace=False)
             batch: list[int] = []
             for pid in [int(lead), *map(int, others)]:
-                probe, gallery = self.index[pid]
-                batch += self._draw(rng, probe, self.s - n_gallery) + self._draw(rng, gallery, n_gallery)
+                batch += self._draw(rng, self.index[pid][a], self.s - n_b) + self._draw(rng, self.index[pid][b], n_b)
             yield batch

@@ -201,3 +201,23 @@ def make_split(dataset: DatasetDescription, protocol: str, num_train: int, num_v
             raise DataError("the custom protocol has one split per seed: set data.trial=0, change data.split_seed")
         return make_identity_split(dataset, num_train, num_valid, num_test, seed)
     raise DataError(f"unknown split protocol '{protocol}': choose one of {', '.join(SPLIT_PROTOCOLS)}")
+
+
+def camera_views(split: Split, dataset: DatasetDescription, groups: list[list[str]]) -> Split:
+    """One view per camera group: every image of a split's identities, tagged with its camera's group.
+
+    The identities of each part stay as the protocol drew them; cameras in no group are left out.
+    """
+    index = {name: i for i, name in enumerate(dataset.camera_names)}
+    unknown = [c for g in groups for c in g if c not in index]
+    if unknown:
+        raise DataError(f"data.camera_groups names camera '{unknown[0]}', which {dataset.name} does not have: "
+                        f"its cameras are {', '.join(dataset.camera_names)}")
+    group_of = {index[c]: v for v, g in enumerate(groups) for c in g}
+    parts = {}
+    for name in SPLIT_NAMES:
+        ids = {r.pid for r in split.subset(name)}
+        parts[name] = [ViewRecord(r.path, r.pid, r.camid, group_of[r.camid]) for r in dataset.records
+                       if r.camid in group_of and (r.pid in ids or (name == "test" and r.pid == DISTRACTOR_PID
+                                                                    and split.protocol == "standard"))]
+    return Split(**parts, seed=split.seed, protocol=split.protocol, trial=split.trial, dataset=split.dataset)

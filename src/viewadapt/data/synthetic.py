@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import colorsys
 import json
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter
 
-CAMERA_NAMES = ("cam_a", "cam_b")
+CAMERA_NAMES = tuple(f"cam_{c}" for c in "abcdefghijklmnopqrstuvwxyz")
 _SKIN = np.array([[255, 224, 196], [234, 192, 160], [198, 152, 112], [160, 110, 75], [110, 72, 48]]) / 255
 _HAIR = np.array([[20, 16, 12], [70, 45, 25], [120, 85, 50], [200, 170, 110], [150, 150, 150]]) / 255
 
@@ -36,6 +37,7 @@ class SyntheticSpec:
     height: int = 128
     width: int = 64
     seed: int = 0
+    num_cameras: int = 2
 
 
 def _colour(rng: np.random.Generator) -> np.ndarray:
@@ -198,13 +200,18 @@ def read_spec(root: str | Path) -> SyntheticSpec | None:
 def generate(root: str | Path, spec: SyntheticSpec) -> Path:
     """Write the benchmark under ``root`` unless an identical one is already there; return ``root``."""
     root = Path(root)
-    if read_spec(root) == spec:
+    previous = read_spec(root)
+    if previous == spec:
         return root
+    if previous is not None:  # our own older set: its cameras and identities must not linger
+        for old in CAMERA_NAMES[: previous.num_cameras]:
+            shutil.rmtree(root / old, ignore_errors=True)
     rng = np.random.default_rng(spec.seed)
-    cams = [_camera(rng, spec.view_shift) for _ in CAMERA_NAMES]
+    names = CAMERA_NAMES[: spec.num_cameras]
+    cams = [_camera(rng, spec.view_shift) for _ in names]
     for pid in range(spec.num_identities):
         ident = _identity(rng)
-        for cam_name, cam in zip(CAMERA_NAMES, cams):
+        for cam_name, cam in zip(names, cams):
             folder = root / cam_name / f"{pid:04d}"
             folder.mkdir(parents=True, exist_ok=True)
             for k in range(spec.images_per_view):

@@ -33,10 +33,9 @@ def extract_embeddings(
     for images, _, views in loader:
         images = images.to(device)
         emb = torch.empty(len(images), out.shape[1], device=device)
-        for v in (0, 1):
-            sel = views == v
-            if sel.any():
-                emb[sel.to(device)] = mappings(images[sel.to(device)], v)
+        for v in views.unique().tolist():
+            sel = (views == v).to(device)
+            emb[sel] = mappings(images[sel], int(v))
         out[start : start + len(images)] = emb.cpu().numpy()
         start += len(images)
     mappings.train(was_training)

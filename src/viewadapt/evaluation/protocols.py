@@ -38,10 +38,10 @@ def _summary(result: dict, protocol: str, trials: int) -> dict:
     return out
 
 
-def split_views(records: Sequence[ViewRecord]) -> tuple[np.ndarray, np.ndarray]:
+def split_views(records: Sequence[ViewRecord], probe: int = 0, gallery: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the probe-view (queries) and gallery-view records."""
     views = np.array([r.view for r in records])
-    return np.flatnonzero(views == 0), np.flatnonzero(views == 1)
+    return np.flatnonzero(views == probe), np.flatnonzero(views == gallery)
 
 
 def evaluate_views(
@@ -56,17 +56,34 @@ def evaluate_views(
     faiss_k: int = 0,
     faiss_index: str = "flat",
 ) -> dict:
-    """Score embeddings of a split's records (probe view = 0, gallery view = 1) under ``protocol``.
+    """Score embeddings of a split's records under ``protocol``: probe view (0) queries, gallery view (1)
+    gallery; with more than two views, every ordered camera-view pair (a -> b) in turn.
 
-    Returns rank-1/5/10/20, mAP, mINP (all as fractions in [0, 1]), the averaged CMC and the protocol.
+    Returns rank-1/5/10/20, mAP, mINP (all as fractions in [0, 1]), the averaged CMC and the protocol;
+    with more than two views these are means over the pairs, each pair's own under ``pairs``.
     ``faiss_k`` > 0 searches each probe's top ``faiss_k`` with faiss instead (``all_gallery`` only):
     mAP is then AP@k, and the result says ``topk``.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol '{protocol}': choose one of {', '.join(PROTOCOLS)}")
+    args = (embeddings, records, protocol, trials, seed, max_rank, ap, rescorer, faiss_k, faiss_index)
+    views = sorted({r.view for r in records})
+    if len(views) <= 2:
+        return _evaluate_pair(*args, 0, 1)
+    pairs = {f"{a}->{b}": _evaluate_pair(*args, a, b) for a in views for b in views if a != b}
+    results = list(pairs.values())
+    mean = {k: float(np.mean([r[k] for r in results])) for k, v in results[0].items() if isinstance(v, float)}
+    mean["cmc"] = [float(c) for c in np.mean([r["cmc"] for r in results], axis=0)]
+    mean["num_queries"] = int(sum(r["num_queries"] for r in results))
+    mean["num_skipped"] = int(sum(r["num_skipped"] for r in results))
+    return {**results[0], **mean, "pairs": pairs}
+
+
+def _evaluate_pair(embeddings, records, protocol, trials, seed, max_rank, ap, rescorer, faiss_k, faiss_index,
+                   probe, gallery) -> dict:  # noqa: ANN001 - evaluate_views' arguments
     pids = np.array([r.pid for r in records])
     camids = np.array([r.camid for r in records])
-    q, g = split_views(records)
+    q, g = split_views(records, probe, gallery)
     qf, gf = embeddings[q], embeddings[g]
     rescore = rescorer(qf, gf) if rescorer else None
     if faiss_k:

@@ -58,10 +58,11 @@ def score_records(
     emb = embed_records(mappings, records, cfg, device) if embeddings is None else embeddings
     factory, built = make_rescorer(e, ds, device), {}
 
-    def rescorer(qf: np.ndarray, gf: np.ndarray):  # noqa: ANN202 - built once, shared with the rank lists
-        if "rescore" not in built:
-            built["rescore"] = factory(qf, gf)
-        return built["rescore"]
+    def rescorer(qf: np.ndarray, gf: np.ndarray):  # noqa: ANN202 - built once per view pair, shared with the rank lists
+        key = (qf.shape, gf.shape, hash(qf.tobytes()), hash(gf.tobytes()))
+        if key not in built:
+            built[key] = factory(qf, gf)
+        return built[key]
 
     result = evaluate_views(emb, records, protocol or e.protocol, trials or e.trials, seed=cfg.train.seed,
                             max_rank=e.max_rank, ap=e.ap, rescorer=rescorer if factory else None,

@@ -20,8 +20,9 @@ from viewadapt.training.trainer import WEIGHTS, load_trained
 
 
 def export_onnx(run_dir: str | Path, out_dir: str | Path, opset: int = 17) -> list[Path]:
-    """Write ``probe.onnx`` and ``gallery.onnx`` (one ``shared.onnx`` for a Siamese run) and
-    ``onnx.json`` (input size, views, model fingerprint). All or nothing: files appear together."""
+    """Write ``probe.onnx`` and ``gallery.onnx`` (``view2.onnx``... for further camera views; one
+    ``shared.onnx`` for a Siamese run) and ``onnx.json`` (input size, views, model fingerprint).
+    All or nothing: the files appear together."""
     try:
         import onnx  # noqa: F401 - the exporter needs it
     except ImportError:
@@ -32,7 +33,11 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, opset: int = 17) -> li
     tmp = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    parts = {"shared": mappings.probe} if mappings.shared else {"probe": mappings.probe, "gallery": mappings.gallery}
+    if mappings.shared:
+        parts = {"shared": mappings.probe}
+    else:
+        parts = {"probe": mappings.probe, "gallery": mappings.gallery}
+        parts.update({f"view{v}": mappings.mapping(v) for v in range(2, mappings.num_views)})
     example = torch.rand(2, 3, cfg.data.height, cfg.data.width)
     # torch >= 2.5 defaults new code paths to the torch.export exporter; the TorchScript one handles the
     # size-dependent TF padding of the EfficientNet-Lite nets, so ask for it where the switch exists.

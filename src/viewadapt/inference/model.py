@@ -61,12 +61,23 @@ class ReIDModel:
     def from_run(cls, run_dir: str | Path, device: str | None = None) -> "ReIDModel":
         return cls(run_dir, device)
 
+    def view_names(self) -> dict[str, int]:
+        """Names a view answers to: probe/gallery for the paper's two views; with camera groups, each
+        group (its cameras joined by +) and each of its cameras."""
+        groups = self.cfg.data.camera_groups
+        if not groups:
+            return {name: i for i, name in enumerate(VIEW_NAMES)}
+        names = {"+".join(g): v for v, g in enumerate(groups)}
+        names.update({c: v for v, g in enumerate(groups) for c in g})
+        return names
+
     def view_index(self, view: int | str) -> int:
-        """0/1 or probe/gallery; anything else names the views the model has."""
-        index = VIEW_NAMES.index(view) if view in VIEW_NAMES else view
-        if not isinstance(index, int) or not 0 <= index < len(VIEW_NAMES):
-            raise DataError(f"this model has no mapping for view '{view}': its views are "
-                            f"{', '.join(f'{n} ({i})' for i, n in enumerate(VIEW_NAMES))}")
+        """A view number or name; one the model has no mapping for is an error naming those it has."""
+        names = self.view_names()
+        index = names.get(view, view) if isinstance(view, str) else view
+        if not isinstance(index, int) or not 0 <= index < self.cfg.num_views:
+            listed = ", ".join(f"{n} ({i})" for n, i in names.items())
+            raise DataError(f"this model has no mapping for view '{view}': its views are {listed}")
         return index
 
     @torch.no_grad()

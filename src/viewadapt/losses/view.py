@@ -8,16 +8,18 @@ import torch
 import torch.nn.functional as F
 
 
-def view_discriminator_loss(logits_per_view: Sequence[torch.Tensor]) -> torch.Tensor:
+def view_discriminator_loss(logits_per_view: Sequence[torch.Tensor], views: Sequence[int] | None = None) -> torch.Tensor:
     """Eq. 1, generalised to V views: ``sum_v E_{x ~ X_v}[-log Dd_v(M_v(x))]``.
 
-    ``logits_per_view[v]`` holds Dd's (N_v, V) logits for embeddings of view v. With V = 2 and view 0
-    the probe this is ``-E[log Dd(e_s)] - E[log(1 - Dd(e_t))]`` with ``Dd = softmax(logits)[:, 0]``.
-    Each view's expectation is its own mean, so unequal view counts do not reweight the terms.
+    ``logits_per_view[i]`` holds Dd's (N_i, V) logits for embeddings of view ``views[i]`` (default: view
+    i). With V = 2 and view 0 the probe this is ``-E[log Dd(e_s)] - E[log(1 - Dd(e_t))]`` with
+    ``Dd = softmax(logits)[:, 0]``. Each view's expectation is its own mean, so unequal view counts do
+    not reweight the terms.
     """
+    views = range(len(logits_per_view)) if views is None else views
     return sum(
         F.cross_entropy(logits, torch.full((len(logits),), v, dtype=torch.long, device=logits.device))
-        for v, logits in enumerate(logits_per_view)
+        for v, logits in zip(views, logits_per_view)
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -32,14 +34,20 @@ class ViewMapping(nn.Module):
 
 
 class ViewMappings(nn.Module):
-    """The pair (Ms, Mt). ``shared=True`` is the Siamese baseline: one network serves both views."""
+    """One mapping per view: (Ms, Mt), plus one per further camera (group) when V > 2.
 
-    def __init__(self, probe: ViewMapping, gallery: ViewMapping | None) -> None:
+    ``shared=True`` is the Siamese baseline: one network serves every view.
+    """
+
+    def __init__(self, probe: ViewMapping, gallery: ViewMapping | None, others: Sequence[ViewMapping] = (),
+                 num_views: int | None = None) -> None:
         super().__init__()
         self.probe = probe
         # A Siamese pair stores one module; ``gallery`` then resolves to the same object.
         self._gallery = gallery
+        self.others = nn.ModuleList(others)
         self.shared = gallery is None
+        self.num_views = num_views or 2 + len(self.others)
 
     @property
     def gallery(self) -> ViewMapping:
@@ -55,15 +63,26 @@ class ViewMappings(nn.Module):
         pretrained: bool = True,
         allow_download: bool = False,
         normalize: bool = False,
+        extra_backbones: Sequence[str] = (),
     ) -> "ViewMappings":
+        """Views 0 and 1 get the probe and gallery backbones, views 2.. ``extra_backbones``."""
         def make(name: str) -> ViewMapping:
             return ViewMapping(build_backbone(name, pretrained, allow_download), embedding_dim, normalize)
 
-        return cls(make(probe_backbone), None if shared else make(gallery_backbone))
+        if shared:
+            return cls(make(probe_backbone), None, num_views=2 + len(extra_backbones))
+        return cls(make(probe_backbone), make(gallery_backbone), [make(n) for n in extra_backbones])
+
+    def mapping(self, view: int) -> ViewMapping:
+        if not 0 <= view < self.num_views:
+            raise IndexError(f"view {view} outside the model's {self.num_views} views")
+        if self.shared or view == 0:
+            return self.probe
+        return self.gallery if view == 1 else self.others[view - 2]
 
     def views(self) -> tuple[ViewMapping, ...]:
-        """The distinct networks: one for a Siamese pair, two otherwise."""
-        return (self.probe,) if self.shared else (self.probe, self.gallery)
+        """The distinct networks: one for a Siamese model, one per view otherwise."""
+        return (self.probe,) if self.shared else (self.probe, self.gallery, *self.others)
 
     def forward(self, images: torch.Tensor, view: int) -> torch.Tensor:
-        return (self.probe if view == 0 else self.gallery)(images)
+        return self.mapping(view)(images)

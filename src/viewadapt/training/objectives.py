@@ -20,29 +20,33 @@ from viewadapt.models import SimilarityDiscriminator, ViewDiscriminator, ViewMap
 
 @dataclass
 class ViewBatch:
-    """Embeddings of a batch split by view: probe (through Ms) and gallery (through Mt)."""
+    """Embeddings of a batch's two views: ``view_s`` (probe side, e.g. through Ms) and ``view_t``."""
 
     e_s: torch.Tensor
     e_t: torch.Tensor
     pid_s: torch.Tensor
     pid_t: torch.Tensor
+    view_s: int = 0
+    view_t: int = 1
 
     def float(self) -> "ViewBatch":
         """Embeddings in float32: the losses are computed at full precision under mixed precision too."""
-        return ViewBatch(self.e_s.float(), self.e_t.float(), self.pid_s, self.pid_t)
+        return ViewBatch(self.e_s.float(), self.e_t.float(), self.pid_s, self.pid_t, self.view_s, self.view_t)
 
 
 def embed_views(mappings: ViewMappings, images: torch.Tensor, pids: torch.Tensor, views: torch.Tensor) -> ViewBatch:
-    """Map probe-view images with Ms and gallery-view images with Mt.
+    """Map each of the batch's two views with its own mapping (probe view with Ms, gallery with Mt).
 
-    A Siamese pair embeds the whole batch in one pass, so its batch-norm statistics mix both views
-    as a shared-weight network's would; separate passes would amount to view-specific normalisation.
+    An SP batch covers two views, the lower one being the probe side. A Siamese model embeds the whole
+    batch in one pass, so its batch-norm statistics mix both views as a shared-weight network's would;
+    separate passes would amount to view-specific normalisation.
     """
-    s, t = views == 0, views == 1
+    a, b = int(views.min()), int(views.max())
+    s, t = views == a, views == b
     if mappings.shared:
         emb = mappings.probe(images)
-        return ViewBatch(emb[s], emb[t], pids[s], pids[t])
-    return ViewBatch(mappings.probe(images[s]), mappings.gallery(images[t]), pids[s], pids[t])
+        return ViewBatch(emb[s], emb[t], pids[s], pids[t], a, b)
+    return ViewBatch(mappings.mapping(a)(images[s]), mappings.mapping(b)(images[t]), pids[s], pids[t], a, b)
 
 
 def similarity_objective(batch: ViewBatch, ds: SimilarityDiscriminator, cfg: LossConfig) -> torch.Tensor:
@@ -59,9 +63,10 @@ def similarity_objective(batch: ViewBatch, ds: SimilarityDiscriminator, cfg: Los
 def discriminator_objective(batch: ViewBatch, dd: ViewDiscriminator) -> tuple[torch.Tensor, float]:
     """Eq. 1 on detached embeddings (the mappings stay fixed) and Dd's view accuracy on them."""
     logits = [dd(batch.e_s.detach()), dd(batch.e_t.detach())]
+    views = (batch.view_s, batch.view_t)
     with torch.no_grad():
-        correct = sum((lg.argmax(1) == v).sum().item() for v, lg in enumerate(logits))
-    return view_discriminator_loss(logits), correct / (len(batch.e_s) + len(batch.e_t))
+        correct = sum((lg.argmax(1) == v).sum().item() for v, lg in zip(views, logits))
+    return view_discriminator_loss(logits, views), correct / (len(batch.e_s) + len(batch.e_t))
 
 
 def mapping_objective(

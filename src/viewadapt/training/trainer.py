@@ -43,8 +43,9 @@ def resolve_device(name: str) -> torch.device:
 def build_models(cfg: Config) -> tuple[ViewMappings, SimilarityDiscriminator, ViewDiscriminator]:
     m = cfg.model
     mappings = ViewMappings.build(m.probe_backbone, m.gallery_backbone, m.embedding_dim, m.shared,
-                                  m.pretrained, m.allow_download, m.normalize)
-    return mappings, SimilarityDiscriminator(m.embedding_dim, m.ds_hidden), ViewDiscriminator(m.embedding_dim, m.dd_hidden)
+                                  m.pretrained, m.allow_download, m.normalize, cfg.extra_backbones())
+    return (mappings, SimilarityDiscriminator(m.embedding_dim, m.ds_hidden),
+            ViewDiscriminator(m.embedding_dim, m.dd_hidden, cfg.num_views))
 
 
 def save_weights(path: Path, mappings: nn.Module, ds: nn.Module, dd: nn.Module, cfg: Config) -> None:
@@ -212,7 +213,7 @@ class Trainer:
         """
         mappings = self.mappings
         if network is not None:
-            mappings = ViewMappings(self.mappings.views()[network], None)
+            mappings = ViewMappings(self.mappings.views()[network], None, num_views=self.mappings.num_views)
             if (rerank or self.cfg.eval.rerank) == "ds":
                 rerank = "none"
         result = None
