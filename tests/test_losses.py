@@ -129,3 +129,26 @@ def test_detached_weights_change_only_the_gradient():
     assert g_fixed[0, :2].tolist() == pytest.approx([2.5 * 2 * 1.731059 * 0.268941, 2.5 * 2 * 1.731059 * 0.731059],
                                                     abs=1e-4)
     assert not torch.allclose(g_live, g_fixed)
+
+
+def test_mk_mmd_hand_value_and_properties():
+    from viewadapt.losses import mk_mmd
+
+    # one point each at 0 and 1: k = exp(-d^2 / b0), b0 = mean off-diagonal d^2 = 1 -> 2 - 2/e
+    x, y = torch.tensor([[0.0]]), torch.tensor([[1.0]])
+    assert mk_mmd(x, y, scales=(1.0,)).item() == pytest.approx(2 - 2 / math.e, abs=1e-6)
+    assert mk_mmd(x, y, scales=(1.0,), bandwidth=2.0).item() == pytest.approx(2 - 2 * math.exp(-0.5), abs=1e-6)
+    torch.manual_seed(0)
+    a = torch.randn(40, 4)
+    assert abs(mk_mmd(a, a.clone()).item()) < 1e-6
+    near, far = mk_mmd(a, torch.randn(40, 4) + 0.5), mk_mmd(a, torch.randn(40, 4) + 3.0)
+    assert 0 < near.item() < far.item()
+
+
+def test_adda_loss_labels_gallery_embeddings_as_the_probe_view():
+    from viewadapt.losses import adda_mapping_loss
+
+    # logits (ln 3, 0): p(probe) = 3/4 -> -log(3/4) = 0.287682
+    assert adda_mapping_loss(torch.tensor([[LN3, 0.0]])).item() == pytest.approx(0.287682, abs=1e-5)
+    assert adda_mapping_loss(torch.tensor([[0.0, 0.0, LN3]]), probe_view=2).item() == pytest.approx(
+        -math.log(3 / 5), abs=1e-5)

@@ -137,3 +137,20 @@ def test_view_discriminator_learns_views_that_differ():
         loss.backward()
         opt.step()
     assert acc > 0.95 and loss.item() < 0.3
+
+
+@pytest.mark.parametrize("adaptation", ["mmd", "adda"])
+def test_baseline_domain_terms_train_stage_c(tiny_config, adaptation):
+    """DAN (MMD) and ADDA replace Eq. 3 in stage (c); ADDA keeps the probe mapping's weights fixed."""
+    from viewadapt.training import Trainer
+
+    cfg = tiny_config(f"loss.adaptation={adaptation}", "train.init.epochs=1", "train.similarity.epochs=1",
+                      "train.adaptation.epochs=1", f"name={adaptation}")
+    trainer = Trainer.create(cfg, verbose=False)
+    trainer.fit(max_epochs=2)  # stages (a) and (b)
+    before = {k: v.clone() for k, v in trainer.mappings.state_dict().items() if v.dtype.is_floating_point}
+    metrics = trainer.fit()
+    after = trainer.mappings.state_dict()
+    changed = {k.split(".")[0] for k, v in before.items() if "running" not in k and not torch.equal(v, after[k])}
+    assert metrics["finished"] and metrics["history"][-1]["stage"] == "adaptation"
+    assert changed == ({"_gallery"} if adaptation == "adda" else {"probe", "_gallery"})

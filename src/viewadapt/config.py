@@ -13,6 +13,7 @@ import yaml
 from viewadapt.errors import ConfigError
 
 STAGES = ("init", "similarity", "adaptation")
+ADAPTATIONS = ("confusion", "mmd", "adda")
 MONITORS = ("val_loss", "val_rank1")
 
 
@@ -71,6 +72,9 @@ class LossConfig:
     adaptive: bool = True  # Eq. 5/6 ("Ours*") instead of Eq. 2 ("Ours")
     detach_weights: bool = False
     lambda_sim: float = 1.0  # weight of the similarity loss in stage (c); 0 = literal Algorithm 1
+    # stage (c)'s domain term: "confusion" (Eq. 3, the method), or the baselines "mmd" (DAN) and
+    # "adda" (inverted labels, probe mapping fixed)
+    adaptation: str = "confusion"
 
 
 @dataclass
@@ -296,6 +300,8 @@ def validate(cfg: Config) -> None:
     _check(m.dd_hidden >= 1, "model.dd_hidden must be >= 1")
     _check(cfg.loss.margin > 0 and cfg.loss.gamma >= 0, "loss.margin must be > 0 and loss.gamma >= 0")
     _check(cfg.loss.lambda_sim >= 0, "loss.lambda_sim must be >= 0")
+    _check(cfg.loss.adaptation in ADAPTATIONS,
+           f"loss.adaptation '{cfg.loss.adaptation}' is not one of: {', '.join(ADAPTATIONS)}")
     for name in STAGES:
         st = cfg.stage(name)
         _check(st.epochs >= 1, f"train.{name}.epochs must be >= 1")

@@ -1,4 +1,6 @@
-"""The paper's losses, one function per equation."""
+"""The paper's losses, one function per equation, and the baselines' domain terms."""
+
+from viewadapt.losses.baselines import adda_mapping_loss, mk_mmd
 
 from viewadapt.losses.similarity import (
     adaptive_similarity_loss,
@@ -10,6 +12,8 @@ from viewadapt.losses.similarity import (
 from viewadapt.losses.view import view_confusion_loss, view_discriminator_loss
 
 __all__ = [
+    "adda_mapping_loss",
+    "mk_mmd",
     "adaptive_similarity_loss",
     "adaptive_weights",
     "pair_distances",

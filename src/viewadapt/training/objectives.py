@@ -8,7 +8,9 @@ import torch
 
 from viewadapt.config import LossConfig
 from viewadapt.losses import (
+    adda_mapping_loss,
     adaptive_similarity_loss,
+    mk_mmd,
     pair_distances,
     pair_masks,
     similarity_loss,
@@ -72,19 +74,30 @@ def discriminator_objective(batch: ViewBatch, dd: ViewDiscriminator) -> tuple[to
 def mapping_objective(
     batch: ViewBatch, dd: ViewDiscriminator, ds: SimilarityDiscriminator, cfg: LossConfig
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Stage (c)'s mapping update: Eq. 3 + lambda_sim * (Eq. 2 or 5). Returns (total, confusion, similarity).
+    """Stage (c)'s mapping update: domain term + lambda_sim * (Eq. 2 or 5). Returns (total, domain, similarity).
 
-    Dd's parameters are frozen for this objective, so its gradient reaches the mappings only.
+    The domain term is Eq. 3 (``loss.adaptation=confusion``), or a baseline's: DAN's multi-kernel MMD
+    between the two views' embeddings, or ADDA's inverted-label loss on the gallery view, with the
+    probe embeddings detached so that the probe mapping stays fixed. Dd's parameters are frozen for
+    this objective, so its gradient reaches the mappings only.
     """
-    flags = [p.requires_grad for p in dd.parameters()]
-    for p in dd.parameters():
-        p.requires_grad_(False)
-    try:
-        confusion = view_confusion_loss([dd(batch.e_s), dd(batch.e_t)])
-    finally:
-        for p, flag in zip(dd.parameters(), flags):
-            p.requires_grad_(flag)
+    if cfg.adaptation == "adda":
+        batch = ViewBatch(batch.e_s.detach(), batch.e_t, batch.pid_s, batch.pid_t, batch.view_s, batch.view_t)
+    if cfg.adaptation == "mmd":
+        domain = mk_mmd(batch.e_s, batch.e_t)
+    else:
+        flags = [p.requires_grad for p in dd.parameters()]
+        for p in dd.parameters():
+            p.requires_grad_(False)
+        try:
+            if cfg.adaptation == "adda":
+                domain = adda_mapping_loss(dd(batch.e_t), batch.view_s)
+            else:
+                domain = view_confusion_loss([dd(batch.e_s), dd(batch.e_t)])
+        finally:
+            for p, flag in zip(dd.parameters(), flags):
+                p.requires_grad_(flag)
     if cfg.lambda_sim > 0:
         sim = similarity_objective(batch, ds, cfg)
-        return confusion + cfg.lambda_sim * sim, confusion, sim
-    return confusion, confusion, torch.zeros((), device=confusion.device)
+        return domain + cfg.lambda_sim * sim, domain, sim
+    return domain, domain, torch.zeros((), device=domain.device)
