@@ -13,7 +13,7 @@ import yaml
 from viewadapt.errors import ConfigError
 
 STAGES = ("init", "similarity", "adaptation")
-ADAPTATIONS = ("confusion", "mmd", "adda")
+ADAPTATIONS = ("confusion", "mmd", "adda", "none")
 MONITORS = ("val_loss", "val_rank1")
 
 
@@ -72,8 +72,9 @@ class LossConfig:
     adaptive: bool = True  # Eq. 5/6 ("Ours*") instead of Eq. 2 ("Ours")
     detach_weights: bool = False
     lambda_sim: float = 1.0  # weight of the similarity loss in stage (c); 0 = literal Algorithm 1
-    # stage (c)'s domain term: "confusion" (Eq. 3, the method), or the baselines "mmd" (DAN) and
-    # "adda" (inverted labels, probe mapping fixed)
+    # stage (c)'s domain term: "confusion" (Eq. 3, the method), the baselines "mmd" (DAN) and "adda"
+    # (inverted labels, probe mapping fixed), or "none": stage (c) without adaptation, the ablation
+    # that matches the method's training budget
     adaptation: str = "confusion"
 
 

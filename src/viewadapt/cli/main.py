@@ -1,4 +1,4 @@
-"""``viewadapt`` command: demo, train, evaluate, report, extract, match, export, datasets."""
+"""``viewadapt`` command: demo, train, evaluate, report, extract, match, export, experiment, datasets."""
 
 from __future__ import annotations
 
@@ -148,6 +148,19 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_experiment(args: argparse.Namespace) -> int:
+    from viewadapt.experiments import EXPERIMENTS, run_experiment
+
+    if args.name == "list":
+        for name, exp in EXPERIMENTS.items():
+            print(f"{name:8} {exp.title}: " + "; ".join(m.label for m in exp.methods))
+        return 0
+    path = run_experiment(args.name, args.config, args.overrides, args.seeds, args.out, quiet=args.quiet)
+    print(path.read_text())
+    print(f"written: {path}")
+    return 0
+
+
 def _cmd_datasets(args: argparse.Namespace) -> int:
     from viewadapt.cli.datasets import dataset_info, list_datasets, use_generated_spec
     from viewadapt.config import DataConfig
@@ -244,6 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run folder written by `viewadapt train`")
     p.add_argument("--out", required=True, help="folder for probe.onnx, gallery.onnx (shared.onnx) and onnx.json")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("experiment", help="run one of the paper's comparisons over seeds: table of mean +- std")
+    p.add_argument("name", help="table2, table6, table7, fig7, or list")
+    _config_args(p)
+    p.add_argument("--seeds", type=int, default=3, help="train.seed 0..N-1 per method (default 3)")
+    p.add_argument("--out", default="experiments", help="folder of the runs and results (reused when re-run)")
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.set_defaults(func=_cmd_experiment)
 
     p = sub.add_parser("datasets", help="list the supported datasets and what is found under the data root")
     p.add_argument("--data-root", help="folder holding viper/, cuhk03/, market1501/, dukemtmc-reid/ (default: data)")

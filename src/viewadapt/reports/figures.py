@@ -35,6 +35,23 @@ def plot_cmc(curves: Mapping[str, Sequence[float]], path: Path, title: str = "",
     return path
 
 
+def plot_sweep(xs: Sequence[float], ys: Sequence[Sequence[float]], path: Path, x_label: str,
+               y_label: str) -> Path:
+    """Mean +- std (over seeds) of a metric along a swept setting, e.g. rank-1 against gamma (Fig. 7)."""
+    import statistics
+
+    means = [100 * statistics.fmean(y) for y in ys]
+    stds = [100 * statistics.stdev(y) if len(y) > 1 else 0.0 for y in ys]
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3)
+    ax.set(xlabel=x_label, ylabel=f"{y_label} (%)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def plot_training(history: Sequence[Mapping], path: Path) -> Path:
     """Loss and validation rank-1 per epoch, stages one after another on a common epoch axis."""
     fig, (loss_ax, val_ax) = plt.subplots(1, 2, figsize=(10, 3.6))

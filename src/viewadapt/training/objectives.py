@@ -78,13 +78,16 @@ def mapping_objective(
 
     The domain term is Eq. 3 (``loss.adaptation=confusion``), or a baseline's: DAN's multi-kernel MMD
     between the two views' embeddings, or ADDA's inverted-label loss on the gallery view, with the
-    probe embeddings detached so that the probe mapping stays fixed. Dd's parameters are frozen for
+    probe embeddings detached so that the probe mapping stays fixed; ``none`` leaves only the
+    similarity term (stage (c) as extra similarity training, the budget-matched ablation). Dd's parameters are frozen for
     this objective, so its gradient reaches the mappings only.
     """
     if cfg.adaptation == "adda":
         batch = ViewBatch(batch.e_s.detach(), batch.e_t, batch.pid_s, batch.pid_t, batch.view_s, batch.view_t)
     if cfg.adaptation == "mmd":
         domain = mk_mmd(batch.e_s, batch.e_t)
+    elif cfg.adaptation == "none":
+        domain = torch.zeros((), device=batch.e_s.device)
     else:
         flags = [p.requires_grad for p in dd.parameters()]
         for p in dd.parameters():
