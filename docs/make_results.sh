@@ -3,7 +3,7 @@
 # a minute per run). Runs are cached under viewadapt-experiments/, so a re-run only trains what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-experiments=${EXPERIMENTS:-"table7 table2 table6"}
+experiments=${EXPERIMENTS:-"table7 table2 table6 fig7"}
 seeds=${SEEDS:-3}
 mkdir -p docs/results
 {
