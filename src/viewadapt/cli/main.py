@@ -41,7 +41,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if d.is_main:
             test = metrics["test"]
             _print_metrics(test, f"test ({test['split']}, {test['protocol']})")
-            report = build_report(trainer.run_dir, (trainer.cfg.data.height, trainer.cfg.data.width))
+            report = build_report(trainer.run_dir)
             print(f"run folder: {trainer.run_dir} (report: {report.name})")
         return 0
     finally:
@@ -82,7 +82,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     (out / f"{name}.json").write_text(json.dumps(result, indent=1))
     if lists:
         (out / f"{name}_ranklists.json").write_text(json.dumps(lists, indent=1))
-    report = build_report(args.run, (cfg.data.height, cfg.data.width))
+    report = build_report(args.run)
     _print_metrics(result, f"{args.subset} ({split.label}, {protocol}, {result['trials']} trials, "
                            f"{result['num_queries']} queries{', rerank ' + rerank if rerank != 'none' else ''})")
     print(f"written: {out / (name + '.json')}, {report}")
@@ -90,15 +90,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from viewadapt.config import load_config
     from viewadapt.reports import build_report
 
-    run = Path(args.run)
-    size = (128, 64)
-    if (run / "config.yaml").is_file():
-        cfg = load_config(run / "config.yaml")
-        size = (cfg.data.height, cfg.data.width)
-    print(f"written: {build_report(run, size)}")
+    print(f"written: {build_report(args.run)}")
     return 0
 
 

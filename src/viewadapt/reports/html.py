@@ -11,6 +11,7 @@ import html
 import json
 from pathlib import Path
 
+from viewadapt.config import load_config
 from viewadapt.errors import ViewAdaptError
 from viewadapt.reports.figures import draw_rank_list, plot_cmc, plot_training
 
@@ -51,11 +52,15 @@ def load_evaluations(run: Path) -> dict[str, dict]:
             if not p.stem.endswith("_ranklists")}
 
 
-def build_report(run_dir: str | Path, rank_list_size: tuple[int, int] = (128, 64)) -> Path:
-    """Write ``<run>/report.html`` (and its figures under ``<run>/report/``); return its path."""
+def build_report(run_dir: str | Path) -> Path:
+    """Write ``<run>/report.html`` (and its figures under ``<run>/report/``); return its path.
+
+    Rank-list tiles are drawn at the image size the run trained at (its ``config.yaml``).
+    """
     run = Path(run_dir)
     if not (run / "config.yaml").is_file():
         raise ViewAdaptError(f"{run} is not a run folder (no config.yaml): give a folder `viewadapt train` wrote")
+    data = load_config(run / "config.yaml").data
     out = run / "report"
     out.mkdir(exist_ok=True)
     metrics = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else {}
@@ -90,7 +95,7 @@ def build_report(run_dir: str | Path, rank_list_size: tuple[int, int] = (128, 64
         folder = out / lists.stem
         folder.mkdir(exist_ok=True)
         for n, entry in enumerate(entries):
-            img = draw_rank_list(entry, folder / f"{n:03d}.jpg", *rank_list_size)
+            img = draw_rank_list(entry, folder / f"{n:03d}.jpg", data.height, data.width)
             parts.append(f'<div class="rl"><img alt="rank list {n}" src="{_data_uri(img)}"></div>')
     parts += ["<h2>Config</h2>", f"<pre>{html.escape((run / 'config.yaml').read_text())}</pre>"]
     if (run / "environment.json").is_file():
