@@ -28,12 +28,14 @@ def rank_list_entries(
     """
     g_pids = np.array([r.pid for r in gallery])
     g_cams = np.array([r.camid for r in gallery])
+    # One pass over the gallery for every picked query, not one per query.
+    rows = np.concatenate([b for _, b in distance_blocks(qf[list(picked)], gf)]) if len(picked) else []
     out = []
-    for i in picked:
+    for n, i in enumerate(picked):
         q = queries[i]
-        _, block = next(distance_blocks(qf[i:i + 1], gf))
+        block = rows[n:n + 1]
         if rescore is not None:
-            block = rescore(i, block)
+            block = rescore(i, block)  # re-scorers index queries by their row in qf
         block = np.where((g_pids == q.pid) & (g_cams == q.camid), np.inf, block)
         top = topk_stable(block, k)[0]
         out.append({
