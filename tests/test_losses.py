@@ -152,3 +152,34 @@ def test_adda_loss_labels_gallery_embeddings_as_the_probe_view():
     assert adda_mapping_loss(torch.tensor([[LN3, 0.0]])).item() == pytest.approx(0.287682, abs=1e-5)
     assert adda_mapping_loss(torch.tensor([[0.0, 0.0, LN3]]), probe_view=2).item() == pytest.approx(
         -math.log(3 / 5), abs=1e-5)
+
+
+def test_matching_loss_hand_value_sums_attention_over_a_class():
+    from viewadapt.losses import matching_loss
+
+    query = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
+    support = torch.tensor([[1.0, 0.0], [0.0, 3.0], [-1.0, 0.0]])
+    # cosines of the first query 1, 0, -1; its class 0 holds supports 1 and 3.
+    # The second query's identity (2) has no support image: it is left out.
+    loss = matching_loss(query, support, torch.tensor([0, 2]), torch.tensor([0, 1, 0]), scale=1.0)
+    e = math.e
+    assert loss.item() == pytest.approx(-math.log((e + 1 / e) / (e + 1 + 1 / e)), abs=1e-6)
+    sharper = matching_loss(query, support, torch.tensor([0, 2]), torch.tensor([0, 1, 0]), scale=10.0)
+    assert sharper.item() < loss.item()  # the support of its own class is the nearest: more confident
+    assert matching_loss(query, support, torch.tensor([5, 6]), torch.tensor([0, 1, 0])).item() == 0.0
+
+
+def test_model_regression_loss_hand_value():
+    from viewadapt.losses import class_prototypes, model_regression_loss
+
+    emb = torch.tensor([[3.0, 4.0], [0.0, 2.0], [1.0, 0.0]])
+    labels = torch.tensor([7, 7, 2])
+    protos, classes = class_prototypes(emb, labels)
+    assert classes.tolist() == [2, 7]
+    assert protos[1].tolist() == pytest.approx([0.6 / math.sqrt(3.6), 1.8 / math.sqrt(3.6)])
+    regressed = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    loss = model_regression_loss(regressed, torch.tensor([7, 2]), emb, labels)
+    expected = ((1 - 0.6 / math.sqrt(3.6)) ** 2 + 3.24 / 3.6 + 2.0) / 2
+    assert loss.item() == pytest.approx(expected, abs=1e-6)
+    with pytest.raises(ValueError, match="large-sample"):
+        model_regression_loss(regressed, torch.tensor([7, 9]), emb, labels)

@@ -1,6 +1,7 @@
-"""The paper's losses, one function per equation, and the baselines' domain terms."""
+"""The paper's losses, one function per equation, the baselines' domain terms and the few-shot learners' losses."""
 
 from viewadapt.losses.baselines import adda_mapping_loss, mk_mmd
+from viewadapt.losses.fewshot import class_prototypes, matching_loss, model_regression_loss
 
 from viewadapt.losses.similarity import (
     adaptive_similarity_loss,
@@ -14,6 +15,9 @@ from viewadapt.losses.view import view_confusion_loss, view_discriminator_loss
 __all__ = [
     "adda_mapping_loss",
     "mk_mmd",
+    "class_prototypes",
+    "matching_loss",
+    "model_regression_loss",
     "adaptive_similarity_loss",
     "adaptive_weights",
     "pair_distances",
