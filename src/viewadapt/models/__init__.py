@@ -1,8 +1,10 @@
-"""Networks of the method: backbones, view mappings (Ms, Mt), discriminators (Ds, Dd)."""
+"""Networks of the method: backbones, view mappings (Ms, Mt), discriminators (Ds, Dd), and
+the model-regression baseline's regressor."""
 
 from viewadapt.models.backbones import BACKBONES, build_backbone
 from viewadapt.models.discriminators import SimilarityDiscriminator, ViewDiscriminator
 from viewadapt.models.mapping import ViewMapping, ViewMappings
+from viewadapt.models.regressor import ModelRegressor
 
 __all__ = [
     "BACKBONES",
@@ -11,4 +13,5 @@ __all__ = [
     "ViewDiscriminator",
     "ViewMapping",
     "ViewMappings",
+    "ModelRegressor",
 ]
