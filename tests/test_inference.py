@@ -112,24 +112,26 @@ def test_run_with_another_models_config_is_refused(run, tmp_path, capsys):
     assert not (tmp_path / "onnx").exists() and not (tmp_path / "onnx.partial").exists()
 
 
-@pytest.mark.parametrize("shared", [False, True])
-def test_onnx_equals_pytorch(run, tiny_synthetic, tmp_path, shared):
+@pytest.mark.parametrize("kind", ["asymmetric", "shared", "regression"])
+def test_onnx_equals_pytorch(run, tiny_synthetic, tmp_path, kind):
     ort = pytest.importorskip("onnxruntime")
     source = run
-    if shared:
+    if kind != "asymmetric":
+        # model regression: one shared network, with the regressor T on the probe side only
+        extra = ["model.normalize=true", "loss.metric=regression"] if kind == "regression" else []
         args = tiny_overrides(tiny_synthetic, tmp_path / "runs") + [
             "model.shared=true", "train.init.epochs=1", "train.similarity.epochs=1", "train.adaptation.enabled=false",
-            "name=siam"]
+            "name=siam", *extra]
         assert main(["train", "--quiet", *args]) == 0
         source = tmp_path / "runs" / "siam"
     files = export_onnx(source, tmp_path / "onnx")
-    assert [f.name for f in files] == (["shared.onnx"] if shared else ["gallery.onnx", "probe.onnx"])
+    assert [f.name for f in files] == (["shared.onnx"] if kind == "shared" else ["gallery.onnx", "probe.onnx"])
     meta = json.loads((tmp_path / "onnx" / "onnx.json").read_text())
     assert (meta["height"], meta["width"], meta["embedding_dim"]) == (64, 32, 16)
     model = ReIDModel.from_run(source)
     for f in files:
         session = ort.InferenceSession(str(f), providers=["CPUExecutionProvider"])
-        module = model.mappings.gallery if f.stem == "gallery" else model.mappings.probe
+        module = model.mappings.mapping(1 if f.stem == "gallery" else 0)
         for batch in (1, 8):
             x = torch.rand(batch, 3, 64, 32, generator=torch.Generator().manual_seed(batch))
             with torch.no_grad():

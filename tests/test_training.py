@@ -154,3 +154,43 @@ def test_baseline_domain_terms_train_stage_c(tiny_config, adaptation):
     changed = {k.split(".")[0] for k, v in before.items() if "running" not in k and not torch.equal(v, after[k])}
     assert metrics["finished"] and metrics["history"][-1]["stage"] == "adaptation"
     assert changed == ({"_gallery"} if adaptation == "adda" else {"probe", "_gallery"})
+
+
+def test_matching_networks_train_stage_b_and_c_with_the_episode_loss(tiny_config):
+    cfg = tiny_config("loss.metric=matching", "model.shared=true", "model.normalize=true", "loss.adaptation=none",
+                      "train.init.epochs=1", "train.similarity.epochs=1", "train.adaptation.epochs=1")
+    trainer = Trainer.create(cfg, verbose=False)
+    trainer.fit(max_epochs=1)
+    before = {k: v.clone() for k, v in trainer.mappings.state_dict().items()}
+    metrics = trainer.fit()
+    assert metrics["finished"] and [h["stage"] for h in metrics["history"]] == ["init", "similarity", "adaptation"]
+    after = trainer.mappings.state_dict()
+    assert any(not torch.equal(v, after[k]) for k, v in before.items() if "running" not in k)
+    sim = metrics["history"][1]
+    # an episode of P identities starts near log(P) (uniform attention), not at Eq. 5's values
+    assert 0 < sim["first_loss"] < 2 * torch.log(torch.tensor(float(cfg.train.batch_p))).item()
+
+
+def test_model_regression_trains_only_the_regressor_on_the_frozen_network(tiny_config):
+    cfg = tiny_config("loss.metric=regression", "model.shared=true", "model.normalize=true",
+                      "train.adaptation.enabled=false", "train.init.epochs=1", "train.similarity.epochs=2")
+    trainer = Trainer.create(cfg, verbose=False)
+    trainer.fit(max_epochs=1)  # stage (a)
+    before = {k: v.clone() for k, v in trainer.mappings.state_dict().items()}
+    metrics = trainer.fit()
+    after = trainer.mappings.state_dict()
+    changed = {k.split(".")[0] for k, v in before.items() if not torch.equal(v, after[k])}
+    assert changed == {"regressor"}  # batch-norm statistics of the frozen network included
+    assert metrics["finished"] and 0 <= metrics["test"]["rank1"] <= 1
+    _, _, mappings, _, _ = load_trained(trainer.run_dir)
+    assert mappings.regressor is not None
+    assert torch.equal(mappings.regressor.net[-1].weight, trainer.mappings.regressor.net[-1].weight)
+
+
+def test_model_regression_needs_a_shared_network_and_no_stage_c(tiny_config):
+    from viewadapt.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="model.shared=true"):
+        tiny_config("loss.metric=regression", "train.adaptation.enabled=false")
+    with pytest.raises(ConfigError, match="train.adaptation.enabled=false"):
+        tiny_config("loss.metric=regression", "model.shared=true")

@@ -14,6 +14,7 @@ from viewadapt.errors import ConfigError
 
 STAGES = ("init", "similarity", "adaptation")
 ADAPTATIONS = ("confusion", "mmd", "adda", "none")
+METRICS = ("ds", "matching", "regression")
 MONITORS = ("val_loss", "val_rank1")
 
 
@@ -63,6 +64,7 @@ class ModelConfig:
     normalize: bool = False
     ds_hidden: list[int] = field(default_factory=lambda: [1024, 2048])
     dd_hidden: int = 256
+    regressor_hidden: list[int] = field(default_factory=lambda: [512])  # loss.metric=regression's T
 
 
 @dataclass
@@ -76,6 +78,12 @@ class LossConfig:
     # (inverted labels, probe mapping fixed), or "none": stage (c) without adaptation, the ablation
     # that matches the method's training budget
     adaptation: str = "confusion"
+    # what stage (b) learns to match with: "ds" (Eq. 2/5 with Ds, the method), or the few-shot
+    # baselines of Fig. 6: "matching" (matching networks' episodic cosine attention, the gallery view
+    # as the support set) or "regression" (model regression: a regressor T on the probe side, the
+    # stage (a) network frozen)
+    metric: str = "ds"
+    fewshot_scale: float = 10.0  # inverse temperature of the few-shot learners' cosine softmax
 
 
 @dataclass
@@ -204,6 +212,11 @@ def _build(cls: type, values: dict, where: str = "") -> Any:
     return cls(**kwargs)
 
 
+def config_from_dict(tree: dict) -> Config:
+    """A config from a dict such as a checkpoint stores; keys added since it was written take their defaults."""
+    return _build(Config, tree)
+
+
 def _set_path(tree: dict, dotted: str, value: Any) -> None:
     keys = dotted.split(".")
     node = tree
@@ -303,6 +316,15 @@ def validate(cfg: Config) -> None:
     _check(cfg.loss.lambda_sim >= 0, "loss.lambda_sim must be >= 0")
     _check(cfg.loss.adaptation in ADAPTATIONS,
            f"loss.adaptation '{cfg.loss.adaptation}' is not one of: {', '.join(ADAPTATIONS)}")
+    _check(cfg.loss.metric in METRICS, f"loss.metric '{cfg.loss.metric}' is not one of: {', '.join(METRICS)}")
+    _check(cfg.loss.fewshot_scale > 0, "loss.fewshot_scale must be > 0")
+    _check(len(m.regressor_hidden) >= 1 and min(m.regressor_hidden) >= 1,
+           "model.regressor_hidden must list positive layer widths")
+    if cfg.loss.metric == "regression":
+        _check(m.shared, "loss.metric=regression regresses classifiers of one shared network: set model.shared=true")
+        _check(t.similarity.enabled and not t.adaptation.enabled,
+               "loss.metric=regression trains its regressor in stage (b) only: set train.similarity.enabled=true "
+               "and train.adaptation.enabled=false")
     for name in STAGES:
         st = cfg.stage(name)
         _check(st.epochs >= 1, f"train.{name}.epochs must be >= 1")

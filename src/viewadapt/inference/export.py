@@ -33,10 +33,10 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, opset: int = 17) -> li
     tmp = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    if mappings.shared:
+    if mappings.shared and mappings.regressor is None:
         parts = {"shared": mappings.probe}
     else:
-        parts = {"probe": mappings.probe, "gallery": mappings.gallery}
+        parts = {"probe": mappings.mapping(0), "gallery": mappings.mapping(1)}
         parts.update({f"view{v}": mappings.mapping(v) for v in range(2, mappings.num_views)})
     example = torch.rand(2, 3, cfg.data.height, cfg.data.width)
     # torch >= 2.5 defaults new code paths to the torch.export exporter; the TorchScript one handles the

@@ -10,14 +10,16 @@ from viewadapt.config import LossConfig
 from viewadapt.losses import (
     adda_mapping_loss,
     adaptive_similarity_loss,
+    matching_loss,
     mk_mmd,
+    model_regression_loss,
     pair_distances,
     pair_masks,
     similarity_loss,
     view_confusion_loss,
     view_discriminator_loss,
 )
-from viewadapt.models import SimilarityDiscriminator, ViewDiscriminator, ViewMappings
+from viewadapt.models import ModelRegressor, SimilarityDiscriminator, ViewDiscriminator, ViewMappings
 
 
 @dataclass
@@ -52,7 +54,13 @@ def embed_views(mappings: ViewMappings, images: torch.Tensor, pids: torch.Tensor
 
 
 def similarity_objective(batch: ViewBatch, ds: SimilarityDiscriminator, cfg: LossConfig) -> torch.Tensor:
-    """Eq. 2 ("Ours") or Eq. 5 ("Ours*") over every (probe, gallery) pair of the batch."""
+    """Eq. 2 ("Ours") or Eq. 5 ("Ours*") over every (probe, gallery) pair of the batch.
+
+    With ``loss.metric=matching`` it is matching networks' loss instead, the batch being an episode:
+    its probe-view images are the queries, its gallery-view images the support set.
+    """
+    if cfg.metric == "matching":
+        return matching_loss(batch.e_s, batch.e_t, batch.pid_s, batch.pid_t, cfg.fewshot_scale)
     logits = ds.pair_logits(batch.e_s, batch.e_t)
     dist = pair_distances(batch.e_s, batch.e_t)
     # Probe and gallery embeddings are different images, so no pair is an image with itself.
@@ -60,6 +68,21 @@ def similarity_objective(batch: ViewBatch, ds: SimilarityDiscriminator, cfg: Los
     if cfg.adaptive:
         return adaptive_similarity_loss(logits, dist, pos, neg, cfg.margin, cfg.gamma, cfg.detach_weights)
     return similarity_loss(logits, dist, pos, cfg.margin, cfg.gamma)
+
+
+def regression_objective(batch: ViewBatch, regressor: ModelRegressor, cfg: LossConfig) -> torch.Tensor:
+    """Model regression's objective for T on a batch of (frozen) embeddings.
+
+    A small-sample model is the cosine classifier one probe-view image gives (its embedding); the
+    large-sample model of its identity is the mean over all the batch's images of that identity, both
+    views (an SP batch holds S of them). Wang and Hebert add a performance term on training samples
+    (a hinge loss); here it is the matching loss of the gallery-view images against the batch's
+    regressed classifiers, the way re-ID then uses them.
+    """
+    regressed = regressor(batch.e_s)
+    embeddings, labels = torch.cat([batch.e_s, batch.e_t]), torch.cat([batch.pid_s, batch.pid_t])
+    regression = model_regression_loss(regressed, batch.pid_s, embeddings, labels)
+    return regression + matching_loss(batch.e_t, regressed, batch.pid_t, batch.pid_s, cfg.fewshot_scale)
 
 
 def discriminator_objective(batch: ViewBatch, dd: ViewDiscriminator) -> tuple[torch.Tensor, float]:

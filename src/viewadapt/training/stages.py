@@ -15,6 +15,7 @@ from viewadapt.training.objectives import (
     discriminator_objective,
     embed_views,
     mapping_objective,
+    regression_objective,
     similarity_objective,
 )
 from viewadapt.training.step import Stepper
@@ -92,6 +93,27 @@ def similarity_epoch(
     return {"loss": total / max(n, 1), "first_loss": first or 0.0}
 
 
+def regression_epoch(
+    mappings: ViewMappings, optimizer: torch.optim.Optimizer, batches: Batches, loss_cfg: LossConfig,
+    device: torch.device, desc: str = "regression", stepper: Stepper | None = None,
+) -> dict:
+    """Stage (b) of the model-regression baseline: only the regressor T learns; the stage (a) network
+    stays frozen, batch-norm statistics included (it runs in eval mode)."""
+    stepper = stepper or Stepper(device=device)
+    mappings.eval()
+    mappings.regressor.train()
+    total, n, first = 0.0, 0, None
+    for images, labels, views in _progress(batches, desc):
+        with torch.no_grad(), stepper.autocast():
+            batch = embed_views(mappings, images.to(device), labels.to(device), views.to(device))
+        loss = regression_objective(batch.float(), mappings.regressor, loss_cfg)
+        stepper.step(loss, optimizer)
+        stepper.end_iteration()
+        first = loss.item() if first is None else first
+        total, n = total + loss.item(), n + 1
+    return {"loss": total / max(n, 1), "first_loss": first or 0.0}
+
+
 def adaptation_epoch(
     mappings: ViewMappings, ds: SimilarityDiscriminator, dd: ViewDiscriminator,
     map_optimizer: torch.optim.Optimizer, dd_optimizer: torch.optim.Optimizer, batches: Batches,
@@ -137,6 +159,8 @@ def validation_loss(
         batch = embed_views(mappings, images.to(device), labels.to(device), views.to(device))
         if stage == "adaptation":
             total += mapping_objective(batch, dd, ds, loss_cfg)[0].item()
+        elif loss_cfg.metric == "regression":
+            total += regression_objective(batch, mappings.regressor, loss_cfg).item()
         else:
             total += similarity_objective(batch, ds, loss_cfg).item()
         n += 1

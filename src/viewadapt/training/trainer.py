@@ -15,7 +15,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 
-from viewadapt.config import STAGES, Config, load_config
+from viewadapt.config import STAGES, Config, config_from_dict, load_config
 from viewadapt.data import Split, prepare_split, split_base
 from viewadapt.data.images import ViewImages, ensure_readable, eval_transform, train_transform
 from viewadapt.data.sampler import SPBatchSampler
@@ -42,8 +42,9 @@ def resolve_device(name: str) -> torch.device:
 
 def build_models(cfg: Config) -> tuple[ViewMappings, SimilarityDiscriminator, ViewDiscriminator]:
     m = cfg.model
+    regressor = m.regressor_hidden if cfg.loss.metric == "regression" else None
     mappings = ViewMappings.build(m.probe_backbone, m.gallery_backbone, m.embedding_dim, m.shared,
-                                  m.pretrained, m.allow_download, m.normalize, cfg.extra_backbones())
+                                  m.pretrained, m.allow_download, m.normalize, cfg.extra_backbones(), regressor)
     return (mappings, SimilarityDiscriminator(m.embedding_dim, m.ds_hidden),
             ViewDiscriminator(m.embedding_dim, m.dd_hidden, cfg.num_views))
 
@@ -134,7 +135,8 @@ class Trainer:
         run_dir = Path(run_dir)
         state = load_checkpoint(run_dir / CHECKPOINT)
         cfg = load_config(run_dir / "config.yaml")
-        if state.get("config") != cfg.to_dict():
+        saved = state.get("config")
+        if not isinstance(saved, dict) or config_from_dict(saved).to_dict() != cfg.to_dict():
             raise CheckpointError(f"{run_dir / CHECKPOINT} was written for another config than "
                                   f"{run_dir / 'config.yaml'}: restore that file or start a new run")
         split = Split.from_json(run_dir / "split.json", split_base(cfg.data))
@@ -251,6 +253,8 @@ class Trainer:
         sc = self.cfg.stage(stage)
         if stage == "init":
             opts = {"init": build_optimizer([*self.mappings.parameters(), *self.heads.parameters()], sc)}
+        elif stage == "similarity" and self.cfg.loss.metric == "regression":
+            opts = {"similarity": build_optimizer(list(self.mappings.regressor.parameters()), sc)}
         elif stage == "similarity":
             opts = {"similarity": build_optimizer([*self.mappings.parameters(), *self.ds.parameters()], sc)}
         else:
@@ -263,6 +267,9 @@ class Trainer:
         desc = f"{stage} {epoch + 1}/{self.cfg.stage(stage).epochs}"
         if stage == "init":
             stats = stages.init_epoch(self.mappings, self.heads, opts["init"], batches, self.device, desc, self.stepper)
+        elif stage == "similarity" and self.cfg.loss.metric == "regression":
+            stats = stages.regression_epoch(self.mappings, opts["similarity"], batches, self.cfg.loss, self.device,
+                                            desc, self.stepper)
         elif stage == "similarity":
             stats = stages.similarity_epoch(self.mappings, self.ds, opts["similarity"], batches, self.cfg.loss,
                                             self.device, desc, self.stepper)
