@@ -31,15 +31,18 @@ def test_table2_runs_every_method_over_seeds_and_reuses_finished_runs(fast, tmp_
     table = path.read_text()
     assert "| Ours (Eq. 2) |" in table and "| Ours* (Eq. 5/6) |" in table and " ± " in table
     assert "paper" not in table  # the synthetic set is not one of the paper's datasets
-    runs = sorted(p.relative_to(tmp_path / "exp") for p in (tmp_path / "exp").glob("table2/*/seed*"))
-    assert [str(r) for r in runs] == ["table2/ours-eq-2/seed0", "table2/ours-eq-2/seed1",
-                                      "table2/ours-eq-5-6/seed0", "table2/ours-eq-5-6/seed1"]
+    runs = sorted((tmp_path / "exp" / "runs").glob("*/seed*"))
+    assert len(runs) == 4 and sorted(r.name for r in runs) == ["seed0", "seed0", "seed1", "seed1"]
     from viewadapt.config import load_config
 
-    assert [load_config(tmp_path / "exp" / r / "config.yaml").train.seed for r in runs[:2]] == [0, 1]
-    stamp = (tmp_path / "exp" / runs[0] / "metrics.json").stat().st_mtime_ns
+    seeds = {load_config(r / "config.yaml").loss.adaptive: [] for r in runs}
+    for r in runs:
+        cfg = load_config(r / "config.yaml")
+        seeds[cfg.loss.adaptive].append(cfg.train.seed)
+    assert {k: sorted(v) for k, v in seeds.items()} == {False: [0, 1], True: [0, 1]}
+    stamp = runs[0].joinpath("metrics.json").stat().st_mtime_ns
     run_experiment("table2", None, fast, seeds=2, out=tmp_path / "exp")  # everything cached
-    assert (tmp_path / "exp" / runs[0] / "metrics.json").stat().st_mtime_ns == stamp
+    assert runs[0].joinpath("metrics.json").stat().st_mtime_ns == stamp
     assert (tmp_path / "exp" / "table2" / "cmc.png").is_file()
 
 
@@ -47,8 +50,11 @@ def test_an_interrupted_run_is_resumed(fast, tmp_path):
     from viewadapt.config import load_config
     from viewadapt.training import Trainer
 
-    run = tmp_path / "exp" / "table2" / "ours-eq-2" / "seed0"
-    cfg = load_config(None, fast + ["loss.adaptive=false", "train.seed=0", f"output_dir={run.parent}", "name=seed0"])
+    from viewadapt.experiments.runner import run_key
+
+    settings = fast + ["loss.adaptive=false", "train.seed=0"]
+    run = tmp_path / "exp" / "runs" / run_key(load_config(None, settings)) / "seed0"
+    cfg = load_config(None, settings + [f"output_dir={run.parent}", "name=seed0"])
     Trainer.create(cfg, verbose=False).fit(max_epochs=1)  # stopped after one epoch
     assert not json.loads((run / "metrics.json").read_text())["finished"]
     run_experiment("table2", None, fast, seeds=1, out=tmp_path / "exp")
@@ -56,9 +62,44 @@ def test_an_interrupted_run_is_resumed(fast, tmp_path):
     assert sorted(p.name for p in run.parent.iterdir()) == ["seed0"]  # resumed in place, not restarted
 
 
+def test_runs_are_keyed_by_what_their_results_depend_on(fast):
+    """Experiments share a setting's runs (the method's defaults are a row of most of them); any
+    change of config, but where the run is written, trains anew."""
+    from viewadapt.config import load_config
+    from viewadapt.experiments.runner import run_key
+
+    key = run_key(load_config(None, fast))
+    assert run_key(load_config(None, fast + ["train.seed=5", "output_dir=elsewhere", "name=x"])) == key
+    assert run_key(load_config(None, fast + ["data.synthetic.view_shift=1.0"])) == key  # the default, spelt out
+    assert run_key(load_config(None, fast + ["loss.gamma=1.0"])) != key
+    assert run_key(load_config(None, fast + ["eval.trials=3"])) != key
+
+
+def test_viewshift_refuses_a_real_dataset(tmp_path):
+    from viewadapt.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="data.dataset=synthetic"):
+        run_experiment("viewshift", None, ["data.dataset=viper", f"data.root={tmp_path}"], out=tmp_path / "exp")
+
+
+@pytest.mark.parametrize("name", ["fig6", "ablation"])
+def test_every_method_of_the_new_experiments_trains(fast, tmp_path, name):
+    path = run_experiment(name, None, fast + ["train.init.epochs=1"], seeds=1, out=tmp_path / "exp")
+    table = path.read_text()
+    assert all(f"| {m.label.format(probe='vggm_small', gallery='mobilenet_v3_small')} |" in table
+               for m in EXPERIMENTS[name].methods)
+
+
 def test_experiment_command_lists_and_rejects_unknown(capsys):
     assert main(["experiment", "list"]) == 0
     out = capsys.readouterr().out
-    assert all(name in out for name in ("table2", "table6", "table7", "fig7"))
+    assert all(name in out for name in ("table2", "table6", "table7", "fig6", "fig7", "ablation", "viewshift"))
     assert main(["experiment", "table99"]) == 2
     assert "unknown experiment 'table99'" in capsys.readouterr().err
+
+
+def test_dataset_option_picks_the_datasets_packaged_config(tmp_path, capsys):
+    assert main(["experiment", "table2", "--dataset", "viper", "--data-root", str(tmp_path / "nowhere"),
+                 "--seeds", "1", "--out", str(tmp_path / "exp")]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "nowhere" / "viper") in err  # the missing dataset is named where it was looked for

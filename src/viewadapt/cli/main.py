@@ -143,13 +143,23 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
+    from viewadapt.config import packaged_configs
     from viewadapt.experiments import EXPERIMENTS, run_experiment
 
     if args.name == "list":
         for name, exp in EXPERIMENTS.items():
             print(f"{name:8} {exp.title}: " + "; ".join(m.label for m in exp.methods))
         return 0
-    path = run_experiment(args.name, args.config, args.overrides, args.seeds, args.out, quiet=args.quiet)
+    config, overrides = args.config, list(args.overrides)
+    if args.dataset:
+        # A dataset's packaged config carries the paper's settings for it; with -c, only the dataset changes.
+        if config is None and args.dataset in packaged_configs():
+            config = args.dataset
+        else:
+            overrides.insert(0, f"data.dataset={args.dataset}")
+    if args.data_root:
+        overrides.insert(0, f"data.root={args.data_root}")
+    path = run_experiment(args.name, config, overrides, args.seeds, args.out, quiet=args.quiet)
     print(path.read_text())
     print(f"written: {path}")
     return 0
@@ -253,8 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("experiment", help="run one of the paper's comparisons over seeds: table of mean +- std")
-    p.add_argument("name", help="table2, table6, table7, fig7, or list")
+    p.add_argument("name", help="table2, table6, table7, fig6, fig7, ablation, viewshift, or list")
     _config_args(p)
+    p.add_argument("--dataset", help="viper, cuhk03, market1501, dukemtmc (their packaged config unless -c), synthetic...")
+    p.add_argument("--data-root", help="folder holding the datasets (data.root)")
     p.add_argument("--seeds", type=int, default=3, help="train.seed 0..N-1 per method (default 3)")
     p.add_argument("--out", default="experiments", help="folder of the runs and results (reused when re-run)")
     p.add_argument("--quiet", "-q", action="store_true")

@@ -1,17 +1,21 @@
 """Run a named experiment: every method over several seeds, each run cached in its own folder, so an
-interrupted experiment continues where it stopped; then a Markdown table of mean +- std and plots."""
+interrupted experiment continues where it stopped; then a Markdown table of mean +- std and plots.
+
+Runs are keyed by their resolved config, so two experiments that train the same setting (the
+method's defaults are a row of most of them) share its runs, and a changed config trains anew.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import re
 import shutil
 import statistics
 import time
 from pathlib import Path
 
-from viewadapt.config import load_config
+from viewadapt.config import Config, load_config
 from viewadapt.errors import ConfigError
 from viewadapt.experiments.registry import EXPERIMENTS, Experiment, Method
 from viewadapt.reports.figures import plot_cmc, plot_sweep
@@ -22,15 +26,20 @@ from viewadapt.training.run_dir import environment, write_json
 METRICS = (("rank1", "rank-1"), ("rank5", "rank-5"), ("rank20", "rank-20"), ("mAP", "mAP"))
 
 
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+def run_key(cfg: Config) -> str:
+    """What a run's results depend on: its resolved config, less where it is written and its seed."""
+    tree = cfg.to_dict()
+    for key in ("output_dir", "name"):
+        tree.pop(key)
+    tree["train"].pop("seed")
+    return hashlib.sha1(json.dumps(tree, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def method_overrides(method: Method, probe: str, gallery: str) -> list[str]:
     return [o.format(probe=probe, gallery=gallery) for o in method.overrides]
 
 
-def run_method(config: str | None, overrides: list[str], run: Path, quiet: bool) -> dict:
+def run_method(config: str | Path | None, overrides: list[str], run: Path, quiet: bool) -> dict:
     """One run, reusing what a previous call finished or left half done."""
     metrics_file = run / "metrics.json"
     if metrics_file.is_file():
@@ -49,7 +58,7 @@ def _cell(values: list[float]) -> str:
     return f"{mean:.1f} ± {100 * statistics.stdev(values):.1f}" if len(values) > 1 else f"{mean:.1f}"
 
 
-def run_experiment(name: str, config: str | None = None, overrides: list[str] | None = None, seeds: int = 3,
+def run_experiment(name: str, config: str | Path | None = None, overrides: list[str] | None = None, seeds: int = 3,
                    out: str | Path = "experiments", quiet: bool = True) -> Path:
     """Train every method of experiment ``name`` with train.seed 0..seeds-1; write ``results.md``."""
     if name not in EXPERIMENTS:
@@ -57,7 +66,11 @@ def run_experiment(name: str, config: str | None = None, overrides: list[str] | 
     exp: Experiment = EXPERIMENTS[name]
     overrides = list(overrides or [])
     base = load_config(config, overrides)
+    if exp.synthetic_only and base.data.dataset != "synthetic":
+        raise ConfigError(f"experiment '{name}' varies the synthetic benchmark: run it with data.dataset=synthetic "
+                          f"(e.g. -c experiments-small), not {base.data.dataset}")
     folder = Path(out) / name
+    folder.mkdir(parents=True, exist_ok=True)
     start = time.time()
     results: dict[str, list[dict]] = {}
     train_s = 0.0
@@ -68,10 +81,11 @@ def run_experiment(name: str, config: str | None = None, overrides: list[str] | 
         for seed in range(seeds):
             if not quiet:
                 print(f"== {label}, seed {seed}")
-            run = folder / slug(method.label) / f"seed{seed}"
-            metrics = run_method(config, overrides + extra + [f"train.seed={seed}"], run, quiet)
+            settings = overrides + extra + [f"train.seed={seed}"]
+            run = Path(out) / "runs" / run_key(load_config(config, settings)) / f"seed{seed}"
+            metrics = run_method(config, settings, run, quiet)
             train_s += metrics["train_time_s"]
-            runs.append(metrics["test"])
+            runs.append({**metrics["test"], "run": str(run)})
         results[label] = runs
     wall = time.time() - start
     dataset = base.data.dataset
@@ -95,9 +109,12 @@ def run_experiment(name: str, config: str | None = None, overrides: list[str] | 
     plot_cmc(curves, folder / "cmc.png", title=f"{name}: CMC ({dataset}, mean over seeds)")
     lines += ["", "![CMC](cmc.png)"]
     if exp.x_label:
-        xs = [m.x for m in exp.methods]
-        ys = [[r["rank1"] for r in runs] for runs in results.values()]
-        plot_sweep(xs, ys, folder / "sweep.png", exp.x_label, "rank-1")
+        series: dict[str, tuple[list[float], list[list[float]]]] = {}
+        for method, runs in zip(exp.methods, results.values()):
+            xs, ys = series.setdefault(method.series, ([], []))
+            xs.append(method.x)
+            ys.append([r["rank1"] for r in runs])
+        plot_sweep(series, folder / "sweep.png", exp.x_label, "rank-1")
         lines += ["", "![sweep](sweep.png)"]
     path = folder / "results.md"
     path.write_text("\n".join(lines) + "\n")

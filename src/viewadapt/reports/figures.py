@@ -35,15 +35,19 @@ def plot_cmc(curves: Mapping[str, Sequence[float]], path: Path, title: str = "",
     return path
 
 
-def plot_sweep(xs: Sequence[float], ys: Sequence[Sequence[float]], path: Path, x_label: str,
+def plot_sweep(series: Mapping[str, tuple[Sequence[float], Sequence[Sequence[float]]]], path: Path, x_label: str,
                y_label: str) -> Path:
-    """Mean +- std (over seeds) of a metric along a swept setting, e.g. rank-1 against gamma (Fig. 7)."""
+    """Mean +- std (over seeds) of a metric along a swept setting, e.g. rank-1 against gamma (Fig. 7):
+    one curve per series, ``{label: (xs, values per x over seeds)}``; a single unnamed series has no legend."""
     import statistics
 
-    means = [100 * statistics.fmean(y) for y in ys]
-    stds = [100 * statistics.stdev(y) if len(y) > 1 else 0.0 for y in ys]
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3)
+    for label, (xs, ys) in series.items():
+        means = [100 * statistics.fmean(y) for y in ys]
+        stds = [100 * statistics.stdev(y) if len(y) > 1 else 0.0 for y in ys]
+        ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=label or None)
+    if any(series):
+        ax.legend(fontsize=8)
     ax.set(xlabel=x_label, ylabel=f"{y_label} (%)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
