@@ -194,3 +194,24 @@ def test_model_regression_needs_a_shared_network_and_no_stage_c(tiny_config):
         tiny_config("loss.metric=regression", "train.adaptation.enabled=false")
     with pytest.raises(ConfigError, match="train.adaptation.enabled=false"):
         tiny_config("loss.metric=regression", "model.shared=true")
+
+
+def test_resuming_or_loading_a_run_regenerates_the_synthetic_benchmark_it_was_trained_on(tiny_config, tmp_path):
+    """A view-shift sweep regenerates one root with other settings: a run resumed or evaluated later
+    must see its own images again, not the last ones generated there."""
+    from dataclasses import replace
+
+    from viewadapt.data.synthetic import generate, read_spec
+
+    trainer = Trainer.create(tiny_config(f"data.root={tmp_path / 'own'}", "train.init.epochs=1",
+                                         "train.similarity.epochs=1", "train.adaptation.enabled=false"), verbose=False)
+    trainer.fit(max_epochs=1)
+    root = trainer.cfg.data.root
+    own = read_spec(root)
+    generate(root, replace(own, view_shift=own.view_shift + 1.0))
+    resumed = Trainer.resume(trainer.run_dir, verbose=False)
+    assert read_spec(root) == own
+    resumed.fit()
+    generate(root, replace(own, view_shift=own.view_shift + 1.0))
+    load_trained(trainer.run_dir)
+    assert read_spec(root) == own

@@ -16,6 +16,7 @@ __all__ = [
     "ImageRecord",
     "Split",
     "ViewRecord",
+    "ensure_generated",
     "load_dataset",
     "make_identity_split",
     "make_split",
@@ -24,12 +25,21 @@ __all__ = [
 ]
 
 
-def load_dataset(cfg: DataConfig) -> DatasetDescription:
-    """Read the configured dataset; the synthetic one is generated first (once per spec)."""
+def ensure_generated(cfg: DataConfig) -> None:
+    """Make the synthetic benchmark under ``cfg.root`` the one this config describes.
+
+    Runs with other settings (a view-shift sweep) regenerate the same root, so a run that is resumed
+    or evaluated later must not trust what it finds there. Nothing to do for a real dataset.
+    """
     if cfg.dataset == "synthetic":
         s = cfg.synthetic
         generate(cfg.root, SyntheticSpec(s.num_identities, s.images_per_view, s.view_shift, cfg.height, cfg.width, s.seed,
                                          s.num_cameras))
+
+
+def load_dataset(cfg: DataConfig) -> DatasetDescription:
+    """Read the configured dataset; the synthetic one is generated first (once per spec)."""
+    ensure_generated(cfg)
     return DATASETS[cfg.dataset].read(Path(cfg.root), cfg.variant)
 
 

@@ -16,7 +16,7 @@ from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 
 from viewadapt.config import STAGES, Config, config_from_dict, load_config
-from viewadapt.data import Split, prepare_split, split_base
+from viewadapt.data import Split, ensure_generated, prepare_split, split_base
 from viewadapt.data.images import ViewImages, ensure_readable, eval_transform, train_transform
 from viewadapt.data.sampler import SPBatchSampler
 from viewadapt.errors import CheckpointError
@@ -139,6 +139,9 @@ class Trainer:
         if not isinstance(saved, dict) or config_from_dict(saved).to_dict() != cfg.to_dict():
             raise CheckpointError(f"{run_dir / CHECKPOINT} was written for another config than "
                                   f"{run_dir / 'config.yaml'}: restore that file or start a new run")
+        if d.is_main:
+            ensure_generated(cfg.data)
+        d.broadcast(None)  # the other ranks read the images only once rank 0 has them in place
         split = Split.from_json(run_dir / "split.json", split_base(cfg.data))
         trainer = cls(cfg, run_dir, split, setup_logging(run_dir, verbose) if d.is_main else _quiet_logger(), d, device)
         trainer._load(state)
@@ -376,6 +379,7 @@ def load_trained(run_dir: str | Path) -> tuple[Config, Split, ViewMappings, Simi
         raise CheckpointError(f"{run_dir} has no {WEIGHTS}: its training did not finish; "
                               f"run `viewadapt train --resume {run_dir}`")
     cfg.model.pretrained = False  # the weights file replaces any initial weights
+    ensure_generated(cfg.data)
     mappings, ds, dd = build_models(cfg)
     load_weights(run_dir / WEIGHTS, mappings, ds, dd)
     split = Split.from_json(run_dir / "split.json", split_base(cfg.data))
