@@ -68,3 +68,11 @@ def test_packaged_dataset_configs_load_by_name():
     assert load_config("market1501", ["data.protocol=standard"]).data.protocol == "standard"
     with pytest.raises(ConfigError, match="packaged configs: .*market1501"):
         load_config("market")
+
+
+def test_every_packaged_config_loads():
+    from viewadapt.config import packaged_configs
+
+    for name in packaged_configs():
+        assert load_config(name).data.dataset
+    assert {"experiments-small", "experiments-pretrained", "experiments-large"} <= set(packaged_configs())
