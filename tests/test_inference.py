@@ -58,6 +58,25 @@ def test_match_ranks_the_gallery_with_ds_probabilities(run, tiny_synthetic, tmp_
     assert [m.distance for m in fast] == pytest.approx([m.distance for m in dense], abs=1e-4)
 
 
+def test_a_run_without_a_trained_ds_gives_no_ds_probability(tiny_synthetic, tmp_path, capsys):
+    """The few-shot baselines never train Ds: its output would look like a probability and mean nothing."""
+    args = tiny_overrides(tiny_synthetic, tmp_path / "runs") + [
+        "loss.metric=matching", "model.shared=true", "model.normalize=true", "train.init.epochs=1",
+        "train.similarity.epochs=1", "train.adaptation.enabled=false", "name=mn"]
+    assert main(["train", "--quiet", *args]) == 0
+    run = tmp_path / "runs" / "mn"
+    probe = sorted((tiny_synthetic / "cam_a").rglob("*.jpg"))[0]
+    matches = ReIDModel.from_run(run).match(probe, tiny_synthetic / "cam_b", k=3)[str(probe)]
+    assert [m.same_person for m in matches] == [None, None, None]
+    capsys.readouterr()
+    assert main(["match", str(run), str(probe), "--gallery", str(tiny_synthetic / "cam_b"), "--k", "3",
+                 "--image", str(tmp_path / "r.png")]) == 0
+    out = capsys.readouterr().out
+    assert "  -  " in out and "no Ds" in out and (tmp_path / "r.png").is_file()
+    assert main(["evaluate", str(run), "--rerank", "ds"]) == 2
+    assert "needs a trained Ds" in capsys.readouterr().err
+
+
 def test_any_image_size_and_mode_is_accepted(run, tiny_synthetic, tmp_path):
     src = sorted((tiny_synthetic / "cam_a").rglob("*.jpg"))[0]
     Image.open(src).convert("L").resize((50, 140)).save(tmp_path / "grey.png")

@@ -194,6 +194,8 @@ def test_model_regression_needs_a_shared_network_and_no_stage_c(tiny_config):
         tiny_config("loss.metric=regression", "train.adaptation.enabled=false")
     with pytest.raises(ConfigError, match="train.adaptation.enabled=false"):
         tiny_config("loss.metric=regression", "model.shared=true")
+    with pytest.raises(ConfigError, match="eval.rerank=ds needs a trained Ds"):
+        tiny_config("loss.metric=matching", "eval.rerank=ds")
 
 
 def test_resuming_or_loading_a_run_regenerates_the_synthetic_benchmark_it_was_trained_on(tiny_config, tmp_path):

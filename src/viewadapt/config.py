@@ -320,6 +320,9 @@ def validate(cfg: Config) -> None:
     _check(cfg.loss.fewshot_scale > 0, "loss.fewshot_scale must be > 0")
     _check(len(m.regressor_hidden) >= 1 and min(m.regressor_hidden) >= 1,
            "model.regressor_hidden must list positive layer widths")
+    _check(cfg.loss.metric == "ds" or cfg.eval.rerank != "ds",
+           f"eval.rerank=ds needs a trained Ds, and loss.metric={cfg.loss.metric} trains none: use eval.rerank=none "
+           "or k_reciprocal")
     if cfg.loss.metric == "regression":
         _check(m.shared, "loss.metric=regression regresses classifiers of one shared network: set model.shared=true")
         _check(t.similarity.enabled and not t.adaptation.enabled,

@@ -71,6 +71,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         cfg.eval.faiss_k = args.topk
     if cfg.eval.search == "faiss" and (protocol != "all_gallery" or rerank != "none"):
         raise ViewAdaptError("--search faiss works with --protocol all_gallery and no re-ranking only")
+    if rerank == "ds" and cfg.loss.metric != "ds":
+        raise ViewAdaptError(f"--rerank ds needs a trained Ds, and this run (loss.metric={cfg.loss.metric}) has none: "
+                             "use --rerank k_reciprocal or none")
     result = score_records(mappings.to(device), split.subset(args.subset), cfg, device, protocol, args.trials,
                            ds=ds.to(device), rerank=rerank, rank_lists=cfg.eval.rank_lists)
     result["split"] = split.label
@@ -121,16 +124,19 @@ def _cmd_match(args: argparse.Namespace) -> int:
         print(f"probe {probe}")
         print(f"  {'rank':>4}  {'distance':>8}  {'same person (Ds)':>16}  path")
         for m in matches:
-            print(f"  {m.rank:>4}  {m.distance:>8.4f}  {m.same_person:>16.3f}  {m.path}")
+            same = "-" if m.same_person is None else f"{m.same_person:.3f}"
+            print(f"  {m.rank:>4}  {m.distance:>8.4f}  {same:>16}  {m.path}")
     if args.json:
         Path(args.json).write_text(json.dumps({p: [vars(m) for m in ms] for p, ms in results.items()}, indent=1))
     if args.image:
         for n, (probe, matches) in enumerate(results.items()):
             entry = {"query": {"path": probe}, "gallery": [
-                {"path": m.path, "score": m.distance, "match": m.same_person >= 0.5} for m in matches]}
+                {"path": m.path, "score": m.distance, "match": None if m.same_person is None else m.same_person >= 0.5}
+                for m in matches]}
             path = Path(args.image) if len(results) == 1 else Path(args.image).with_stem(f"{Path(args.image).stem}_{n}")
             draw_rank_list(entry, path, model.cfg.data.height, model.cfg.data.width)
-            print(f"written: {path} (green: Ds says same person)")
+            legend = "green: Ds says same person" if model.cfg.loss.metric == "ds" else "grey: this run has no Ds"
+            print(f"written: {path} ({legend})")
     return 0
 
 

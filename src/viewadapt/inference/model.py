@@ -37,12 +37,13 @@ def image_paths(source: str | Path | Sequence[str | Path]) -> list[str]:
 
 @dataclass
 class Match:
-    """One gallery item for a probe: rank (1-based), path, distance, Ds same-person probability."""
+    """One gallery item for a probe: rank (1-based), path, distance, Ds same-person probability (None
+    for a run whose Ds was never trained: the few-shot baselines, ``loss.metric`` other than ds)."""
 
     rank: int
     path: str
     distance: float
-    same_person: float
+    same_person: float | None
 
 
 class ReIDModel:
@@ -111,7 +112,7 @@ class ReIDModel:
         k: int = 10, probe_view: int | str = "probe", gallery_view: int | str = "gallery", use_faiss: bool = False,
     ) -> dict[str, list[Match]]:
         """For each probe image, its ``k`` nearest gallery items (Euclidean, ties in gallery order),
-        with Ds's probability that the pair is the same person."""
+        with Ds's probability that the pair is the same person where the run trained Ds."""
         probe_paths = image_paths(probes)
         g = self._gallery(gallery, gallery_view)
         if len(g.paths) == 0:
@@ -124,8 +125,11 @@ class ReIDModel:
             rows = [(topk_stable(block, k), block) for _, block in distance_blocks(qf, g.features)]
             idx = np.concatenate([i for i, _ in rows])
             dist = np.concatenate([np.take_along_axis(b, i, 1) for i, b in rows])
-        e_s = torch.from_numpy(np.repeat(qf, k, axis=0)).to(self.device)
-        e_t = torch.from_numpy(g.features[idx.reshape(-1)]).to(self.device)
-        prob = torch.sigmoid(self.ds(e_s, e_t)).cpu().numpy().reshape(len(qf), k)
-        return {p: [Match(r + 1, g.paths[j], float(dist[n, r]), float(prob[n, r])) for r, j in enumerate(idx[n])]
+        prob = None
+        if self.cfg.loss.metric == "ds":
+            e_s = torch.from_numpy(np.repeat(qf, k, axis=0)).to(self.device)
+            e_t = torch.from_numpy(g.features[idx.reshape(-1)]).to(self.device)
+            prob = torch.sigmoid(self.ds(e_s, e_t)).cpu().numpy().reshape(len(qf), k)
+        return {p: [Match(r + 1, g.paths[j], float(dist[n, r]), None if prob is None else float(prob[n, r]))
+                    for r, j in enumerate(idx[n])]
                 for n, p in enumerate(probe_paths)}

@@ -94,10 +94,12 @@ def _tile(path: str, height: int, width: int, colour: tuple[int, int, int], capt
 
 
 def draw_rank_list(entry: Mapping, path: Path, height: int = 128, width: int = 64) -> Path:
-    """Probe (grey border) then its top-k gallery items, green where the identity matches, red otherwise."""
+    """Probe (grey border) then its top-k gallery items, green where the identity matches, red otherwise
+    (grey where ``match`` is None: nothing to say)."""
     tiles = [_tile(entry["query"]["path"], height, width, GREY, "probe")]
     for rank, g in enumerate(entry["gallery"], start=1):
-        tiles.append(_tile(g["path"], height, width, GREEN if g["match"] else RED, f"{rank}: {g['score']:.2f}"))
+        colour = GREY if g["match"] is None else GREEN if g["match"] else RED
+        tiles.append(_tile(g["path"], height, width, colour, f"{rank}: {g['score']:.2f}"))
     gap = 6
     canvas = Image.new("RGB", (sum(t.width for t in tiles) + gap * len(tiles) + 16, tiles[0].height + 8), "white")
     x = 4
