@@ -54,6 +54,7 @@ def _print_metrics(m: dict, title: str) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from viewadapt.config import validate
     from viewadapt.evaluation.scoring import score_records
     from viewadapt.reports import build_report
     from viewadapt.training import load_trained
@@ -61,19 +62,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     cfg, split, mappings, ds, _ = load_trained(args.run)
     device = resolve_device(cfg.train.device)
-    protocol = args.protocol or cfg.eval.protocol
-    rerank = args.rerank or cfg.eval.rerank
+    protocol = cfg.eval.protocol = args.protocol or cfg.eval.protocol
+    rerank = cfg.eval.rerank = args.rerank or cfg.eval.rerank
     if args.ap:
         cfg.eval.ap = args.ap
     if args.search:
         cfg.eval.search = args.search
     if args.topk:
         cfg.eval.faiss_k = args.topk
-    if cfg.eval.search == "faiss" and (protocol != "all_gallery" or rerank != "none"):
-        raise ViewAdaptError("--search faiss works with --protocol all_gallery and no re-ranking only")
-    if rerank == "ds" and cfg.loss.metric != "ds":
-        raise ViewAdaptError(f"--rerank ds needs a trained Ds, and this run (loss.metric={cfg.loss.metric}) has none: "
-                             "use --rerank k_reciprocal or none")
+    validate(cfg)  # the options meet the config's own rules (faiss search, Ds re-ranking of a run without Ds)
     result = score_records(mappings.to(device), split.subset(args.subset), cfg, device, protocol, args.trials,
                            ds=ds.to(device), rerank=rerank, rank_lists=cfg.eval.rank_lists)
     result["split"] = split.label
