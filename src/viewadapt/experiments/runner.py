@@ -39,8 +39,8 @@ def method_overrides(method: Method, probe: str, gallery: str) -> list[str]:
     return [o.format(probe=probe, gallery=gallery) for o in method.overrides]
 
 
-def run_method(config: str | Path | None, overrides: list[str], run: Path, quiet: bool) -> dict:
-    """One run, reusing what a previous call finished or left half done."""
+def run_method(cfg: Config, run: Path, quiet: bool) -> dict:
+    """One run of ``cfg`` in folder ``run``, reusing what a previous call finished or left half done."""
     metrics_file = run / "metrics.json"
     if metrics_file.is_file():
         metrics = json.loads(metrics_file.read_text())
@@ -49,7 +49,7 @@ def run_method(config: str | Path | None, overrides: list[str], run: Path, quiet
     if (run / CHECKPOINT).is_file():
         return Trainer.resume(run, verbose=not quiet).fit()
     shutil.rmtree(run, ignore_errors=True)  # died before its first checkpoint: nothing to keep
-    cfg = load_config(config, overrides + [f"output_dir={run.parent}", f"name={run.name}"])
+    cfg.output_dir, cfg.name = str(run.parent), run.name
     return Trainer.create(cfg, verbose=not quiet).fit()
 
 
@@ -81,9 +81,9 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
         for seed in range(seeds):
             if not quiet:
                 print(f"== {label}, seed {seed}")
-            settings = overrides + extra + [f"train.seed={seed}"]
-            run = Path(out) / "runs" / run_key(load_config(config, settings)) / f"seed{seed}"
-            metrics = run_method(config, settings, run, quiet)
+            cfg = load_config(config, overrides + extra + [f"train.seed={seed}"])
+            run = Path(out) / "runs" / run_key(cfg) / f"seed{seed}"
+            metrics = run_method(cfg, run, quiet)
             train_s += metrics["train_time_s"]
             runs.append({**metrics["test"], "run": str(run)})
         results[label] = runs
