@@ -21,14 +21,15 @@ import time
 import torch
 from torch.utils.data import DataLoader
 
+from viewadapt.build import build_method, prepare_split
 from viewadapt.config import load_config, packaged_configs
-from viewadapt.data import prepare_split
 from viewadapt.data.images import ViewImages, eval_transform, train_transform
 from viewadapt.data.sampler import SPBatchSampler
 from viewadapt.evaluation.features import extract_embeddings
-from viewadapt.training import build_models
-from viewadapt.training.stages import adaptation_epoch
-from viewadapt.training.trainer import resolve_device
+from viewadapt.runs import resolve_device
+from viewadapt.training.distributed import Dist
+from viewadapt.training.stages import StageContext, ViewAdaptation
+from viewadapt.training.step import Stepper
 
 
 def sync(device: torch.device) -> None:
@@ -79,8 +80,13 @@ def main() -> None:
     cfg = load_config(args.config, args.overrides)
     device = resolve_device(cfg.train.device)
     _, split = prepare_split(cfg.data)
-    mappings, ds, dd = (m.to(device) for m in build_models(cfg))
+    method = build_method(cfg).to(device)
+    mappings = method.mappings
     train_set = ViewImages(split.train, train_transform(cfg.data.height, cfg.data.width))
+    valid_set = ViewImages(split.valid, eval_transform(cfg.data.height, cfg.data.width))
+    stepper = Stepper(cfg.train.amp, device)
+    stage = ViewAdaptation(StageContext(cfg, method, train_set, valid_set, device, stepper, Dist()))
+    stage.start()
     sampler = SPBatchSampler([r.pid for r in split.train], [r.view for r in split.train], cfg.train.batch_p,
                              cfg.train.batch_s, seed=0)
     loader = DataLoader(train_set, batch_sampler=sampler, num_workers=args.workers, pin_memory=device.type == "cuda")
@@ -110,16 +116,14 @@ def main() -> None:
     for net in nets.values():
         bare(net)  # warm-up (cudnn autotune, allocator)
     bare_rates = {name: rate(lambda net=net: bare(net), total, device) for name, net in nets.items()}
-    opt = torch.optim.Adam(list(mappings.parameters()) + list(ds.parameters()), lr=1e-4)
-    dd_opt = torch.optim.Adam(dd.parameters(), lr=1e-4)
 
-    def method(batches_in) -> None:
-        adaptation_epoch(mappings, ds, dd, opt, dd_opt, batches_in, cfg.loss, device, desc="bench")
+    def step(batches_in) -> None:
+        stage.train_epoch(batches_in, "bench")
 
-    method(on_device[:1])
-    computed = rate(lambda: method(on_device), total, device)
+    step(on_device[:1])
+    computed = rate(lambda: step(on_device), total, device)
     with Utilisation(device) as util:
-        fed = rate(lambda: method(take()), total, device)
+        fed = rate(lambda: step(take()), total, device)
     records = split.test
     extract = lambda workers: extract_embeddings(mappings, records, cfg.data.height, cfg.data.width,  # noqa: E731
                                                  cfg.eval.batch_size, device, workers)

@@ -16,7 +16,7 @@ torch.set_num_threads(2)
 @pytest.fixture(scope="session")
 def tiny_synthetic(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("synthetic")
-    return generate(root, SyntheticSpec(num_identities=16, images_per_view=2, height=64, width=32, seed=3))
+    return generate(root, SyntheticSpec(num_identities=16, images_per_view=2, seed=3), height=64, width=32)
 
 
 def tiny_overrides(root: Path, out: Path) -> list[str]:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from viewadapt.data import load_dataset, make_identity_split
+from viewadapt.build import load_dataset
+from viewadapt.data import make_identity_split
 from viewadapt.data.datasets import read_folder_dataset
 from viewadapt.data.images import ViewImages, eval_transform
 from viewadapt.data.records import DatasetDescription, ImageRecord
@@ -31,12 +32,12 @@ def test_synthetic_layout_and_counts(tiny_synthetic):
 
 
 def test_synthetic_is_deterministic_and_cached(tmp_path):
-    spec = SyntheticSpec(num_identities=3, images_per_view=1, height=64, width=32, seed=7)
-    a, b = generate(tmp_path / "a", spec), generate(tmp_path / "b", spec)
+    spec = SyntheticSpec(num_identities=3, images_per_view=1, seed=7)
+    a, b = generate(tmp_path / "a", spec, 64, 32), generate(tmp_path / "b", spec, 64, 32)
     for fa in sorted(a.rglob("*.jpg")):
         assert np.array_equal(np.asarray(Image.open(fa)), np.asarray(Image.open(b / fa.relative_to(a))))
     stamp = (a / "synthetic.json").stat().st_mtime_ns
-    generate(a, spec)  # same spec: nothing rewritten
+    generate(a, spec, 64, 32)  # same spec: nothing rewritten
     assert (a / "synthetic.json").stat().st_mtime_ns == stamp
 
 
@@ -50,12 +51,12 @@ def _camera_gap(root: Path) -> float:
 
 
 def test_view_shift_controls_the_camera_gap(tmp_path):
-    gaps = [_camera_gap(generate(tmp_path / str(s), SyntheticSpec(12, 1, s, 64, 32, seed=1))) for s in (0.0, 2.0)]
+    gaps = [_camera_gap(generate(tmp_path / str(s), SyntheticSpec(12, 1, s, seed=1), 64, 32)) for s in (0.0, 2.0)]
     assert gaps[1] > 1.3 * gaps[0]
 
 
 def test_identities_differ_more_than_views_of_one_identity(tmp_path):
-    root = generate(tmp_path, SyntheticSpec(10, 2, 0.0, 64, 32, seed=2))
+    root = generate(tmp_path, SyntheticSpec(10, 2, 0.0, seed=2), 64, 32)
 
     def clothing(i: int, k: int) -> np.ndarray:
         """Mean colours of the torso and the legs, regions every pose and crop keeps in view."""

@@ -150,10 +150,29 @@ def test_onnx_equals_pytorch(run, tiny_synthetic, tmp_path, kind):
     model = ReIDModel.from_run(source)
     for f in files:
         session = ort.InferenceSession(str(f), providers=["CPUExecutionProvider"])
-        module = model.mappings.mapping(1 if f.stem == "gallery" else 0)
+        module = model.embedder.mapping(1 if f.stem == "gallery" else 0)
         for batch in (1, 8):
             x = torch.rand(batch, 3, 64, 32, generator=torch.Generator().manual_seed(batch))
             with torch.no_grad():
                 expected = module(x).numpy()
             got = session.run(None, {"images": x.numpy()})[0]
             assert got.shape == (batch, 16) and np.abs(got - expected).max() <= 1e-4
+
+
+def test_an_output_folder_that_does_not_exist_is_one_line_before_any_work(run, tiny_synthetic, tmp_path, capsys):
+    probe = str(sorted((tiny_synthetic / "cam_a").rglob("*.jpg"))[0])
+    missing = tmp_path / "no" / "such"
+    cases = [
+        (["extract", str(run), str(tiny_synthetic / "cam_b"), "--out", str(missing / "f.safetensors")], "--out"),
+        (["match", str(run), probe, "--gallery", str(tiny_synthetic / "cam_b"), "--json", str(missing / "r.json")],
+         "--json"),
+        (["match", str(run), probe, "--gallery", str(tiny_synthetic / "cam_b"), "--image", str(missing / "r.png")],
+         "--image"),
+    ]
+    for args, option in cases:
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"{option} {missing}" in err[0] and "does not exist; create it" in err[0], err
+    with pytest.raises(DataError, match="the folder .* does not exist"):
+        Features(np.zeros((1, 2), np.float32), ["a.jpg"], 0, "x").save(missing / "f.safetensors")
+    assert not missing.exists()

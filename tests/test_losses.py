@@ -103,8 +103,7 @@ def test_eq5_adaptive_hand_value():
 
 def test_anchor_is_never_its_own_positive():
     pids = torch.tensor([0, 0, 1, 1])
-    index = torch.arange(4)
-    pos, neg = pair_masks(pids, pids, index, index)
+    pos, neg = pair_masks(pids, pids, same_items=True)
     assert not pos.diagonal().any() and not neg.diagonal().any()
     assert pos.tolist() == [[False, True, False, False], [True, False, False, False],
                             [False, False, False, True], [False, False, True, False]]

@@ -21,14 +21,14 @@ from viewadapt.errors import DataError
 
 @pytest.fixture(scope="module")
 def three_cams(tmp_path_factory):
-    return generate(tmp_path_factory.mktemp("three"), SyntheticSpec(12, 2, 1.0, 64, 32, seed=4, num_cameras=3))
+    return generate(tmp_path_factory.mktemp("three"), SyntheticSpec(12, 2, 1.0, seed=4, num_cameras=3), 64, 32)
 
 
 def test_synthetic_with_three_cameras_and_regeneration(three_cams, tmp_path):
     ds = read_folder_dataset(three_cams)
     assert ds.camera_names == ["cam_a", "cam_b", "cam_c"] and len(ds.records) == 12 * 3 * 2
-    root = generate(tmp_path, SyntheticSpec(4, 1, 1.0, 64, 32, seed=1, num_cameras=3))
-    generate(root, SyntheticSpec(4, 1, 1.0, 64, 32, seed=1, num_cameras=2))
+    root = generate(tmp_path, SyntheticSpec(4, 1, 1.0, seed=1, num_cameras=3), 64, 32)
+    generate(root, SyntheticSpec(4, 1, 1.0, seed=1, num_cameras=2), 64, 32)
     assert sorted(p.name for p in root.iterdir() if p.is_dir()) == ["cam_a", "cam_b"]  # no stale camera
 
 
@@ -77,7 +77,7 @@ def test_three_view_run_trains_evaluates_every_pair_and_exports(three_cams, tmp_
     from viewadapt.inference import ReIDModel
 
     model = ReIDModel.from_run(run)
-    assert len(model.mappings.views()) == 3 and model.mappings.mapping(2) is not model.mappings.mapping(1)
+    assert len(model.mappings.networks()) == 3 and model.mappings.mapping(2) is not model.mappings.mapping(1)
     feats = model.extract(three_cams / "cam_c", "cam_c")
     assert feats.view == 2
     with pytest.raises(DataError, match="no mapping for view 'cam_d': its views are cam_a \\(0\\)"):

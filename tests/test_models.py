@@ -51,7 +51,7 @@ def test_asymmetric_mappings_share_no_weights_and_siamese_share_all():
     ids_s = {id(p) for p in asym.probe.parameters()}
     assert not ids_s & {id(p) for p in asym.gallery.parameters()}
     siamese = ViewMappings.build("vggm_small", "mobilenet_v3_small", 8, shared=True, pretrained=False)
-    assert siamese.gallery is siamese.probe and len(siamese.views()) == 1
+    assert siamese.gallery is siamese.probe and len(siamese.networks()) == 1
     x = torch.rand(3, 3, 64, 32)
     assert asym(x, 0).shape == asym(x, 1).shape == (3, 8)  # equal dims from different backbones
 
@@ -78,24 +78,3 @@ def test_view_discriminator_has_one_logit_per_view(views):
     dd = ViewDiscriminator(8, hidden=5, num_views=views)
     assert dd(torch.randn(3, 8)).shape == (3, views)
     assert sum(isinstance(m, torch.nn.Linear) for m in dd.modules()) == 2
-
-
-def test_model_regressor_starts_as_the_identity_and_follows_the_probe_view_only():
-    import torch.nn.functional as F
-
-    from viewadapt.models import ModelRegressor, ViewMappings
-
-    torch.manual_seed(0)
-    w = torch.randn(5, 8)
-    assert torch.allclose(ModelRegressor(8, (16,))(w), F.normalize(w, dim=1))
-    mappings = ViewMappings.build("vggm_small", "vggm_small", 8, shared=True, pretrained=False, normalize=True,
-                                  regressor_hidden=[16])
-    torch.nn.init.normal_(mappings.regressor.net[-1].weight)
-    mappings.eval()
-    images = torch.rand(3, 3, 64, 32)
-    plain = mappings.probe(images)
-    assert torch.allclose(mappings(images, 1), plain)  # gallery: the shared network alone
-    assert torch.allclose(mappings(images, 0), mappings.regressor(plain))  # probe: its regressed classifier
-    assert not torch.allclose(mappings(images, 0), plain)
-    # The regressor's weights are stored once, under their own name.
-    assert sum(k.startswith("regressor.") for k in mappings.state_dict()) == 4

@@ -9,7 +9,8 @@ import pytest
 
 from layouts import make_cuhk03, make_market, make_viper
 from viewadapt.config import DataConfig
-from viewadapt.data import make_split, prepare_split, split_base
+from viewadapt.build import prepare_split, split_base
+from viewadapt.data import make_split
 from viewadapt.data.datasets import DATASETS
 from viewadapt.data.records import DISTRACTOR_PID, DatasetDescription, ImageRecord
 from viewadapt.data.splits import Split
@@ -37,7 +38,7 @@ def in_memory(name: str, num_ids: int, num_cameras: int, **kw) -> DatasetDescrip
 ])
 def test_paper_protocol_has_table_one_sizes(name, num_ids, cams, sizes):
     ds = in_memory(name, num_ids, cams)
-    split = make_split(ds, "paper", 1, 1, 1, seed=4)
+    split = make_split(ds, "paper", 1, 1, 1, seed=4, paper_split=DATASETS[name].paper_split)
     got = [ids(split.subset(n)) for n in ("train", "valid", "test")]
     assert tuple(map(len, got)) == sizes
     assert not (got[0] & got[1]) and not (got[0] & got[2]) and not (got[1] & got[2])
@@ -50,21 +51,21 @@ def test_paper_protocol_has_table_one_sizes(name, num_ids, cams, sizes):
     if cams > 2:  # random cameras in random order: both orders occur
         probe_first = Counter(dict(v)[0] < dict(v)[1] for v in cams_used.values())
         assert probe_first[True] > 50 and probe_first[False] > 50
-    again = make_split(ds, "paper", 1, 1, 1, seed=4)
+    again = make_split(ds, "paper", 1, 1, 1, seed=4, paper_split=DATASETS[name].paper_split)
     assert again.test == split.test and again.train == split.train
-    assert make_split(ds, "paper", 1, 1, 1, seed=5).test != split.test
+    assert make_split(ds, "paper", 1, 1, 1, seed=5, paper_split=DATASETS[name].paper_split).test != split.test
 
 
 def test_cuhk03_paper_protocol_uses_the_classic_test_set_of_the_trial():
     ds = in_memory("cuhk03", 1467, 2, test_sets=[list(range(100 * t + 1, 100 * t + 101)) for t in range(20)])
     for trial in (0, 7):
-        split = make_split(ds, "paper", 1, 1, 1, seed=0, trial=trial)
+        split = make_split(ds, "paper", 1, 1, 1, seed=0, trial=trial, paper_split=DATASETS["cuhk03"].paper_split)
         expected = set(ds.test_sets[trial])
         assert ids(split.test) == expected
         assert len(ids(split.train)) == 1160 and len(ids(split.valid)) == 100
         assert not ids(split.train) & expected and split.label == f"cuhk03/paper{' trial 7' if trial else ''} (seed 0)"
     with pytest.raises(DataError, match="20 classic test sets: set data.trial to 0-19"):
-        make_split(ds, "paper", 1, 1, 1, seed=0, trial=20)
+        make_split(ds, "paper", 1, 1, 1, seed=0, trial=20, paper_split=DATASETS["cuhk03"].paper_split)
 
 
 def test_paper_protocol_only_for_table_one_datasets():

@@ -5,16 +5,11 @@ import json
 import pytest
 import torch
 
-from viewadapt.config import LossConfig
 from viewadapt.errors import CheckpointError
-from viewadapt.models import SimilarityDiscriminator, ViewDiscriminator, ViewMappings
-from viewadapt.training import Trainer, load_trained
-from viewadapt.training.objectives import (
-    discriminator_objective,
-    embed_views,
-    mapping_objective,
-    similarity_objective,
-)
+from viewadapt.models import ViewMappings
+from viewadapt.objectives import SimilarityMatcher, ViewConfusion, adaptation_objective, embed_views
+from viewadapt.runs import load_trained
+from viewadapt.training import Trainer
 
 
 def _batch():
@@ -32,15 +27,16 @@ def _grads(module):
 
 def test_gradients_flow_only_where_each_stage_says():
     mappings, batch = _batch()
-    ds, dd = SimilarityDiscriminator(8, (16, 16)), ViewDiscriminator(8, 8)
+    matcher, confusion_term = SimilarityMatcher(8, (16, 16)), ViewConfusion(8, 2, 8)
+    ds, dd = matcher.ds, confusion_term.dd
     # Eq. 1 trains Dd only: the mappings' embeddings are detached.
-    dd_loss, acc = discriminator_objective(batch, dd)
+    dd_loss, acc = confusion_term.discriminator_loss(batch)
     dd_loss.backward(retain_graph=True)
     assert all(g is not None for g in _grads(dd)) and 0 <= acc <= 1
     assert all(g is None for g in _grads(mappings))
     dd.zero_grad(set_to_none=True)
     # Eq. 3 (+ Eq. 5) trains the mappings and Ds; Dd stays frozen.
-    total, confusion, sim = mapping_objective(batch, dd, ds, LossConfig(lambda_sim=1.0))
+    total, confusion, sim = adaptation_objective(batch, confusion_term, matcher, lambda_sim=1.0)
     total.backward(retain_graph=True)
     assert all(g is None for g in _grads(dd))
     assert all(p.requires_grad for p in dd.parameters())  # frozen only for that objective
@@ -48,11 +44,11 @@ def test_gradients_flow_only_where_each_stage_says():
     assert all(g is not None for g in _grads(ds))
     # With lambda_sim = 0 (literal Algorithm 1), Ds receives nothing in stage (c).
     ds.zero_grad(set_to_none=True)
-    mapping_objective(batch, dd, ds, LossConfig(lambda_sim=0.0))[0].backward(retain_graph=True)
+    adaptation_objective(batch, confusion_term, matcher, lambda_sim=0.0)[0].backward(retain_graph=True)
     assert all(g is None for g in _grads(ds))
     # Eq. 2 reaches both mappings and Ds.
     mappings.zero_grad(set_to_none=True)
-    similarity_objective(batch, ds, LossConfig(adaptive=False)).backward()
+    SimilarityMatcher(8, (16, 16), adaptive=False).loss(batch).backward()
     assert all(g is not None for g in _grads(mappings.gallery))
 
 
@@ -63,8 +59,7 @@ def test_probe_images_go_through_ms_and_gallery_images_through_mt():
 
 
 def _params(trainer):
-    return {f"{k}.{n}": t.clone() for k, m in (("m", trainer.mappings), ("ds", trainer.ds), ("dd", trainer.dd))
-            for n, t in m.state_dict().items()}
+    return {f"{k}.{n}": t.clone() for k, m in trainer.method.stored().items() for n, t in m.state_dict().items()}
 
 
 def test_train_checkpoint_resume_evaluate(tiny_config, capsys):
@@ -97,14 +92,14 @@ def test_train_checkpoint_resume_evaluate(tiny_config, capsys):
     assert main(["evaluate", str(run), "--trials", "2"]) == 0
     written = json.loads((run / "eval" / "test_single_shot.json").read_text())
     assert written["rank1"] == pytest.approx(metrics["test"]["rank1"])
-    _, _, mappings, _, _ = load_trained(run)
-    assert torch.equal(mappings.probe.neck.weight, straight.mappings.probe.neck.weight)
+    mappings = load_trained(run).method.mappings
+    assert torch.equal(mappings.probe.neck.weight, straight.method.mappings.probe.neck.weight)
 
 
 def test_siamese_run_without_adaptation(tiny_config):
     trainer = Trainer.create(tiny_config("model.shared=true", "train.adaptation.enabled=false"), verbose=False)
     metrics = trainer.fit()
-    assert set(metrics["stages"]) == {"init", "similarity"} and len(trainer.heads) == 1
+    assert set(metrics["stages"]) == {"init", "similarity"} and len(trainer.modules()["heads"]) == 1
 
 
 def test_corrupt_or_foreign_checkpoints_are_refused(tiny_config):
@@ -125,14 +120,15 @@ def test_corrupt_or_foreign_checkpoints_are_refused(tiny_config):
 
 def test_view_discriminator_learns_views_that_differ():
     # Dd's near-chance accuracy in a demo's stage (c) must mean aligned views, not a Dd that cannot learn.
-    torch.manual_seed(0)
-    dd = ViewDiscriminator(8, 16)
-    opt = torch.optim.Adam(dd.parameters(), lr=1e-2, betas=(0.5, 0.999))
-    from viewadapt.training.objectives import ViewBatch
+    from viewadapt.objectives import ViewBatch
 
+    torch.manual_seed(0)
+    term = ViewConfusion(8, 2, 16)
+    dd = term.dd
+    opt = torch.optim.Adam(dd.parameters(), lr=1e-2, betas=(0.5, 0.999))
     for _ in range(100):
         batch = ViewBatch(torch.randn(32, 8) + 1.5, torch.randn(32, 8) - 1.5, torch.zeros(32), torch.zeros(32))
-        loss, acc = discriminator_objective(batch, dd)
+        loss, acc = term.discriminator_loss(batch)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -148,9 +144,9 @@ def test_baseline_domain_terms_train_stage_c(tiny_config, adaptation):
                       "train.adaptation.epochs=1", f"name={adaptation}")
     trainer = Trainer.create(cfg, verbose=False)
     trainer.fit(max_epochs=2)  # stages (a) and (b)
-    before = {k: v.clone() for k, v in trainer.mappings.state_dict().items() if v.dtype.is_floating_point}
+    before = {k: v.clone() for k, v in trainer.method.mappings.state_dict().items() if v.dtype.is_floating_point}
     metrics = trainer.fit()
-    after = trainer.mappings.state_dict()
+    after = trainer.method.mappings.state_dict()
     changed = {k.split(".")[0] for k, v in before.items() if "running" not in k and not torch.equal(v, after[k])}
     assert metrics["finished"] and metrics["history"][-1]["stage"] == "adaptation"
     assert changed == ({"_gallery"} if adaptation == "adda" else {"probe", "_gallery"})
@@ -161,10 +157,10 @@ def test_matching_networks_train_stage_b_and_c_with_the_episode_loss(tiny_config
                       "train.init.epochs=1", "train.similarity.epochs=1", "train.adaptation.epochs=1")
     trainer = Trainer.create(cfg, verbose=False)
     trainer.fit(max_epochs=1)
-    before = {k: v.clone() for k, v in trainer.mappings.state_dict().items()}
+    before = {k: v.clone() for k, v in trainer.method.mappings.state_dict().items()}
     metrics = trainer.fit()
     assert metrics["finished"] and [h["stage"] for h in metrics["history"]] == ["init", "similarity", "adaptation"]
-    after = trainer.mappings.state_dict()
+    after = trainer.method.mappings.state_dict()
     assert any(not torch.equal(v, after[k]) for k, v in before.items() if "running" not in k)
     sim = metrics["history"][1]
     # an episode of P identities starts near log(P) (uniform attention), not at Eq. 5's values
@@ -176,15 +172,17 @@ def test_model_regression_trains_only_the_regressor_on_the_frozen_network(tiny_c
                       "train.adaptation.enabled=false", "train.init.epochs=1", "train.similarity.epochs=2")
     trainer = Trainer.create(cfg, verbose=False)
     trainer.fit(max_epochs=1)  # stage (a)
-    before = {k: v.clone() for k, v in trainer.mappings.state_dict().items()}
+    stored = lambda: {f"{k}.{n}": t for k, m in trainer.method.stored().items()  # noqa: E731
+                      for n, t in m.state_dict().items()}
+    before = {k: v.clone() for k, v in stored().items()}
     metrics = trainer.fit()
-    after = trainer.mappings.state_dict()
+    after = stored()
     changed = {k.split(".")[0] for k, v in before.items() if not torch.equal(v, after[k])}
     assert changed == {"regressor"}  # batch-norm statistics of the frozen network included
     assert metrics["finished"] and 0 <= metrics["test"]["rank1"] <= 1
-    _, _, mappings, _, _ = load_trained(trainer.run_dir)
-    assert mappings.regressor is not None
-    assert torch.equal(mappings.regressor.net[-1].weight, trainer.mappings.regressor.net[-1].weight)
+    regressor = load_trained(trainer.run_dir).method.matcher.regressor
+    assert regressor is not None
+    assert torch.equal(regressor.net[-1].weight, trainer.method.matcher.regressor.net[-1].weight)
 
 
 def test_model_regression_needs_a_shared_network_and_no_stage_c(tiny_config):
@@ -210,10 +208,11 @@ def test_resuming_or_loading_a_run_regenerates_the_synthetic_benchmark_it_was_tr
     trainer.fit(max_epochs=1)
     root = trainer.cfg.data.root
     own = read_spec(root)
-    generate(root, replace(own, view_shift=own.view_shift + 1.0))
+    spec, (height, width) = own
+    generate(root, replace(spec, view_shift=spec.view_shift + 1.0), height, width)
     resumed = Trainer.resume(trainer.run_dir, verbose=False)
     assert read_spec(root) == own
     resumed.fit()
-    generate(root, replace(own, view_shift=own.view_shift + 1.0))
+    generate(root, replace(spec, view_shift=spec.view_shift + 1.0), height, width)
     load_trained(trainer.run_dir)
     assert read_spec(root) == own

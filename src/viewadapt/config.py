@@ -10,23 +10,17 @@ from typing import Any
 
 import yaml
 
+from viewadapt.data.datasets import DATASETS
+from viewadapt.data.synthetic import SyntheticSpec
 from viewadapt.errors import ConfigError
+from viewadapt.evaluation.options import EvalOptions
+from viewadapt.models.backbones import BACKBONES
+from viewadapt.objectives import DOMAIN_TERMS, MATCHERS
 
 STAGES = ("init", "similarity", "adaptation")
-ADAPTATIONS = ("confusion", "mmd", "adda", "none")
-METRICS = ("ds", "matching", "regression")
 MONITORS = ("val_loss", "val_rank1")
-
-
-@dataclass
-class SyntheticConfig:
-    """The embedded benchmark (see :mod:`viewadapt.data.synthetic`)."""
-
-    num_identities: int = 300
-    images_per_view: int = 2
-    view_shift: float = 1.0
-    seed: int = 0
-    num_cameras: int = 2
+OPTIMIZERS = ("adam", "sgd")
+AMP_MODES = ("none", "bf16", "fp16")
 
 
 @dataclass
@@ -42,7 +36,7 @@ class DataConfig:
     # lists them): V = len(camera_groups) mappings, a V-way Dd. Empty: the paper's two views, a probe
     # and a gallery camera per identity.
     camera_groups: list[list[str]] = field(default_factory=list)
-    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    synthetic: SyntheticSpec = field(default_factory=SyntheticSpec)  # the embedded benchmark
     height: int = 128
     width: int = 64
     num_train: int = 200  # protocol custom: identities in C_train, C_valid, C_test; -1 for C_test takes the rest
@@ -115,22 +109,11 @@ class TrainConfig:
 
 
 @dataclass
-class EvalConfig:
-    protocol: str = "single_shot"
-    trials: int = 10
-    max_rank: int = 50
-    batch_size: int = 128
+class EvalConfig(EvalOptions):
+    """How runs are scored (:class:`~viewadapt.evaluation.options.EvalOptions`), and when."""
+
     after_each_stage: bool = True
-    ap: str = "step"  # or "trapezoid": the official Market-1501 MATLAB code's mAP
-    rerank: str = "none"  # "ds": re-order each probe's top rerank_topk by Ds; "k_reciprocal" (Zhong et al.)
-    rerank_topk: int = 20
-    k1: int = 20  # k-reciprocal re-ranking's k1, k2 and lambda
-    k2: int = 6
-    kr_lambda: float = 0.3
     rank_lists: int = 10  # probes drawn as rank-list images by `viewadapt evaluate`
-    search: str = "dense"  # "faiss": top-k search (all_gallery only): CMC to rank k, AP@k (pip install viewadapt[faiss])
-    faiss_k: int = 100
-    faiss_index: str = "flat"  # or "ivf" (approximate)
 
 
 @dataclass
@@ -273,15 +256,11 @@ def _check(ok: bool, message: str) -> None:
 
 
 def validate(cfg: Config) -> None:
-    """Range and choice checks; each failure names the key and what it accepts."""
-    from viewadapt.data.datasets import DATASETS
-    from viewadapt.evaluation.protocols import PROTOCOLS
-    from viewadapt.evaluation.rank import AP_DEFINITIONS
-    from viewadapt.evaluation.rescoring import RERANKERS
-    from viewadapt.models.backbones import BACKBONES
-
+    """Range and choice checks; each failure names the key and what it accepts. Names are checked by
+    the registry that holds them, the evaluation options by their own class, a matcher's own rules
+    by the matcher."""
     d, m, t = cfg.data, cfg.model, cfg.train
-    _check(d.dataset in DATASETS, f"data.dataset '{d.dataset}' is not one of: {', '.join(DATASETS)}")
+    DATASETS.check(d.dataset, "data.dataset")
     source = DATASETS[d.dataset]
     _check(d.protocol in source.protocols,
            f"data.protocol '{d.protocol}' is not available for {d.dataset}: choose one of {', '.join(source.protocols)}")
@@ -303,35 +282,32 @@ def validate(cfg: Config) -> None:
     flat = [c for g in groups for c in g]
     _check(len(flat) == len(set(flat)), "data.camera_groups: a camera may belong to one group only")
     for key in ("probe_backbone", "gallery_backbone"):
-        name = getattr(m, key)
-        _check(name in BACKBONES, f"model.{key} '{name}' is unknown: choose one of {', '.join(sorted(BACKBONES))}")
+        BACKBONES.check(getattr(m, key), f"model.{key}")
     _check(not m.extra_backbones or len(m.extra_backbones) == cfg.num_views - 2,
            f"model.extra_backbones must name {cfg.num_views - 2} backbones (views 2..{cfg.num_views - 1}) or none")
     for name in m.extra_backbones:
-        _check(name in BACKBONES, f"model.extra_backbones: '{name}' is unknown: choose from {', '.join(sorted(BACKBONES))}")
+        BACKBONES.check(name, "model.extra_backbones")
     _check(m.embedding_dim >= 2, "model.embedding_dim must be >= 2")
     _check(len(m.ds_hidden) >= 1 and min(m.ds_hidden) >= 1, "model.ds_hidden must list positive layer widths")
     _check(m.dd_hidden >= 1, "model.dd_hidden must be >= 1")
-    _check(cfg.loss.margin > 0 and cfg.loss.gamma >= 0, "loss.margin must be > 0 and loss.gamma >= 0")
-    _check(cfg.loss.lambda_sim >= 0, "loss.lambda_sim must be >= 0")
-    _check(cfg.loss.adaptation in ADAPTATIONS,
-           f"loss.adaptation '{cfg.loss.adaptation}' is not one of: {', '.join(ADAPTATIONS)}")
-    _check(cfg.loss.metric in METRICS, f"loss.metric '{cfg.loss.metric}' is not one of: {', '.join(METRICS)}")
-    _check(cfg.loss.fewshot_scale > 0, "loss.fewshot_scale must be > 0")
     _check(len(m.regressor_hidden) >= 1 and min(m.regressor_hidden) >= 1,
            "model.regressor_hidden must list positive layer widths")
-    _check(cfg.loss.metric == "ds" or cfg.eval.rerank != "ds",
-           f"eval.rerank=ds needs a trained Ds, and loss.metric={cfg.loss.metric} trains none: use eval.rerank=none "
+    loss = cfg.loss
+    _check(loss.margin > 0 and loss.gamma >= 0, "loss.margin must be > 0 and loss.gamma >= 0")
+    _check(loss.lambda_sim >= 0, "loss.lambda_sim must be >= 0")
+    _check(loss.fewshot_scale > 0, "loss.fewshot_scale must be > 0")
+    DOMAIN_TERMS.check(loss.adaptation, "loss.adaptation")
+    MATCHERS.check(loss.metric, "loss.metric")
+    matcher = MATCHERS[loss.metric]
+    matcher.check(cfg)
+    _check(matcher.scores_pairs or cfg.eval.rerank != "ds",
+           f"eval.rerank=ds needs a trained Ds, and loss.metric={loss.metric} trains none: use eval.rerank=none "
            "or k_reciprocal")
-    if cfg.loss.metric == "regression":
-        _check(m.shared, "loss.metric=regression regresses classifiers of one shared network: set model.shared=true")
-        _check(t.similarity.enabled and not t.adaptation.enabled,
-               "loss.metric=regression trains its regressor in stage (b) only: set train.similarity.enabled=true "
-               "and train.adaptation.enabled=false")
     for name in STAGES:
         st = cfg.stage(name)
         _check(st.epochs >= 1, f"train.{name}.epochs must be >= 1")
-        _check(st.optimizer in ("adam", "sgd"), f"train.{name}.optimizer '{st.optimizer}' is not one of: adam, sgd")
+        _check(st.optimizer in OPTIMIZERS,
+               f"train.{name}.optimizer '{st.optimizer}' is not one of: {', '.join(OPTIMIZERS)}")
         _check(st.lr > 0 and st.weight_decay >= 0, f"train.{name}.lr must be > 0 and weight_decay >= 0")
         _check(st.lr_step >= 1 and 0 < st.lr_decay <= 1, f"train.{name}.lr_step must be >= 1, lr_decay in (0, 1]")
         _check(st.patience >= 1, f"train.{name}.patience must be >= 1")
@@ -342,17 +318,6 @@ def validate(cfg: Config) -> None:
     _check(t.init_batch_size >= 2, "train.init_batch_size must be >= 2")
     _check(t.dd_lr > 0 and t.dd_steps >= 1, "train.dd_lr must be > 0 and train.dd_steps >= 1")
     _check(t.device in ("auto", "cpu") or t.device.startswith("cuda"), "train.device must be auto, cpu or cuda[:N]")
-    _check(t.amp in ("none", "bf16", "fp16"), f"train.amp '{t.amp}' is not one of: none, bf16, fp16")
-    _check(cfg.eval.protocol in PROTOCOLS, f"eval.protocol '{cfg.eval.protocol}' is not one of: {', '.join(PROTOCOLS)}")
-    e = cfg.eval
-    _check(e.trials >= 1 and e.max_rank >= 1, "eval.trials and eval.max_rank must be >= 1")
-    _check(e.ap in AP_DEFINITIONS, f"eval.ap '{e.ap}' is not one of: {', '.join(AP_DEFINITIONS)}")
-    _check(e.rerank in RERANKERS, f"eval.rerank '{e.rerank}' is not one of: {', '.join(RERANKERS)}")
-    _check(e.rerank_topk >= 1 and e.k1 >= 1 and e.k2 >= 1, "eval.rerank_topk, eval.k1 and eval.k2 must be >= 1")
-    _check(0 <= e.kr_lambda <= 1, "eval.kr_lambda must be in [0, 1]")
-    _check(e.rank_lists >= 0, "eval.rank_lists must be >= 0")
-    _check(e.search in ("dense", "faiss"), f"eval.search '{e.search}' is not one of: dense, faiss")
-    _check(e.faiss_index in ("flat", "ivf"), f"eval.faiss_index '{e.faiss_index}' is not one of: flat, ivf")
-    _check(e.faiss_k >= 1, "eval.faiss_k must be >= 1")
-    _check(e.search == "dense" or (e.protocol == "all_gallery" and e.rerank == "none"),
-           "eval.search=faiss works with eval.protocol=all_gallery and eval.rerank=none only")
+    _check(t.amp in AMP_MODES, f"train.amp '{t.amp}' is not one of: {', '.join(AMP_MODES)}")
+    cfg.eval.check("eval")
+    _check(cfg.eval.rank_lists >= 0, "eval.rank_lists must be >= 0")

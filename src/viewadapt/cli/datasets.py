@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from viewadapt.build import load_dataset, split_dataset
 from viewadapt.config import DataConfig
-from viewadapt.data import load_dataset, make_split
 from viewadapt.data.datasets import BENCHMARKS, DATASETS
 from viewadapt.data.images import find_unreadable
-from viewadapt.data.splits import TABLE_I
 from viewadapt.data.summary import dataset_counts, split_counts
 from viewadapt.data.synthetic import read_spec
 from viewadapt.errors import DataError
@@ -16,12 +15,9 @@ from viewadapt.errors import DataError
 
 def use_generated_spec(cfg: DataConfig) -> None:
     """Describe the synthetic set already on disk instead of regenerating it with default settings."""
-    spec = read_spec(cfg.root)
-    if spec is not None:
-        s = cfg.synthetic
-        s.num_identities, s.images_per_view, s.view_shift, s.seed, s.num_cameras = (
-            spec.num_identities, spec.images_per_view, spec.view_shift, spec.seed, spec.num_cameras)
-        cfg.height, cfg.width = spec.height, spec.width
+    found = read_spec(cfg.root)
+    if found is not None:
+        cfg.synthetic, (cfg.height, cfg.width) = found
 
 
 def list_datasets(root: str) -> str:
@@ -51,7 +47,7 @@ def _split_table(title: str, counts: dict) -> list[str]:
 
 def _protocol_title(name: str, protocol: str, cfg: DataConfig) -> str:
     if protocol == "paper":
-        sizes = "/".join(map(str, TABLE_I[name]))
+        sizes = "/".join(map(str, DATASETS[name].paper_split))
         return f"protocol paper (Table I, train/valid/test {sizes}), seed {cfg.split_seed}, trial {cfg.trial}:"
     if protocol == "standard":
         return (f"protocol standard ({DATASETS[name].standard}; C_valid = {cfg.num_valid} training ids), "
@@ -79,7 +75,7 @@ def dataset_info(cfg: DataConfig, protocols: list[str], verify: bool = False) ->
         lines.append("")
         title = _protocol_title(cfg.dataset, protocol, cfg)
         try:
-            split = make_split(ds, protocol, cfg.num_train, cfg.num_valid, cfg.num_test, cfg.split_seed, cfg.trial)
+            split = split_dataset(cfg, ds, protocol)
         except DataError as exc:
             lines += [title, f"  not available: {exc}"]
             continue

@@ -57,25 +57,24 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from viewadapt.config import validate
     from viewadapt.evaluation.scoring import score_records
     from viewadapt.reports import build_report
-    from viewadapt.training import load_trained
-    from viewadapt.training.trainer import resolve_device
+    from viewadapt.runs import load_trained, resolve_device
 
-    cfg, split, mappings, ds, _ = load_trained(args.run)
+    run = load_trained(args.run)
+    cfg = run.cfg
     device = resolve_device(cfg.train.device)
-    protocol = cfg.eval.protocol = args.protocol or cfg.eval.protocol
-    rerank = cfg.eval.rerank = args.rerank or cfg.eval.rerank
-    if args.ap:
-        cfg.eval.ap = args.ap
-    if args.search:
-        cfg.eval.search = args.search
-    if args.topk:
-        cfg.eval.faiss_k = args.topk
+    method = run.method.to(device)
+    e = cfg.eval
+    for key, value in (("protocol", args.protocol), ("rerank", args.rerank), ("ap", args.ap),
+                       ("search", args.search), ("faiss_k", args.topk), ("trials", args.trials)):
+        if value:
+            setattr(e, key, value)
     validate(cfg)  # the options meet the config's own rules (faiss search, Ds re-ranking of a run without Ds)
-    result = score_records(mappings.to(device), split.subset(args.subset), cfg, device, protocol, args.trials,
-                           ds=ds.to(device), rerank=rerank, rank_lists=cfg.eval.rank_lists)
-    result["split"] = split.label
-    name = "_".join([args.subset, protocol] + ([rerank] if rerank != "none" else []) + ([cfg.eval.ap] if args.ap else [])
-                    + ([f"faiss{cfg.eval.faiss_k}"] if cfg.eval.search == "faiss" else []))
+    result = score_records(method.embedder(), run.split.subset(args.subset), e, cfg.data.height, cfg.data.width,
+                           seed=cfg.train.seed, device=device, num_workers=cfg.data.num_workers,
+                           pair_scorer=method.matcher.pair_scorer(), rank_lists=e.rank_lists)
+    result["split"] = run.split.label
+    name = "_".join([args.subset, e.protocol] + ([e.rerank] if e.rerank != "none" else []) + ([e.ap] if args.ap else [])
+                    + ([f"faiss{e.faiss_k}"] if e.search == "faiss" else []))
     out = Path(args.run) / "eval"
     out.mkdir(exist_ok=True)
     lists = result.pop("rank_lists", [])
@@ -83,8 +82,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if lists:
         (out / f"{name}_ranklists.json").write_text(json.dumps(lists, indent=1))
     report = build_report(args.run)
-    _print_metrics(result, f"{args.subset} ({split.label}, {protocol}, {result['trials']} trials, "
-                           f"{result['num_queries']} queries{', rerank ' + rerank if rerank != 'none' else ''})")
+    _print_metrics(result, f"{args.subset} ({run.split.label}, {e.protocol}, {result['trials']} trials, "
+                           f"{result['num_queries']} queries{', rerank ' + e.rerank if e.rerank != 'none' else ''})")
     print(f"written: {out / (name + '.json')}, {report}")
     return 0
 
@@ -99,11 +98,21 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_extract(args: argparse.Namespace) -> int:
     from viewadapt.inference import ReIDModel
 
+    out = _output(args.out, "--out")
     model = ReIDModel.from_run(args.run, args.device)
     features = model.extract(args.images, _view(args.view), args.batch_size)
-    out = features.save(args.out)
+    features.save(out)
     print(f"{len(features.paths)} images, view {args.view}, {features.features.shape[1]}-d features: {out}")
     return 0
+
+
+def _output(path: str | None, option: str) -> Path | None:
+    """A file the command will write: its folder must exist, checked before any work is done."""
+    if path is None:
+        return None
+    if not Path(path).parent.is_dir():
+        raise ViewAdaptError(f"{option} {path}: the folder {Path(path).parent} does not exist; create it first")
+    return Path(path)
 
 
 def _view(text: str) -> int | str:
@@ -114,6 +123,7 @@ def _cmd_match(args: argparse.Namespace) -> int:
     from viewadapt.inference import ReIDModel
     from viewadapt.reports import draw_rank_list
 
+    json_out, image_out = _output(args.json, "--json"), _output(args.image, "--image")
     model = ReIDModel.from_run(args.run, args.device)
     results = model.match(args.probes, args.gallery, args.k, _view(args.probe_view), _view(args.gallery_view),
                           use_faiss=args.faiss)
@@ -123,16 +133,16 @@ def _cmd_match(args: argparse.Namespace) -> int:
         for m in matches:
             same = "-" if m.same_person is None else f"{m.same_person:.3f}"
             print(f"  {m.rank:>4}  {m.distance:>8.4f}  {same:>16}  {m.path}")
-    if args.json:
-        Path(args.json).write_text(json.dumps({p: [vars(m) for m in ms] for p, ms in results.items()}, indent=1))
-    if args.image:
+    if json_out:
+        json_out.write_text(json.dumps({p: [vars(m) for m in ms] for p, ms in results.items()}, indent=1))
+    if image_out:
         for n, (probe, matches) in enumerate(results.items()):
             entry = {"query": {"path": probe}, "gallery": [
                 {"path": m.path, "score": m.distance, "match": None if m.same_person is None else m.same_person >= 0.5}
                 for m in matches]}
-            path = Path(args.image) if len(results) == 1 else Path(args.image).with_stem(f"{Path(args.image).stem}_{n}")
+            path = image_out if len(results) == 1 else image_out.with_stem(f"{image_out.stem}_{n}")
             draw_rank_list(entry, path, model.cfg.data.height, model.cfg.data.width)
-            legend = "green: Ds says same person" if model.cfg.loss.metric == "ds" else "grey: this run has no Ds"
+            legend = "green: Ds says same person" if model.pair_scorer is not None else "grey: this run has no Ds"
             print(f"written: {path} ({legend})")
     return 0
 
@@ -176,8 +186,6 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     if args.action is None:
         print(list_datasets(args.data_root or "data"))
         return 0
-    if args.name not in DATASETS:
-        raise ViewAdaptError(f"unknown dataset '{args.name}': choose one of {', '.join(DATASETS)}")
     source = DATASETS[args.name]
     default_root = {"synthetic": "data/synthetic"}.get(args.name, "data")
     if args.data_root is None and args.name in ("folder", "csv"):
@@ -224,13 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score a trained run: probes through Ms, gallery through Mt")
     p.add_argument("run", help="run folder written by `viewadapt train`")
     p.add_argument("--subset", choices=("test", "valid"), default="test")
-    p.add_argument("--protocol", choices=("single_shot", "all_gallery"))
+    # Option values are checked by the config's own rules, which list the valid ones.
+    p.add_argument("--protocol", help="evaluation protocol (eval.protocol; default: the run's)")
     p.add_argument("--trials", type=int, help="single-shot repetitions (default: the run's eval.trials)")
-    p.add_argument("--rerank", choices=("none", "ds", "k_reciprocal"),
-                   help="re-score before ranking: Ds on each probe's top-k, or k-reciprocal (default: eval.rerank)")
-    p.add_argument("--ap", choices=("step", "trapezoid"), help="mAP definition (trapezoid: Market's MATLAB code)")
-    p.add_argument("--search", choices=("dense", "faiss"),
-                   help="faiss: each probe's top-k only (huge galleries; CMC to rank k, AP@k); default eval.search")
+    p.add_argument("--rerank", help="re-score before ranking (eval.rerank): Ds on each probe's top-k, "
+                                    "k-reciprocal, or none; default: the run's")
+    p.add_argument("--ap", help="mAP definition (eval.ap; trapezoid: Market's MATLAB code)")
+    p.add_argument("--search", help="eval.search; faiss: each probe's top-k only (huge galleries; CMC to rank k, "
+                                    "AP@k); default: the run's")
     p.add_argument("--topk", type=int, help="k of --search faiss (default eval.faiss_k)")
     p.set_defaults(func=_cmd_evaluate)
 
@@ -282,8 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("name", help="dataset name, as `viewadapt datasets` lists it")
     info.add_argument("--data-root", default=argparse.SUPPRESS,
                       help="data root; for folder/csv the folder or index file itself")
-    info.add_argument("--protocol", choices=("custom", "paper", "standard"),
-                      help="split to count (default: every protocol the dataset has besides custom)")
+    info.add_argument("--protocol", help="split to count (default: every protocol the dataset has besides custom)")
     info.add_argument("--variant", help="CUHK03: labeled (default) or detected")
     info.add_argument("--trial", type=int, default=0, help="which repeated split (VIPeR standard 0-9, CUHK03 paper 0-19)")
     info.add_argument("--seed", type=int, default=0, help="split seed (data.split_seed)")

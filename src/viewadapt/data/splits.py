@@ -22,8 +22,6 @@ from viewadapt.errors import DataError
 
 SPLIT_NAMES = ("train", "valid", "test")
 SPLIT_PROTOCOLS = ("custom", "paper", "standard")
-TABLE_I = {"viper": (216, 100, 316), "cuhk03": (1160, 100, 100), "market1501": (650, 100, 751),
-           "dukemtmc": (602, 100, 702)}
 VIPER_TRIALS, VIPER_TEST = 10, 316
 
 
@@ -177,15 +175,16 @@ def make_standard_split(dataset: DatasetDescription, num_valid: int, seed: int, 
 
 
 def make_split(dataset: DatasetDescription, protocol: str, num_train: int, num_valid: int, num_test: int,
-               seed: int, trial: int = 0) -> Split:
-    """The split of ``protocol`` (``custom`` sizes come from the arguments, the others from the protocol)."""
+               seed: int, trial: int = 0, paper_split: tuple[int, int, int] | None = None) -> Split:
+    """The split of ``protocol``: ``custom`` sizes come from the arguments, ``paper`` sizes are the
+    dataset's Table I row (``paper_split``, its source's), ``standard`` is the field's protocol."""
     if protocol == "standard":
         return make_standard_split(dataset, num_valid, seed, trial)
     if protocol == "paper":
-        if dataset.name not in TABLE_I:
-            raise DataError(f"the paper gives no split for {dataset.name} (Table I covers {', '.join(TABLE_I)}): "
-                            "use data.protocol=custom with data.num_train/num_valid/num_test")
-        n_train, n_valid, n_test = TABLE_I[dataset.name]
+        if paper_split is None:
+            raise DataError(f"the paper gives no split for {dataset.name} (Table I covers VIPeR, CUHK03, Market-1501 "
+                            "and DukeMTMC-reID): use data.protocol=custom with data.num_train/num_valid/num_test")
+        n_train, n_valid, n_test = paper_split
         fixed = None
         if dataset.test_sets:
             if not 0 <= trial < len(dataset.test_sets):

@@ -27,15 +27,14 @@ _SKIN = np.array([[255, 224, 196], [234, 192, 160], [198, 152, 112], [160, 110, 
 _HAIR = np.array([[20, 16, 12], [70, 45, 25], [120, 85, 50], [200, 170, 110], [150, 150, 150]]) / 255
 
 
-@dataclass(frozen=True)
+@dataclass
 class SyntheticSpec:
-    """Everything that determines the generated images; equal specs give identical files."""
+    """What the benchmark holds; with the image size, everything that determines the generated files
+    (equal specs and sizes give identical files). It is also the ``data.synthetic`` config section."""
 
     num_identities: int = 300
     images_per_view: int = 2
     view_shift: float = 1.0
-    height: int = 128
-    width: int = 64
     seed: int = 0
     num_cameras: int = 2
 
@@ -191,20 +190,25 @@ def apply_camera(img: np.ndarray, cam: dict, rng: np.random.Generator) -> Image.
     return Image.fromarray((np.clip(noisy, 0, 1) * 255).astype(np.uint8))
 
 
-def read_spec(root: str | Path) -> SyntheticSpec | None:
-    """The spec of the benchmark already generated under ``root``, if any."""
+def read_spec(root: str | Path) -> tuple[SyntheticSpec, tuple[int, int]] | None:
+    """The spec and (height, width) of the benchmark already generated under ``root``, if any."""
     stamp = Path(root) / "synthetic.json"
-    return SyntheticSpec(**json.loads(stamp.read_text())) if stamp.is_file() else None
+    if not stamp.is_file():
+        return None
+    values = json.loads(stamp.read_text())
+    size = (values.pop("height"), values.pop("width"))
+    return SyntheticSpec(**values), size
 
 
-def generate(root: str | Path, spec: SyntheticSpec) -> Path:
-    """Write the benchmark under ``root`` unless an identical one is already there; return ``root``."""
+def generate(root: str | Path, spec: SyntheticSpec, height: int = 128, width: int = 64) -> Path:
+    """Write the benchmark at ``height`` x ``width`` under ``root`` unless an identical one is already
+    there; return ``root``."""
     root = Path(root)
     previous = read_spec(root)
-    if previous == spec:
+    if previous == (spec, (height, width)):
         return root
     if previous is not None:  # our own older set: its cameras and identities must not linger
-        for old in CAMERA_NAMES[: previous.num_cameras]:
+        for old in CAMERA_NAMES[: previous[0].num_cameras]:
             shutil.rmtree(root / old, ignore_errors=True)
     rng = np.random.default_rng(spec.seed)
     names = CAMERA_NAMES[: spec.num_cameras]
@@ -215,7 +219,7 @@ def generate(root: str | Path, spec: SyntheticSpec) -> Path:
             folder = root / cam_name / f"{pid:04d}"
             folder.mkdir(parents=True, exist_ok=True)
             for k in range(spec.images_per_view):
-                img = apply_camera(render_person(ident, cam, rng, spec.height, spec.width), cam, rng)
+                img = apply_camera(render_person(ident, cam, rng, height, width), cam, rng)
                 img.save(folder / f"{pid:04d}_{cam_name}_{k:02d}.jpg", quality=95)
-    (root / "synthetic.json").write_text(json.dumps(asdict(spec), indent=1))
+    (root / "synthetic.json").write_text(json.dumps({**asdict(spec), "height": height, "width": width}, indent=1))
     return root

@@ -11,9 +11,9 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-from viewadapt.evaluation.rank import AP_DEFINITIONS, Gallery, as_ids, check_lengths, rank_block, summarize
+from viewadapt.evaluation.rank import Gallery, as_ids, check_ap, check_lengths, rank_block, summarize
 
-METRICS = ("euclidean", "cosine")
+DISTANCES = ("euclidean", "cosine")
 BLOCK_BYTES = 256 * 2**20
 
 # A block transform: (first query row, distance block) -> a block to rank instead (re-scoring).
@@ -38,8 +38,8 @@ def distance_blocks(
     qf: Any, gf: Any, metric: str = "euclidean", block_rows: int | None = None, device: str | torch.device = "cpu",
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(first_row, block)`` with ``block`` = distances of queries ``first_row:first_row + n``."""
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric '{metric}': choose one of {', '.join(METRICS)}")
+    if metric not in DISTANCES:
+        raise ValueError(f"unknown metric '{metric}': choose one of {', '.join(DISTANCES)}")
     q, g = as_features(qf, "query").to(device), as_features(gf, "gallery").to(device)
     if q.shape[1] != g.shape[1]:
         raise ValueError(f"query features have {q.shape[1]} dimensions, gallery features {g.shape[1]}")
@@ -66,8 +66,7 @@ def evaluate_features(
 
     ``rescore`` replaces each distance block before ranking (Ds re-ranking, k-reciprocal).
     """
-    if ap not in AP_DEFINITIONS:
-        raise ValueError(f"unknown AP definition '{ap}': choose one of {', '.join(AP_DEFINITIONS)}")
+    check_ap(ap)
     check_lengths(len(qf), len(gf), q_pids, g_pids, q_camids, g_camids)
     q_pids, g_pids = as_ids(q_pids, g_pids)
     q_cams, g_cams = as_ids(q_camids, g_camids)

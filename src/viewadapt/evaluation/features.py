@@ -6,16 +6,16 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 
 from viewadapt.data.images import ViewImages, eval_transform
 from viewadapt.data.records import ViewRecord
-from viewadapt.models import ViewMappings
 
 
 @torch.no_grad()
 def extract_embeddings(
-    mappings: ViewMappings,
+    model: nn.Module,
     records: Sequence[ViewRecord],
     height: int,
     width: int,
@@ -23,10 +23,11 @@ def extract_embeddings(
     device: torch.device | str = "cpu",
     num_workers: int = 0,
 ) -> np.ndarray:
-    """Embed each record with the mapping of its view; returns (N, D) float32 in record order."""
-    was_training = mappings.training
-    mappings.eval()
-    out = np.zeros((len(records), mappings.probe.embedding_dim), dtype=np.float32)
+    """Embed each record with ``model(images, view)`` (its view's mapping); returns (N, D) float32 in
+    record order. ``model`` has an ``embedding_dim`` (:class:`~viewadapt.models.Embedder`, ViewMappings)."""
+    was_training = model.training
+    model.eval()
+    out = np.zeros((len(records), model.embedding_dim), dtype=np.float32)
     loader = DataLoader(ViewImages(records, eval_transform(height, width)), batch_size=batch_size,
                         num_workers=num_workers)
     start = 0
@@ -35,8 +36,8 @@ def extract_embeddings(
         emb = torch.empty(len(images), out.shape[1], device=device)
         for v in views.unique().tolist():
             sel = (views == v).to(device)
-            emb[sel] = mappings(images[sel], int(v))
+            emb[sel] = model(images[sel], int(v))
         out[start : start + len(images)] = emb.cpu().numpy()
         start += len(images)
-    mappings.train(was_training)
+    model.train(was_training)
     return out

@@ -66,6 +66,8 @@ def evaluate_views(
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol '{protocol}': choose one of {', '.join(PROTOCOLS)}")
+    if faiss_k and (protocol != "all_gallery" or rescorer is not None):
+        raise ValueError("faiss search works with the all_gallery protocol and no re-scoring only")
     args = (embeddings, records, protocol, trials, seed, max_rank, ap, rescorer, faiss_k, faiss_index)
     views = sorted({r.view for r in records})
     if len(views) <= 2:
@@ -87,8 +89,6 @@ def _evaluate_pair(embeddings, records, protocol, trials, seed, max_rank, ap, re
     qf, gf = embeddings[q], embeddings[g]
     rescore = rescorer(qf, gf) if rescorer else None
     if faiss_k:
-        if protocol != "all_gallery" or rescorer is not None:
-            raise ValueError("faiss search works with the all_gallery protocol and no re-scoring only")
         _, idx = faiss_search(qf, gf, faiss_k, faiss_index, seed=seed)
         result = evaluate_topk(idx, pids[q], pids[g], camids[q], camids[g], max_rank)
         return {**_summary(result, protocol, 1), "topk": result["topk"]}

@@ -61,6 +61,11 @@ def rank_block(d: np.ndarray, q_pids: np.ndarray, q_cams: np.ndarray, gallery: G
             "num_matches": num_matches}
 
 
+def check_ap(ap: str) -> None:
+    if ap not in AP_DEFINITIONS:
+        raise ValueError(f"unknown AP definition '{ap}': choose one of {', '.join(AP_DEFINITIONS)}")
+
+
 def check_lengths(num_q: int, num_g: int, q_pids: Any, g_pids: Any, q_camids: Any, g_camids: Any) -> None:
     if (len(q_pids), len(q_camids), len(g_pids), len(g_camids)) != (num_q, num_q, num_g, num_g):
         raise ValueError(
@@ -79,8 +84,7 @@ def rank_queries(
     Gallery items of the query's identity seen by the query's camera are removed; ties keep gallery
     order. A query without any true match has ``num_matches`` 0 (and meaningless other entries).
     """
-    if ap not in AP_DEFINITIONS:
-        raise ValueError(f"unknown AP definition '{ap}': choose one of {', '.join(AP_DEFINITIONS)}")
+    check_ap(ap)
     d = _as_distances(distmat)
     if d.ndim != 2:
         raise ValueError(f"distmat must be a 2-D query x gallery matrix, got shape {d.shape}")

@@ -1,62 +1,59 @@
-"""Scoring a split with a run's settings: embed each record through its view's mapping, then rank."""
+"""Scoring a split: embed each record through its view's embedding path, then rank under the options."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from viewadapt.config import Config, EvalConfig
 from viewadapt.data.records import ViewRecord
 from viewadapt.evaluation.features import extract_embeddings
+from viewadapt.evaluation.options import EvalOptions
 from viewadapt.evaluation.protocols import RescorerFactory, evaluate_views, split_views
 from viewadapt.evaluation.rank_lists import pick_queries, rank_list_entries
 from viewadapt.evaluation.rescoring import DsRerank, KReciprocal
-from viewadapt.models import ViewMappings
 
 
-def make_rescorer(e: EvalConfig, ds: nn.Module | None, device: torch.device | str = "cpu") -> RescorerFactory | None:
-    """The configured re-scoring (``eval.rerank``) as a factory of block re-scorers."""
-    if e.rerank == "ds":
-        if ds is None:
-            raise ValueError("eval.rerank=ds needs the run's similarity discriminator Ds")
-        return lambda qf, gf: DsRerank(ds, qf, gf, e.rerank_topk, device)
-    if e.rerank == "k_reciprocal":
-        return lambda qf, gf: KReciprocal(qf, gf, e.k1, e.k2, e.kr_lambda)
+def make_rescorer(options: EvalOptions, pair_scorer: nn.Module | None,
+                  device: torch.device | str = "cpu") -> RescorerFactory | None:
+    """The configured re-scoring (``options.rerank``) as a factory of block re-scorers."""
+    if options.rerank == "ds":
+        if pair_scorer is None:
+            raise ValueError("rerank=ds needs the run's similarity discriminator Ds")
+        return lambda qf, gf: DsRerank(pair_scorer, qf, gf, options.rerank_topk, device)
+    if options.rerank == "k_reciprocal":
+        return lambda qf, gf: KReciprocal(qf, gf, options.k1, options.k2, options.kr_lambda)
     return None
 
 
-def embed_records(mappings: ViewMappings, records: Sequence[ViewRecord], cfg: Config,
-                  device: torch.device | str = "cpu") -> np.ndarray:
-    return extract_embeddings(mappings, records, cfg.data.height, cfg.data.width, cfg.eval.batch_size, device,
-                              cfg.data.num_workers)
-
-
 def score_records(
-    mappings: ViewMappings,
+    model: nn.Module,
     records: Sequence[ViewRecord],
-    cfg: Config,
+    options: EvalOptions,
+    height: int,
+    width: int,
+    *,
+    seed: int = 0,
     device: torch.device | str = "cpu",
-    protocol: str | None = None,
-    trials: int | None = None,
-    ds: nn.Module | None = None,
+    num_workers: int = 0,
+    pair_scorer: nn.Module | None = None,
     embeddings: np.ndarray | None = None,
-    rerank: str | None = None,
     rank_lists: int = 0,
     rank_list_length: int = 10,
 ) -> dict:
-    """Probes through Ms, gallery through Mt, scored under ``cfg.eval`` unless protocol, trials or
-    rerank say otherwise. ``embeddings`` skips the extraction when the caller has them (record order).
+    """Score records: ``model(images, view)`` embeds each view (probes through Ms, gallery through Mt),
+    resized to ``height`` x ``width``; ``seed`` draws the single-shot galleries and the rank-list probes.
+    ``pair_scorer`` is Ds, for ``rerank=ds``. ``embeddings`` skips the extraction when the caller has
+    them (record order).
 
     With ``rank_lists`` > 0 the result also holds ``rank_lists``: that many seeded probes with their
     top ``rank_list_length`` gallery items, ranked the way the metrics were (same re-scoring).
     """
-    e = cfg.eval if rerank is None else replace(cfg.eval, rerank=rerank)
-    emb = embed_records(mappings, records, cfg, device) if embeddings is None else embeddings
-    factory, built = make_rescorer(e, ds, device), {}
+    if embeddings is None:
+        embeddings = extract_embeddings(model, records, height, width, options.batch_size, device, num_workers)
+    factory, built = make_rescorer(options, pair_scorer, device), {}
 
     def rescorer(qf: np.ndarray, gf: np.ndarray):  # noqa: ANN202 - built once per view pair, shared with the rank lists
         key = (qf.shape, gf.shape, hash(qf.tobytes()), hash(gf.tobytes()))
@@ -64,14 +61,15 @@ def score_records(
             built[key] = factory(qf, gf)
         return built[key]
 
-    result = evaluate_views(emb, records, protocol or e.protocol, trials or e.trials, seed=cfg.train.seed,
-                            max_rank=e.max_rank, ap=e.ap, rescorer=rescorer if factory else None,
-                            faiss_k=e.faiss_k if e.search == "faiss" else 0, faiss_index=e.faiss_index)
-    result = {**result, "ap": e.ap, "rerank": e.rerank, "search": e.search}
+    o = options
+    result = evaluate_views(embeddings, records, o.protocol, o.trials, seed=seed, max_rank=o.max_rank, ap=o.ap,
+                            rescorer=rescorer if factory else None,
+                            faiss_k=o.faiss_k if o.search == "faiss" else 0, faiss_index=o.faiss_index)
+    result = {**result, "ap": o.ap, "rerank": o.rerank, "search": o.search}
     if rank_lists:
         q, g = split_views(records)
-        rescore = rescorer(emb[q], emb[g]) if factory else None
-        picked = pick_queries(len(q), rank_lists, cfg.train.seed)
-        result["rank_lists"] = rank_list_entries(emb[q], emb[g], [records[i] for i in q], [records[i] for i in g],
-                                                 picked, rank_list_length, rescore)
+        rescore = rescorer(embeddings[q], embeddings[g]) if factory else None
+        picked = pick_queries(len(q), rank_lists, seed)
+        result["rank_lists"] = rank_list_entries(embeddings[q], embeddings[g], [records[i] for i in q],
+                                                 [records[i] for i in g], picked, rank_list_length, rescore)
     return result

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from viewadapt.registry import Registry
+
 
 @dataclass(frozen=True)
 class Method:
@@ -32,7 +34,8 @@ VIEW_SHIFTS = (0.0, 0.5, 1.0, 2.0)
 # The few-shot learners embed both views with one network and match by cosine (unit embeddings).
 FEWSHOT = ("model.shared=true", "model.normalize=true")
 
-EXPERIMENTS = {e.name: e for e in (
+EXPERIMENTS: Registry[Experiment] = Registry("experiment")
+for _experiment in (
     Experiment("table2", "Eq. 2 against Eq. 5: uniform against adaptive weighting (Ours vs Ours*)", (
         Method("Ours (Eq. 2)", ("loss.adaptive=false",),
                {"viper": 51.3, "cuhk03": 86.6, "market1501": 87.2, "dukemtmc": 47.2}),
@@ -74,4 +77,5 @@ EXPERIMENTS = {e.name: e for e in (
         for v in VIEW_SHIFTS), x_label="view shift (data.synthetic.view_shift)", synthetic_only=True),
     Experiment("fig7", "Weight gamma of the contrastive term (Fig. 7: the paper peaks at 2.5)", tuple(
         Method(f"gamma = {g}", (f"loss.gamma={g}",), x=g) for g in GAMMAS), x_label="gamma"),
-)}
+):
+    EXPERIMENTS.register(_experiment.name)(_experiment)

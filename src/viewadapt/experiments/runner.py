@@ -19,11 +19,12 @@ from viewadapt.config import Config, load_config
 from viewadapt.errors import ConfigError
 from viewadapt.experiments.registry import EXPERIMENTS, Experiment, Method
 from viewadapt.reports.figures import plot_cmc, plot_sweep
+from viewadapt.runs import CHECKPOINT_FILE, METRICS_FILE
+from viewadapt.runs.folder import environment, write_json
 from viewadapt.training import Trainer
-from viewadapt.training.trainer import CHECKPOINT
-from viewadapt.training.run_dir import environment, write_json
 
-METRICS = (("rank1", "rank-1"), ("rank5", "rank-5"), ("rank20", "rank-20"), ("mAP", "mAP"))
+# The table's columns: result key, heading.
+COLUMNS = (("rank1", "rank-1"), ("rank5", "rank-5"), ("rank20", "rank-20"), ("mAP", "mAP"))
 
 
 def run_key(cfg: Config) -> str:
@@ -41,12 +42,12 @@ def method_overrides(method: Method, probe: str, gallery: str) -> list[str]:
 
 def run_method(cfg: Config, run: Path, quiet: bool) -> dict:
     """One run of ``cfg`` in folder ``run``, reusing what a previous call finished or left half done."""
-    metrics_file = run / "metrics.json"
+    metrics_file = run / METRICS_FILE
     if metrics_file.is_file():
         metrics = json.loads(metrics_file.read_text())
         if metrics.get("finished"):
             return metrics
-    if (run / CHECKPOINT).is_file():
+    if (run / CHECKPOINT_FILE).is_file():
         return Trainer.resume(run, verbose=not quiet).fit()
     shutil.rmtree(run, ignore_errors=True)  # died before its first checkpoint: nothing to keep
     cfg.output_dir, cfg.name = str(run.parent), run.name
@@ -61,8 +62,6 @@ def _cell(values: list[float]) -> str:
 def run_experiment(name: str, config: str | Path | None = None, overrides: list[str] | None = None, seeds: int = 3,
                    out: str | Path = "experiments", quiet: bool = True) -> Path:
     """Train every method of experiment ``name`` with train.seed 0..seeds-1; write ``results.md``."""
-    if name not in EXPERIMENTS:
-        raise ConfigError(f"unknown experiment '{name}': choose one of {', '.join(EXPERIMENTS)}")
     exp: Experiment = EXPERIMENTS[name]
     overrides = list(overrides or [])
     base = load_config(config, overrides)
@@ -98,10 +97,10 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
              f"device {base.train.device}. Training time of the {sum(map(len, results.values()))} runs: "
              f"{train_s / 60:.1f} min; this call: {wall / 60:.1f} min (finished runs are reused).", ""]
     has_paper = any(dataset in m.paper for m in exp.methods)
-    header = "| method | " + " | ".join(h for _, h in METRICS) + (" | paper rank-1 |" if has_paper else " |")
-    lines += [header, "|---" * (len(METRICS) + 1 + has_paper) + "|"]
+    header = "| method | " + " | ".join(h for _, h in COLUMNS) + (" | paper rank-1 |" if has_paper else " |")
+    lines += [header, "|---" * (len(COLUMNS) + 1 + has_paper) + "|"]
     for method, (label, runs) in zip(exp.methods, results.items()):
-        row = f"| {label} | " + " | ".join(_cell([r[k] for r in runs]) for k, _ in METRICS)
+        row = f"| {label} | " + " | ".join(_cell([r[k] for r in runs]) for k, _ in COLUMNS)
         if has_paper:
             row += f" | {method.paper.get(dataset, '-')}"
         lines.append(row + " |")

@@ -16,7 +16,7 @@ import torch
 
 from viewadapt.errors import ViewAdaptError
 from viewadapt.inference.features_file import fingerprint
-from viewadapt.training.trainer import WEIGHTS, load_trained
+from viewadapt.runs import WEIGHTS_FILE, load_trained
 
 
 def export_onnx(run_dir: str | Path, out_dir: str | Path, opset: int = 17) -> list[Path]:
@@ -27,17 +27,17 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, opset: int = 17) -> li
         import onnx  # noqa: F401 - the exporter needs it
     except ImportError:
         raise ViewAdaptError("ONNX export needs the onnx package: pip install \"viewadapt[onnx]\"") from None
-    cfg, _, mappings, _, _ = load_trained(run_dir)
-    mappings.eval()
+    run = load_trained(run_dir)
+    cfg, embedder = run.cfg, run.method.embedder().eval()
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    if mappings.shared and mappings.regressor is None:
-        parts = {"shared": mappings.probe}
+    if embedder.one_network:
+        parts = {"shared": embedder.mapping(0)}
     else:
-        parts = {"probe": mappings.mapping(0), "gallery": mappings.mapping(1)}
-        parts.update({f"view{v}": mappings.mapping(v) for v in range(2, mappings.num_views)})
+        parts = {"probe": embedder.mapping(0), "gallery": embedder.mapping(1)}
+        parts.update({f"view{v}": embedder.mapping(v) for v in range(2, embedder.num_views)})
     example = torch.rand(2, 3, cfg.data.height, cfg.data.width)
     # torch >= 2.5 defaults new code paths to the torch.export exporter; the TorchScript one handles the
     # size-dependent TF padding of the EfficientNet-Lite nets, so ask for it where the switch exists.
@@ -51,7 +51,7 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, opset: int = 17) -> li
                                   dynamic_axes={"images": {0: "batch"}, "embeddings": {0: "batch"}}, **legacy)
         meta = {"height": cfg.data.height, "width": cfg.data.width, "embedding_dim": cfg.model.embedding_dim,
                 "input": "RGB in [0, 1], NCHW float32; normalisation is inside the graph",
-                "files": {name: f"{name}.onnx" for name in parts}, "model": fingerprint(Path(run_dir) / WEIGHTS)}
+                "files": {name: f"{name}.onnx" for name in parts}, "model": fingerprint(Path(run_dir) / WEIGHTS_FILE)}
         (tmp / "onnx.json").write_text(json.dumps(meta, indent=1))
         if out_dir.exists():
             shutil.rmtree(out_dir)

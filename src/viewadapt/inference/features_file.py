@@ -41,11 +41,17 @@ class Features:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
+        if not path.parent.is_dir():
+            raise DataError(f"cannot write features file {path}: the folder {path.parent} does not exist; "
+                            "create it or write the file elsewhere")
         tmp = path.with_name(path.name + ".partial")
         meta = {"format": str(FORMAT), "paths": json.dumps(self.paths), "view": str(self.view), "model": self.model}
         try:
             save_file({"features": torch.from_numpy(np.ascontiguousarray(self.features, np.float32))}, str(tmp), meta)
             os.replace(tmp, path)
+        except Exception as exc:  # safetensors reports I/O failures (permissions, a full disk) as its own error
+            raise DataError(f"cannot write features file {path} ({exc!s:.80}): check the folder is writable "
+                            "and has space") from None
         finally:
             tmp.unlink(missing_ok=True)
         return path

@@ -16,7 +16,7 @@ from viewadapt.evaluation.distances import distance_blocks
 from viewadapt.evaluation.faiss_search import faiss_search
 from viewadapt.evaluation.rescoring import topk_stable
 from viewadapt.inference.features_file import Features, fingerprint
-from viewadapt.training.trainer import WEIGHTS, load_trained, resolve_device
+from viewadapt.runs import WEIGHTS_FILE, load_trained, resolve_device
 
 VIEW_NAMES = ("probe", "gallery")
 
@@ -47,15 +47,23 @@ class Match:
 
 
 class ReIDModel:
-    """Load with :meth:`from_run`; ``extract`` embeds crops of a view, ``match`` ranks a gallery."""
+    """Load with :meth:`from_run`; ``extract`` embeds crops of a view, ``match`` ranks a gallery.
+
+    ``mappings`` are the run's view networks, ``embedder`` what matching runs (a view's network and
+    the matcher's head for that view, if any), ``pair_scorer`` the run's Ds (None where it has none).
+    """
 
     def __init__(self, run_dir: str | Path, device: str | None = None) -> None:
         self.run_dir = Path(run_dir)
-        self.cfg, _, self.mappings, self.ds, _ = load_trained(self.run_dir)
+        run = load_trained(self.run_dir)
+        self.cfg, method = run.cfg, run.method
         self.device = resolve_device(device or self.cfg.train.device)
-        self.mappings.to(self.device).eval()
-        self.ds.to(self.device).eval()
-        self.model_id = fingerprint(self.run_dir / WEIGHTS)
+        self.mappings = method.mappings
+        self.embedder = method.embedder().to(self.device).eval()
+        self.pair_scorer = method.matcher.pair_scorer()
+        if self.pair_scorer is not None:
+            self.pair_scorer.to(self.device).eval()
+        self.model_id = fingerprint(self.run_dir / WEIGHTS_FILE)
         self.transform = eval_transform(self.cfg.data.height, self.cfg.data.width)
 
     @classmethod
@@ -88,8 +96,8 @@ class ReIDModel:
         out = []
         for s in range(0, len(images), batch_size):
             batch = torch.stack([self.transform(load_image(p)) for p in images[s:s + batch_size]])
-            out.append(self.mappings(batch.to(self.device), index).float().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.mappings.probe.embedding_dim), np.float32)
+            out.append(self.embedder(batch.to(self.device), index).float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.embedder.embedding_dim), np.float32)
 
     def extract(self, images: str | Path | Sequence[str | Path], view: int | str, batch_size: int = 64) -> Features:
         """Embed a folder of crops (or a list of files) of one camera view."""
@@ -126,10 +134,10 @@ class ReIDModel:
             idx = np.concatenate([i for i, _ in rows])
             dist = np.concatenate([np.take_along_axis(b, i, 1) for i, b in rows])
         prob = None
-        if self.cfg.loss.metric == "ds":
+        if self.pair_scorer is not None:
             e_s = torch.from_numpy(np.repeat(qf, k, axis=0)).to(self.device)
             e_t = torch.from_numpy(g.features[idx.reshape(-1)]).to(self.device)
-            prob = torch.sigmoid(self.ds(e_s, e_t)).cpu().numpy().reshape(len(qf), k)
+            prob = torch.sigmoid(self.pair_scorer(e_s, e_t)).cpu().numpy().reshape(len(qf), k)
         return {p: [Match(r + 1, g.paths[j], float(dist[n, r]), None if prob is None else float(prob[n, r]))
                     for r, j in enumerate(idx[n])]
                 for n, p in enumerate(probe_paths)}

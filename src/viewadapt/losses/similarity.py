@@ -16,20 +16,17 @@ def pair_distances(e_s: torch.Tensor, e_t: torch.Tensor, eps: float = 1e-12) -> 
 
 
 def pair_masks(
-    anchor_pids: torch.Tensor,
-    candidate_pids: torch.Tensor,
-    anchor_index: torch.Tensor | None = None,
-    candidate_index: torch.Tensor | None = None,
+    anchor_pids: torch.Tensor, candidate_pids: torch.Tensor, same_items: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Positive and negative masks (N, M) of anchors against candidates.
 
-    When anchors and candidates may be the same images (pass their batch indices), an image is never
-    paired with itself: the anchor is never its own positive.
+    ``same_items`` says the anchors and the candidates are the same images (in the same order): an
+    image is then never paired with itself, so the anchor is never its own positive.
     """
     same = anchor_pids[:, None] == candidate_pids[None, :]
     distinct = torch.ones_like(same)
-    if anchor_index is not None and candidate_index is not None:
-        distinct = anchor_index[:, None] != candidate_index[None, :]
+    if same_items:
+        distinct.fill_diagonal_(False)
     return same & distinct, ~same & distinct
 
 

@@ -9,7 +9,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from viewadapt.models.backbones import build_backbone
-from viewadapt.models.regressor import ModelRegressor
 
 
 class ViewMapping(nn.Module):
@@ -37,16 +36,13 @@ class ViewMapping(nn.Module):
 class ViewMappings(nn.Module):
     """One mapping per view: (Ms, Mt), plus one per further camera (group) when V > 2.
 
-    ``shared=True`` is the Siamese baseline: one network serves every view. A ``regressor`` (the
-    model-regression baseline) follows the probe view's network: probes are matched by the classifier
-    T regresses from their embedding, gallery images by their embedding.
+    ``shared=True`` is the Siamese baseline: one network serves every view.
     """
 
     def __init__(self, probe: ViewMapping, gallery: ViewMapping | None, others: Sequence[ViewMapping] = (),
-                 num_views: int | None = None, regressor: ModelRegressor | None = None) -> None:
+                 num_views: int | None = None) -> None:
         super().__init__()
         self.probe = probe
-        self.regressor = regressor
         # A Siamese pair stores one module; ``gallery`` then resolves to the same object.
         self._gallery = gallery
         self.others = nn.ModuleList(others)
@@ -56,6 +52,10 @@ class ViewMappings(nn.Module):
     @property
     def gallery(self) -> ViewMapping:
         return self.probe if self._gallery is None else self._gallery
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.probe.embedding_dim
 
     @classmethod
     def build(
@@ -68,30 +68,28 @@ class ViewMappings(nn.Module):
         allow_download: bool = False,
         normalize: bool = False,
         extra_backbones: Sequence[str] = (),
-        regressor_hidden: Sequence[int] | None = None,
     ) -> "ViewMappings":
-        """Views 0 and 1 get the probe and gallery backbones, views 2.. ``extra_backbones``; a
-        probe-side :class:`ModelRegressor` with these hidden widths when ``regressor_hidden`` is given."""
+        """Views 0 and 1 get the probe and gallery backbones, views 2.. ``extra_backbones``."""
         def make(name: str) -> ViewMapping:
             return ViewMapping(build_backbone(name, pretrained, allow_download), embedding_dim, normalize)
 
-        regressor = None if regressor_hidden is None else ModelRegressor(embedding_dim, regressor_hidden)
         if shared:
-            return cls(make(probe_backbone), None, num_views=2 + len(extra_backbones), regressor=regressor)
-        return cls(make(probe_backbone), make(gallery_backbone), [make(n) for n in extra_backbones],
-                   regressor=regressor)
+            return cls(make(probe_backbone), None, num_views=2 + len(extra_backbones))
+        return cls(make(probe_backbone), make(gallery_backbone), [make(n) for n in extra_backbones])
 
-    def mapping(self, view: int) -> nn.Module:
+    @classmethod
+    def single(cls, network: ViewMapping, num_views: int) -> "ViewMappings":
+        """One network serving every view: the Siamese form of any one network."""
+        return cls(network, None, num_views=num_views)
+
+    def mapping(self, view: int) -> ViewMapping:
         if not 0 <= view < self.num_views:
             raise IndexError(f"view {view} outside the model's {self.num_views} views")
-        if view == 0 and self.regressor is not None:
-            # Built per call: a registered chain would store the probe's weights twice.
-            return nn.Sequential(self.probe, self.regressor)
         if self.shared or view == 0:
             return self.probe
         return self.gallery if view == 1 else self.others[view - 2]
 
-    def views(self) -> tuple[ViewMapping, ...]:
+    def networks(self) -> tuple[ViewMapping, ...]:
         """The distinct networks: one for a Siamese model, one per view otherwise."""
         return (self.probe,) if self.shared else (self.probe, self.gallery, *self.others)
 

@@ -5,22 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Sequence
 
-import matplotlib
+# Figures are built with matplotlib's object API and written to files: no pyplot, so no global backend
+# to choose and no display needed on servers and CI.
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from PIL import Image, ImageDraw, ImageOps
 
-matplotlib.use("Agg")  # files only: no display on servers and CI
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-from PIL import Image, ImageDraw, ImageOps  # noqa: E402
-
-from viewadapt.data.images import load_image  # noqa: E402
-from viewadapt.errors import DataError  # noqa: E402
+from viewadapt.data.images import load_image
+from viewadapt.errors import DataError
 
 GREEN, RED, GREY = (40, 170, 70), (215, 50, 40), (120, 120, 120)
 
 
 def plot_cmc(curves: Mapping[str, Sequence[float]], path: Path, title: str = "", max_rank: int = 20) -> Path:
     """CMC curves (fractions, index 0 = rank 1) as percentages against rank 1..max_rank."""
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig = Figure(figsize=(5.5, 4))
+    ax = fig.subplots()
     for label, cmc in curves.items():
         n = min(max_rank, len(cmc))
         ax.plot(range(1, n + 1), [100 * c for c in cmc[:n]], marker="o", markersize=3,
@@ -31,7 +31,6 @@ def plot_cmc(curves: Mapping[str, Sequence[float]], path: Path, title: str = "",
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
@@ -41,7 +40,8 @@ def plot_sweep(series: Mapping[str, tuple[Sequence[float], Sequence[Sequence[flo
     one curve per series, ``{label: (xs, values per x over seeds)}``; a single unnamed series has no legend."""
     import statistics
 
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig = Figure(figsize=(5, 3.6))
+    ax = fig.subplots()
     for label, (xs, ys) in series.items():
         means = [100 * statistics.fmean(y) for y in ys]
         stds = [100 * statistics.stdev(y) if len(y) > 1 else 0.0 for y in ys]
@@ -52,13 +52,13 @@ def plot_sweep(series: Mapping[str, tuple[Sequence[float], Sequence[Sequence[flo
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
 def plot_training(history: Sequence[Mapping], path: Path) -> Path:
     """Loss and validation rank-1 per epoch, stages one after another on a common epoch axis."""
-    fig, (loss_ax, val_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig = Figure(figsize=(10, 3.6))
+    loss_ax, val_ax = fig.subplots(1, 2)
     x = 0
     for stage in dict.fromkeys(h["stage"] for h in history):
         rows = [h for h in history if h["stage"] == stage]
@@ -77,7 +77,6 @@ def plot_training(history: Sequence[Mapping], path: Path) -> Path:
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

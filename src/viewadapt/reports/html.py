@@ -14,6 +14,7 @@ from pathlib import Path
 from viewadapt.config import load_config
 from viewadapt.errors import ViewAdaptError
 from viewadapt.reports.figures import draw_rank_list, plot_cmc, plot_training
+from viewadapt.runs.folder import CONFIG_FILE, ENVIRONMENT_FILE, METRICS_FILE
 
 STAGE_TITLES = {"init": "stage (a) identity init", "similarity": "stage (b) similarity",
                 "adaptation": "stage (c) view adaptation"}
@@ -58,12 +59,12 @@ def build_report(run_dir: str | Path) -> Path:
     Rank-list tiles are drawn at the image size the run trained at (its ``config.yaml``).
     """
     run = Path(run_dir)
-    if not (run / "config.yaml").is_file():
+    if not (run / CONFIG_FILE).is_file():
         raise ViewAdaptError(f"{run} is not a run folder (no config.yaml): give a folder `viewadapt train` wrote")
-    data = load_config(run / "config.yaml").data
+    data = load_config(run / CONFIG_FILE).data
     out = run / "report"
     out.mkdir(exist_ok=True)
-    metrics = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else {}
+    metrics = json.loads((run / METRICS_FILE).read_text()) if (run / METRICS_FILE).is_file() else {}
     evaluations = load_evaluations(run)
     parts = [f"<h1>viewadapt run {html.escape(run.name)}</h1>"]
     if metrics and not metrics.get("finished"):
@@ -97,9 +98,9 @@ def build_report(run_dir: str | Path) -> Path:
         for n, entry in enumerate(entries):
             img = draw_rank_list(entry, folder / f"{n:03d}.jpg", data.height, data.width)
             parts.append(f'<div class="rl"><img alt="rank list {n}" src="{_data_uri(img)}"></div>')
-    parts += ["<h2>Config</h2>", f"<pre>{html.escape((run / 'config.yaml').read_text())}</pre>"]
-    if (run / "environment.json").is_file():
-        parts += ["<h2>Environment</h2>", f"<pre>{html.escape((run / 'environment.json').read_text())}</pre>"]
+    parts += ["<h2>Config</h2>", f"<pre>{html.escape((run / CONFIG_FILE).read_text())}</pre>"]
+    if (run / ENVIRONMENT_FILE).is_file():
+        parts += ["<h2>Environment</h2>", f"<pre>{html.escape((run / ENVIRONMENT_FILE).read_text())}</pre>"]
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>viewadapt {html.escape(run.name)}</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
     path = run / "report.html"

@@ -1,5 +1,5 @@
-"""Training: batch objectives, one epoch per stage, and the staged trainer of Algorithm 1."""
+"""Training: the steps of Algorithm 1 as stages, the hooks around their epochs, and the trainer that runs them."""
 
-from viewadapt.training.trainer import Trainer, build_models, load_trained
+from viewadapt.training.trainer import Trainer
 
-__all__ = ["Trainer", "build_models", "load_trained"]
+__all__ = ["Trainer"]

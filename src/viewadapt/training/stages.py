@@ -1,26 +1,66 @@
-"""One training epoch of each stage of Algorithm 1, as functions of modules, optimisers and batches."""
+"""The steps of Algorithm 1 as objects: each holds what it trains, its optimisers, its batches, its epoch
+and its validation objective. The trainer runs a list of them and knows none of these details."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sampler
 from tqdm import tqdm
 
-from viewadapt.config import LossConfig
-from viewadapt.models import SimilarityDiscriminator, ViewDiscriminator, ViewMappings
-from viewadapt.training.objectives import (
-    discriminator_objective,
-    embed_views,
-    mapping_objective,
-    regression_objective,
-    similarity_objective,
-)
+from viewadapt.config import STAGES, Config
+from viewadapt.data.images import ViewImages
+from viewadapt.data.sampler import SPBatchSampler
+from viewadapt.models import Embedder, ViewMappings
+from viewadapt.objectives import Method, ViewBatch, adaptation_objective, embed_views
+from viewadapt.training.distributed import Dist
+from viewadapt.training.optim import build_optimizer, build_scheduler
 from viewadapt.training.step import Stepper
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+# Validation batches are drawn the same way every epoch, so their losses compare across epochs.
+VALIDATION_SEED = 12345
+
+
+@dataclass
+class StageContext:
+    """What every stage works with: the run's config, the method's parts, the data, where to compute."""
+
+    cfg: Config
+    method: Method
+    train_set: ViewImages
+    valid_set: ViewImages
+    device: torch.device
+    stepper: Stepper
+    dist: Dist
+
+
+class EpochStats:
+    """Per-epoch means of batch values, and ``first_loss``: the loss of the epoch's first batch, before
+    any update of the epoch."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.weight = 0.0
+        self.first: float | None = None
+
+    def add(self, weight: float = 1.0, **values: torch.Tensor | float) -> None:
+        values = {k: v.item() if torch.is_tensor(v) else v for k, v in values.items()}
+        self.first = values["loss"] if self.first is None else self.first
+        for key, value in values.items():
+            self.sums[key] = self.sums.get(key, 0.0) + weight * value
+        self.weight += weight
+
+    def result(self) -> dict:
+        return {**{k: v / max(self.weight, 1) for k, v in self.sums.items()}, "first_loss": self.first or 0.0}
+
+
+def progress(batches: Batches, desc: str) -> Batches:
+    return tqdm(batches, desc=desc, leave=False, disable=None, dynamic_ncols=True)
 
 
 class ClassifierHead(nn.Module):
@@ -40,128 +80,256 @@ class ClassifierHead(nn.Module):
         return self.fc(self.bn(emb))
 
 
-def _progress(batches: Batches, desc: str) -> Batches:
-    return tqdm(batches, desc=desc, leave=False, disable=None, dynamic_ncols=True)
+class Stage:
+    """One step of Algorithm 1. ``name`` is its config section (``train.<name>``) and its key in
+    ``metrics.json``; subclasses say what it trains and how."""
+
+    name = ""
+
+    def __init__(self, ctx: StageContext) -> None:
+        self.ctx = ctx
+        self.settings = ctx.cfg.stage(self.name)
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
+
+    @property
+    def mappings(self) -> ViewMappings:
+        return self.ctx.method.mappings
+
+    def modules(self) -> dict[str, nn.Module]:
+        """What the stage trains, by the name its state is stored under; the best epoch's state of
+        these is what the stage ends with."""
+        raise NotImplementedError
+
+    def own_modules(self) -> dict[str, nn.Module]:
+        """Modules only this stage has (not the method's), which checkpoints keep too."""
+        return {}
+
+    def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """New optimisers and schedulers: a stage never carries another stage's optimiser state."""
+        self.optimizers = self.build_optimizers()
+        self.schedulers = {k: build_scheduler(o, self.settings) for k, o in self.optimizers.items()}
+
+    @property
+    def lr(self) -> float:
+        return next(iter(self.optimizers.values())).param_groups[0]["lr"]
+
+    def end_epoch(self) -> None:
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+
+    def sampler(self, epoch: int) -> Sampler[list[int]]:
+        """The epoch's batches, as dataset indices; the order depends on (train.seed, epoch) only."""
+        raise NotImplementedError
+
+    def train_epoch(self, batches: Batches, desc: str) -> dict:
+        raise NotImplementedError
+
+    def validation_loss(self) -> float | None:
+        """The stage's own objective on C_valid (the paper stops when it no longer decreases), or None."""
+        return None
+
+    def scored(self) -> list[tuple[Embedder, nn.Module | None]]:
+        """What "rank-1 after this stage" scores: embedding models, each with its pair scorer (Ds) or None.
+        Several are averaged."""
+        matcher = self.ctx.method.matcher
+        return [(self.ctx.method.embedder(), matcher.pair_scorer())]
+
+    def state_dict(self) -> dict:
+        return {"optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        for k, s in self.schedulers.items():
+            s.load_state_dict(state["schedulers"][k])
+
+    def _sp_sampler(self, dataset: ViewImages, seed: int) -> SPBatchSampler:
+        t = self.ctx.cfg.train
+        pids, views = [r.pid for r in dataset.records], [r.view for r in dataset.records]
+        return SPBatchSampler(pids, views, min(t.batch_p, len(dataset.pids)), t.batch_s, seed)
 
 
-def init_epoch(
-    mappings: ViewMappings, heads: nn.ModuleList, optimizer: torch.optim.Optimizer, batches: Batches,
-    device: torch.device, desc: str = "init", stepper: Stepper | None = None,
-) -> dict:
-    """Stage (a): softmax identity loss for each distinct network (Ms and Mt, or the shared one).
+class IdentityInit(Stage):
+    """Stage (a): each distinct network (Ms and Mt, or the shared one) learns a K-way softmax over the
+    training identities, with a classifier of its own."""
 
-    ``first_loss`` is the loss of the epoch's first batch, before any update of the epoch.
-    """
-    stepper = stepper or Stepper(device=device)
-    mappings.train()
-    heads.train()
-    total, correct, seen, first = 0.0, 0, 0, None
-    for images, labels, _ in _progress(batches, desc):
-        images, labels = images.to(device), labels.to(device)
-        loss = torch.zeros((), device=device)
-        with stepper.autocast():
-            for net, head in zip(mappings.views(), heads):
-                logits = head(net(images))
-                loss = loss + F.cross_entropy(logits.float(), labels)
-                correct += (logits.argmax(1) == labels).sum().item()
-        stepper.step(loss, optimizer)
-        stepper.end_iteration()
-        first = loss.item() if first is None else first
-        total += loss.item() * len(images)
-        seen += len(images)
-    n_nets = len(heads)
-    return {"loss": total / max(seen, 1), "train_acc": correct / max(seen * n_nets, 1), "first_loss": first or 0.0}
+    name = "init"
 
+    def __init__(self, ctx: StageContext) -> None:
+        super().__init__(ctx)
+        num_classes = len(ctx.train_set.pids)
+        self.heads = nn.ModuleList(
+            ClassifierHead(self.mappings.embedding_dim, num_classes) for _ in self.mappings.networks()
+        ).to(ctx.device)
 
-def similarity_epoch(
-    mappings: ViewMappings, ds: SimilarityDiscriminator, optimizer: torch.optim.Optimizer, batches: Batches,
-    loss_cfg: LossConfig, device: torch.device, desc: str = "similarity", stepper: Stepper | None = None,
-) -> dict:
-    """Stage (b): Ms, Mt and Ds minimise Eq. 2 (or Eq. 5) on SP batches."""
-    stepper = stepper or Stepper(device=device)
-    mappings.train()
-    ds.train()
-    total, n, first = 0.0, 0, None
-    for images, labels, views in _progress(batches, desc):
-        with stepper.autocast():
-            batch = embed_views(mappings, images.to(device), labels.to(device), views.to(device))
-        loss = similarity_objective(batch.float(), ds, loss_cfg)
-        stepper.step(loss, optimizer)
-        stepper.end_iteration()
-        first = loss.item() if first is None else first
-        total, n = total + loss.item(), n + 1
-    return {"loss": total / max(n, 1), "first_loss": first or 0.0}
+    def modules(self) -> dict[str, nn.Module]:
+        return {"mappings": self.mappings, "heads": self.heads}
 
+    def own_modules(self) -> dict[str, nn.Module]:
+        return {"heads": self.heads}
 
-def regression_epoch(
-    mappings: ViewMappings, optimizer: torch.optim.Optimizer, batches: Batches, loss_cfg: LossConfig,
-    device: torch.device, desc: str = "regression", stepper: Stepper | None = None,
-) -> dict:
-    """Stage (b) of the model-regression baseline: only the regressor T learns; the stage (a) network
-    stays frozen, batch-norm statistics included (it runs in eval mode)."""
-    stepper = stepper or Stepper(device=device)
-    mappings.eval()
-    mappings.regressor.train()
-    total, n, first = 0.0, 0, None
-    for images, labels, views in _progress(batches, desc):
-        with torch.no_grad(), stepper.autocast():
-            batch = embed_views(mappings, images.to(device), labels.to(device), views.to(device))
-        loss = regression_objective(batch.float(), mappings.regressor, loss_cfg)
-        stepper.step(loss, optimizer)
-        stepper.end_iteration()
-        first = loss.item() if first is None else first
-        total, n = total + loss.item(), n + 1
-    return {"loss": total / max(n, 1), "first_loss": first or 0.0}
+    def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"init": build_optimizer([*self.mappings.parameters(), *self.heads.parameters()], self.settings)}
+
+    def sampler(self, epoch: int) -> Sampler[list[int]]:
+        t, data = self.ctx.cfg.train, self.ctx.train_set
+        gen = torch.Generator().manual_seed(t.seed * 100003 + epoch)
+        size = min(t.init_batch_size, len(data))
+        return BatchSampler(RandomSampler(data, generator=gen), size, drop_last=len(data) > size)
+
+    def train_epoch(self, batches: Batches, desc: str) -> dict:
+        ctx, stats = self.ctx, EpochStats()
+        self.mappings.train()
+        self.heads.train()
+        for images, labels, _ in progress(batches, desc):
+            images, labels = images.to(ctx.device), labels.to(ctx.device)
+            loss = torch.zeros((), device=ctx.device)
+            correct = 0
+            with ctx.stepper.autocast():
+                for net, head in zip(self.mappings.networks(), self.heads):
+                    logits = head(net(images))
+                    loss = loss + F.cross_entropy(logits.float(), labels)
+                    correct += (logits.argmax(1) == labels).sum().item()
+            ctx.stepper.step(loss, self.optimizers["init"])
+            ctx.stepper.end_iteration()
+            stats.add(len(images), loss=loss, train_acc=correct / (len(images) * len(self.heads)))
+        return stats.result()
+
+    def scored(self) -> list[tuple[Embedder, nn.Module | None]]:
+        """After stage (a) Ms and Mt are two unrelated networks, so cross-network distances mean nothing
+        yet: each network is scored on both views alone, and Ds is not trained yet."""
+        views = self.mappings.num_views
+        return [(Embedder(ViewMappings.single(net, views)), None) for net in self.mappings.networks()]
 
 
-def adaptation_epoch(
-    mappings: ViewMappings, ds: SimilarityDiscriminator, dd: ViewDiscriminator,
-    map_optimizer: torch.optim.Optimizer, dd_optimizer: torch.optim.Optimizer, batches: Batches,
-    loss_cfg: LossConfig, device: torch.device, dd_steps: int = 1, desc: str = "adaptation",
-    stepper: Stepper | None = None,
-) -> dict:
-    """Stage (c), per batch: Dd minimises Eq. 1 with the mappings fixed, then Ms and Mt minimise
-    Eq. 3 (+ lambda_sim * Eq. 2/5, with Ds) against the updated, frozen Dd."""
-    stepper = stepper or Stepper(device=device)
-    mappings.train()
-    ds.train()
-    dd.train()
-    sums = {"loss": 0.0, "dd_loss": 0.0, "dd_acc": 0.0, "confusion": 0.0, "similarity": 0.0}
-    n, first = 0, None
-    for images, labels, views in _progress(batches, desc):
-        with stepper.autocast():
-            batch = embed_views(mappings, images.to(device), labels.to(device), views.to(device)).float()
-        for _ in range(dd_steps):
-            dd_loss, dd_acc = discriminator_objective(batch, dd)
-            stepper.step(dd_loss, dd_optimizer)
-        loss, confusion, sim = mapping_objective(batch, dd, ds, loss_cfg)
-        stepper.step(loss, map_optimizer)
-        stepper.end_iteration()
-        first = loss.item() if first is None else first
-        for key, value in (("loss", loss), ("dd_loss", dd_loss), ("dd_acc", dd_acc),
-                           ("confusion", confusion), ("similarity", sim)):
-            sums[key] += value.item() if torch.is_tensor(value) else value
-        n += 1
-    return {**{k: v / max(n, 1) for k, v in sums.items()}, "first_loss": first or 0.0}
+class SimilarityTraining(Stage):
+    """Stage (b): the mappings and the matcher (Ds with Eq. 2 or Eq. 5/6, or a few-shot learner's loss)
+    learn to match the views on SP batches."""
+
+    name = "similarity"
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"mappings": self.mappings, **dict(self.ctx.method.matcher.named_children())}
+
+    def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        method = self.ctx.method
+        return {"similarity": build_optimizer([*method.mappings.parameters(), *method.matcher.parameters()],
+                                              self.settings)}
+
+    def sampler(self, epoch: int) -> Sampler[list[int]]:
+        sampler = self._sp_sampler(self.ctx.train_set, self.ctx.cfg.train.seed + STAGES.index(self.name))
+        sampler.set_epoch(epoch)
+        return sampler
+
+    def _embed(self, images: torch.Tensor, labels: torch.Tensor, views: torch.Tensor) -> ViewBatch:
+        device = self.ctx.device
+        with self.ctx.stepper.autocast():
+            return embed_views(self.mappings, images.to(device), labels.to(device), views.to(device)).float()
+
+    def train_epoch(self, batches: Batches, desc: str) -> dict:
+        matcher, stats = self.ctx.method.matcher, EpochStats()
+        self.mappings.train()
+        matcher.train()
+        for images, labels, views in progress(batches, desc):
+            loss = matcher.loss(self._embed(images, labels, views))
+            self.ctx.stepper.step(loss, self.optimizers["similarity"])
+            self.ctx.stepper.end_iteration()
+            stats.add(loss=loss)
+        return stats.result()
+
+    def batch_objective(self, batch: ViewBatch) -> torch.Tensor:
+        """The stage's loss of an embedded batch (its validation objective)."""
+        return self.ctx.method.matcher.loss(batch)
+
+    @torch.no_grad()
+    def validation_loss(self) -> float:
+        method, ctx = self.ctx.method, self.ctx
+        for module in (method.mappings, method.matcher, method.domain):
+            module.eval()
+        sampler = self._sp_sampler(ctx.valid_set, VALIDATION_SEED)
+        batches = DataLoader(ctx.valid_set, batch_sampler=sampler, num_workers=ctx.cfg.data.num_workers)
+        total, n = 0.0, 0
+        for images, labels, views in batches:
+            batch = embed_views(self.mappings, images.to(ctx.device), labels.to(ctx.device), views.to(ctx.device))
+            total += self.batch_objective(batch).item()
+            n += 1
+        return total / max(n, 1)
 
 
-@torch.no_grad()
-def validation_loss(
-    stage: str, mappings: ViewMappings, ds: SimilarityDiscriminator, dd: ViewDiscriminator,
-    batches: Batches, loss_cfg: LossConfig, device: torch.device,
-) -> float:
-    """The stage's own objective on C_valid (the paper stops when it no longer decreases)."""
-    mappings.eval()
-    ds.eval()
-    dd.eval()
-    total, n = 0.0, 0
-    for images, labels, views in batches:
-        batch = embed_views(mappings, images.to(device), labels.to(device), views.to(device))
-        if stage == "adaptation":
-            total += mapping_objective(batch, dd, ds, loss_cfg)[0].item()
-        elif loss_cfg.metric == "regression":
-            total += regression_objective(batch, mappings.regressor, loss_cfg).item()
-        else:
-            total += similarity_objective(batch, ds, loss_cfg).item()
-        n += 1
-    return total / max(n, 1)
+class FrozenMappingsTraining(SimilarityTraining):
+    """Stage (b) of a matcher that learns on fixed embeddings (model regression's regressor T): the
+    stage (a) network stays frozen, batch-norm statistics included (it runs in eval mode)."""
+
+    def modules(self) -> dict[str, nn.Module]:
+        return dict(self.ctx.method.matcher.named_children())
+
+    def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"similarity": build_optimizer(self.ctx.method.matcher.parameters(), self.settings)}
+
+    def train_epoch(self, batches: Batches, desc: str) -> dict:
+        matcher, stats = self.ctx.method.matcher, EpochStats()
+        self.mappings.eval()
+        matcher.train()
+        for images, labels, views in progress(batches, desc):
+            with torch.no_grad():
+                batch = self._embed(images, labels, views)
+            loss = matcher.loss(batch)
+            self.ctx.stepper.step(loss, self.optimizers["similarity"])
+            self.ctx.stepper.end_iteration()
+            stats.add(loss=loss)
+        return stats.result()
+
+
+class ViewAdaptation(SimilarityTraining):
+    """Stage (c), per batch: the domain term's discriminator (Dd) learns the views (Eq. 1) with the
+    mappings fixed, then the mappings minimise the domain term (Eq. 3, or a baseline's) plus
+    ``loss.lambda_sim`` times the matcher's loss, against the updated Dd."""
+
+    name = "adaptation"
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {**super().modules(), **dict(self.ctx.method.domain.named_children())}
+
+    def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        method, t = self.ctx.method, self.ctx.cfg.train
+        opts = {"mappings": build_optimizer([*method.mappings.parameters(), *method.matcher.parameters()],
+                                            self.settings)}
+        if method.domain.adversarial:
+            opts["dd"] = torch.optim.Adam(method.domain.parameters(), lr=t.dd_lr, betas=(0.5, 0.999))
+        return opts
+
+    def train_epoch(self, batches: Batches, desc: str) -> dict:
+        ctx, method, stats = self.ctx, self.ctx.method, EpochStats()
+        for module in (method.mappings, method.matcher, method.domain):
+            module.train()
+        for images, labels, views in progress(batches, desc):
+            batch = self._embed(images, labels, views)
+            values = {}
+            if method.domain.adversarial:
+                for _ in range(ctx.cfg.train.dd_steps):
+                    dd_loss, dd_acc = method.domain.discriminator_loss(batch)
+                    ctx.stepper.step(dd_loss, self.optimizers["dd"])
+                values.update(dd_loss=dd_loss, dd_acc=dd_acc)
+            loss, term, sim = adaptation_objective(batch, method.domain, method.matcher, ctx.cfg.loss.lambda_sim)
+            ctx.stepper.step(loss, self.optimizers["mappings"])
+            ctx.stepper.end_iteration()
+            if method.domain.stat:
+                values[method.domain.stat] = term
+            stats.add(loss=loss, **values, similarity=sim)
+        return stats.result()
+
+    def batch_objective(self, batch: ViewBatch) -> torch.Tensor:
+        method = self.ctx.method
+        return adaptation_objective(batch, method.domain, method.matcher, self.ctx.cfg.loss.lambda_sim)[0]
+
+
+def build_stages(ctx: StageContext) -> list[Stage]:
+    """The enabled steps of Algorithm 1, in order; stage (b) of a matcher that leaves the mappings
+    fixed trains that matcher alone."""
+    similarity = SimilarityTraining if ctx.method.matcher.trains_mappings else FrozenMappingsTraining
+    return [cls(ctx) for cls in (IdentityInit, similarity, ViewAdaptation) if ctx.cfg.stage(cls.name).enabled]

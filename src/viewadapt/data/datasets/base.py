@@ -19,6 +19,7 @@ class DatasetSource:
     ``root`` is the data root that holds every benchmark (``<root>/market1501/...``), except for the
     custom formats, whose root is the dataset itself (``folder``) or its index file (``csv``).
     ``paper_split`` is Table I's C_train/C_valid/C_test; ``standard`` describes the field's protocol.
+    ``root_is_file``: the root is an index file whose paths are relative to its folder.
     """
 
     name: str
@@ -30,6 +31,12 @@ class DatasetSource:
     paper_split: tuple[int, int, int] | None = None
     standard: str = ""
     variants: tuple[str, ...] = ()
+    root_is_file: bool = False
+
+    def split_base(self, root: str | Path) -> str:
+        """The folder a run's split.json stores image paths relative to: the root, or an index's folder."""
+        root = Path(root)
+        return str(root.parent if self.root_is_file else root)
 
     @property
     def protocols(self) -> tuple[str, ...]:

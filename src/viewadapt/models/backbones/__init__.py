@@ -10,6 +10,10 @@ from viewadapt.errors import ConfigError
 from viewadapt.models.backbones.efficientnet_lite import LITE_SCALES, efficientnet_lite
 from viewadapt.models.backbones.torchvision_nets import TORCHVISION_BACKBONES, torchvision_backbone
 from viewadapt.models.backbones.vgg import VGGM, VGG16Like
+from viewadapt.registry import Registry
+
+# name -> builder(pretrained, allow_download)
+BACKBONES: Registry[Callable[[bool, bool], nn.Module]] = Registry("backbone")
 
 
 def _scratch(cls: type, width: float, name: str) -> Callable[[bool, bool], nn.Module]:
@@ -21,17 +25,15 @@ def _scratch(cls: type, width: float, name: str) -> Callable[[bool, bool], nn.Mo
     return build
 
 
-BACKBONES: dict[str, Callable[[bool, bool], nn.Module]] = {
-    **{name: (lambda p, d, n=name: efficientnet_lite(n, p)) for name in LITE_SCALES},
-    **{name: (lambda p, d, n=name: torchvision_backbone(n, p, d)) for name in TORCHVISION_BACKBONES},
-    "vggm": _scratch(VGGM, 1.0, "vggm"),
-    "vggm_small": _scratch(VGGM, 0.5, "vggm_small"),
-    "dnet_small": _scratch(VGG16Like, 0.25, "dnet_small"),
-}
+for _name in LITE_SCALES:
+    BACKBONES.register(_name)(lambda p, d, n=_name: efficientnet_lite(n, p))
+for _name in TORCHVISION_BACKBONES:
+    BACKBONES.register(_name)(lambda p, d, n=_name: torchvision_backbone(n, p, d))
+BACKBONES.register("vggm")(_scratch(VGGM, 1.0, "vggm"))
+BACKBONES.register("vggm_small")(_scratch(VGGM, 0.5, "vggm_small"))
+BACKBONES.register("dnet_small")(_scratch(VGG16Like, 0.25, "dnet_small"))
 
 
 def build_backbone(name: str, pretrained: bool, allow_download: bool = False) -> nn.Module:
     """Build a registered backbone; an unknown name is a :class:`ConfigError` listing the known ones."""
-    if name not in BACKBONES:
-        raise ConfigError(f"unknown backbone '{name}': choose one of {', '.join(sorted(BACKBONES))}")
     return BACKBONES[name](pretrained, allow_download)

@@ -1,4 +1,4 @@
-"""The run folder: resolved config, environment, log, metrics, checkpoints and final weights."""
+"""The run folder: resolved config, environment, split, log, metrics, checkpoints and final weights."""
 
 from __future__ import annotations
 
@@ -10,23 +10,45 @@ import sys
 import time
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
 from viewadapt import __version__
-from viewadapt.config import Config
+
+if TYPE_CHECKING:
+    from viewadapt.config import Config
+    from viewadapt.data import Split
 
 LOGGER_NAME = "viewadapt"
+# What a run folder holds, by name.
+CONFIG_FILE = "config.yaml"
+ENVIRONMENT_FILE = "environment.json"
+SPLIT_FILE = "split.json"
+METRICS_FILE = "metrics.json"
+CHECKPOINT_FILE = Path("checkpoints") / "last.pt"
+WEIGHTS_FILE = "model.safetensors"
 
 
-def new_run_dir(cfg: Config) -> Path:
+def new_run_dir(output_dir: str | Path, name: str = "") -> Path:
     """``<output_dir>/<name or timestamp>``; an existing folder gets a numbered suffix, never overwritten."""
-    base = Path(cfg.output_dir) / (cfg.name or time.strftime("%Y%m%d-%H%M%S"))
+    base = Path(output_dir) / (name or time.strftime("%Y%m%d-%H%M%S"))
     path, n = base, 1
     while path.exists():
         path, n = base.with_name(f"{base.name}-{n}"), n + 1
     path.mkdir(parents=True)
     return path
+
+
+def new_run_folder(cfg: "Config", split: "Split", split_base: str, world: int = 1) -> Path:
+    """A new run folder holding the resolved config, the environment and the split (paths relative to
+    ``split_base``)."""
+    run_dir = new_run_dir(cfg.output_dir, cfg.name)
+    (run_dir / CONFIG_FILE).write_text(cfg.to_yaml())
+    write_json(run_dir / ENVIRONMENT_FILE, {**environment(), "world_size": world})
+    split.to_json(run_dir / SPLIT_FILE, split_base)
+    return run_dir
 
 
 def environment() -> dict:

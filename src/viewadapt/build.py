@@ -1,0 +1,57 @@
+"""From a config to what it describes: the dataset and its split, the method's parts.
+
+This is where the typed config meets the libraries, which take plain arguments: ``data``, ``models``
+and ``objectives`` know nothing of :class:`~viewadapt.config.Config`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from viewadapt.config import Config, DataConfig
+from viewadapt.data import DATASETS, DatasetDescription, Split, camera_views, generate, make_split
+from viewadapt.models import ViewMappings
+from viewadapt.objectives import DOMAIN_TERMS, MATCHERS, Method
+
+
+def ensure_generated(d: DataConfig) -> None:
+    """Make the synthetic benchmark under ``d.root`` the one this config describes.
+
+    Runs with other settings (a view-shift sweep) regenerate the same root, so a run that is resumed
+    or evaluated later must not trust what it finds there. Nothing to do for a real dataset.
+    """
+    if d.dataset == "synthetic":
+        generate(d.root, d.synthetic, d.height, d.width)
+
+
+def load_dataset(d: DataConfig) -> DatasetDescription:
+    """Read the configured dataset; the synthetic one is generated first (once per spec)."""
+    ensure_generated(d)
+    return DATASETS[d.dataset].read(Path(d.root), d.variant)
+
+
+def split_dataset(d: DataConfig, dataset: DatasetDescription, protocol: str | None = None) -> Split:
+    """The configured split of a dataset read with :func:`load_dataset` (``protocol`` overrides d's)."""
+    split = make_split(dataset, protocol or d.protocol, d.num_train, d.num_valid, d.num_test, d.split_seed, d.trial,
+                       DATASETS[d.dataset].paper_split)
+    return camera_views(split, dataset, d.camera_groups) if d.camera_groups else split
+
+
+def prepare_split(d: DataConfig) -> tuple[DatasetDescription, Split]:
+    dataset = load_dataset(d)
+    return dataset, split_dataset(d, dataset)
+
+
+def split_base(d: DataConfig) -> str:
+    """The folder a run's split.json stores image paths relative to."""
+    return DATASETS[d.dataset].split_base(d.root)
+
+
+def build_method(cfg: Config) -> Method:
+    """The view mappings, stage (b)'s matcher (``loss.metric``) and stage (c)'s domain term
+    (``loss.adaptation``), built in this order (the order the random initialisation is drawn in)."""
+    m = cfg.model
+    mappings = ViewMappings.build(m.probe_backbone, m.gallery_backbone, m.embedding_dim, m.shared, m.pretrained,
+                                  m.allow_download, m.normalize, cfg.extra_backbones())
+    return Method(mappings, MATCHERS[cfg.loss.metric].from_config(cfg),
+                  DOMAIN_TERMS[cfg.loss.adaptation].from_config(cfg))

@@ -1,0 +1,50 @@
+"""How a split is scored: the settings every evaluation takes (also the ``eval`` config section's)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from viewadapt.errors import ConfigError
+from viewadapt.evaluation.faiss_search import INDEXES
+from viewadapt.evaluation.protocols import PROTOCOLS
+from viewadapt.evaluation.rank import AP_DEFINITIONS
+from viewadapt.evaluation.rescoring import RERANKERS
+
+SEARCHES = ("dense", "faiss")
+
+
+@dataclass
+class EvalOptions:
+    protocol: str = "single_shot"
+    trials: int = 10
+    max_rank: int = 50
+    batch_size: int = 128
+    ap: str = "step"  # or "trapezoid": the official Market-1501 MATLAB code's mAP
+    rerank: str = "none"  # "ds": re-order each probe's top rerank_topk by Ds; "k_reciprocal" (Zhong et al.)
+    rerank_topk: int = 20
+    k1: int = 20  # k-reciprocal re-ranking's k1, k2 and lambda
+    k2: int = 6
+    kr_lambda: float = 0.3
+    # "faiss": top-k search (all_gallery only): CMC to rank k, AP@k (pip install viewadapt[faiss])
+    search: str = "dense"
+    faiss_k: int = 100
+    faiss_index: str = "flat"  # or "ivf" (approximate)
+
+    def check(self, key: str = "eval") -> None:
+        """Every choice and range, each failure a :class:`ConfigError` naming ``key.field`` and what it accepts."""
+        for name, choices in (("protocol", PROTOCOLS), ("ap", AP_DEFINITIONS), ("rerank", RERANKERS),
+                              ("search", SEARCHES), ("faiss_index", INDEXES)):
+            value = getattr(self, name)
+            if value not in choices:
+                raise ConfigError(f"{key}.{name} '{value}' is not one of: {', '.join(choices)}")
+        for ok, message in (
+            (self.trials >= 1 and self.max_rank >= 1, "trials and max_rank must be >= 1"),
+            (self.batch_size >= 1, "batch_size must be >= 1"),
+            (self.rerank_topk >= 1 and self.k1 >= 1 and self.k2 >= 1, "rerank_topk, k1 and k2 must be >= 1"),
+            (0 <= self.kr_lambda <= 1, "kr_lambda must be in [0, 1]"),
+            (self.faiss_k >= 1, "faiss_k must be >= 1"),
+            (self.search == "dense" or (self.protocol == "all_gallery" and self.rerank == "none"),
+             "search=faiss works with protocol=all_gallery and rerank=none only"),
+        ):
+            if not ok:
+                raise ConfigError(f"{key}: {message}")

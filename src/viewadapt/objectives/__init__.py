@@ -1,0 +1,36 @@
+"""The method's objectives as modules that own their parameters: stage (b) matchers (``loss.metric``)
+and stage (c) domain terms (``loss.adaptation``), each in a registry by name; and the method's parts
+together (:class:`Method`)."""
+
+from viewadapt.objectives.batch import ViewBatch, embed_views
+from viewadapt.objectives.domain import (
+    ADDA,
+    DOMAIN_TERMS,
+    MMD,
+    AdversarialTerm,
+    DomainTerm,
+    NoAdaptation,
+    ViewConfusion,
+    adaptation_objective,
+)
+from viewadapt.objectives.matchers import MATCHERS, Matcher, MatchingNetworks, ModelRegression, SimilarityMatcher
+from viewadapt.objectives.method import Method
+
+__all__ = [
+    "ADDA",
+    "DOMAIN_TERMS",
+    "MATCHERS",
+    "MMD",
+    "AdversarialTerm",
+    "DomainTerm",
+    "Matcher",
+    "Method",
+    "MatchingNetworks",
+    "ModelRegression",
+    "NoAdaptation",
+    "SimilarityMatcher",
+    "ViewBatch",
+    "ViewConfusion",
+    "adaptation_objective",
+    "embed_views",
+]

@@ -1,0 +1,134 @@
+"""Stage (c)'s domain terms: what the mappings minimise so that the views' embeddings look alike.
+
+Each term is an ``nn.Module`` registered under the name ``loss.adaptation`` takes. An adversarial term
+owns its view discriminator Dd and trains it (Eq. 1, :meth:`DomainTerm.discriminator_loss`); the
+mappings' loss then treats Dd's weights as constants, so no gradient of theirs reaches Dd.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from viewadapt.losses import adda_mapping_loss, mk_mmd, view_confusion_loss, view_discriminator_loss
+from viewadapt.models import ViewDiscriminator
+from viewadapt.objectives.batch import ViewBatch
+from viewadapt.objectives.matchers import Matcher
+from viewadapt.registry import Registry
+
+if TYPE_CHECKING:
+    from viewadapt.config import Config
+
+
+class DomainTerm(nn.Module):
+    """Base of stage (c)'s domain terms; subclasses implement :meth:`mapping_loss`."""
+
+    #: the name the term's value is logged under (None: nothing to log)
+    stat: str | None = None
+    #: True for a term with a discriminator that :meth:`discriminator_loss` trains
+    adversarial: bool = False
+
+    @classmethod
+    def from_config(cls, cfg: "Config") -> "DomainTerm":
+        return cls()
+
+    def discriminator_loss(self, batch: ViewBatch) -> tuple[torch.Tensor, float] | None:
+        """The loss of the term's own discriminator and its accuracy, or None for a term without one."""
+        return None
+
+    def mapping_batch(self, batch: ViewBatch) -> ViewBatch:
+        """The batch the mappings' update sees (a term may hold one view's mapping fixed)."""
+        return batch
+
+    def mapping_loss(self, batch: ViewBatch) -> torch.Tensor:
+        raise NotImplementedError
+
+
+DOMAIN_TERMS: Registry[type[DomainTerm]] = Registry("domain term")
+
+
+class AdversarialTerm(DomainTerm):
+    """A domain term with a view discriminator Dd: two FC layers, one logit per view."""
+
+    adversarial = True
+
+    def __init__(self, embedding_dim: int, num_views: int = 2, hidden: int = 256) -> None:
+        super().__init__()
+        self.dd = ViewDiscriminator(embedding_dim, hidden, num_views)
+
+    @classmethod
+    def from_config(cls, cfg: "Config") -> "AdversarialTerm":
+        return cls(cfg.model.embedding_dim, cfg.num_views, cfg.model.dd_hidden)
+
+    def discriminator_loss(self, batch: ViewBatch) -> tuple[torch.Tensor, float]:
+        """Eq. 1 on detached embeddings (the mappings stay fixed) and Dd's view accuracy on them."""
+        logits = [self.dd(batch.e_s.detach()), self.dd(batch.e_t.detach())]
+        views = (batch.view_s, batch.view_t)
+        with torch.no_grad():
+            correct = sum((lg.argmax(1) == v).sum().item() for v, lg in zip(views, logits))
+        return view_discriminator_loss(logits, views), correct / (len(batch.e_s) + len(batch.e_t))
+
+    def frozen_dd(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """Dd's logits with its weights as constants: the gradient reaches the embeddings only."""
+        weights = {name: p.detach() for name, p in self.dd.named_parameters()}
+        return functional_call(self.dd, weights, (embeddings,))
+
+
+@DOMAIN_TERMS.register("confusion")
+class ViewConfusion(AdversarialTerm):
+    """The method's Eq. 3: cross-entropy of Dd's output against the uniform distribution over views."""
+
+    stat = "confusion"
+
+    def mapping_loss(self, batch: ViewBatch) -> torch.Tensor:
+        return view_confusion_loss([self.frozen_dd(batch.e_s), self.frozen_dd(batch.e_t)])
+
+
+@DOMAIN_TERMS.register("mmd")
+class MMD(DomainTerm):
+    """DAN's multi-kernel MMD between the two views' embeddings (Table VII baseline)."""
+
+    stat = "mmd"
+
+    def mapping_loss(self, batch: ViewBatch) -> torch.Tensor:
+        return mk_mmd(batch.e_s, batch.e_t)
+
+
+@DOMAIN_TERMS.register("adda")
+class ADDA(AdversarialTerm):
+    """ADDA's inverted labels (Table VII baseline): the gallery mapping learns to make Dd call its
+    embeddings probe-view ones, the probe mapping stays fixed."""
+
+    stat = "adda"
+
+    def mapping_batch(self, batch: ViewBatch) -> ViewBatch:
+        return batch.fixed_probe_side()
+
+    def mapping_loss(self, batch: ViewBatch) -> torch.Tensor:
+        return adda_mapping_loss(self.frozen_dd(batch.e_t), batch.view_s)
+
+
+@DOMAIN_TERMS.register("none")
+class NoAdaptation(DomainTerm):
+    """No domain term: stage (c) as more similarity training, the ablation with the method's budget."""
+
+    def mapping_loss(self, batch: ViewBatch) -> torch.Tensor:
+        return torch.zeros((), device=batch.e_s.device)
+
+
+def adaptation_objective(batch: ViewBatch, domain: DomainTerm, matcher: Matcher,
+                         lambda_sim: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Stage (c)'s mapping update: domain term + lambda_sim * the matcher's loss (Eq. 2 or 5).
+
+    Returns (total, domain term, matcher loss). ``lambda_sim = 0`` is the literal Algorithm 1; the
+    matcher's term keeps the mappings discriminative (METHOD.md's reading).
+    """
+    batch = domain.mapping_batch(batch)
+    term = domain.mapping_loss(batch)
+    if lambda_sim > 0:
+        sim = matcher.loss(batch)
+        return term + lambda_sim * sim, term, sim
+    return term, term, torch.zeros((), device=term.device)

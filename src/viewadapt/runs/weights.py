@@ -1,0 +1,33 @@
+"""A finished run's weights: one safetensors file, each module's tensors under its name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from viewadapt.errors import CheckpointError
+
+
+def save_weights(path: Path, modules: Mapping[str, nn.Module], metadata: dict[str, str] | None = None) -> None:
+    tensors = {f"{prefix}.{k}": v.detach().cpu().contiguous()
+               for prefix, module in modules.items() for k, v in module.state_dict().items()}
+    save_file(tensors, str(path), metadata=metadata)
+
+
+def load_weights(path: Path, modules: Mapping[str, nn.Module]) -> None:
+    """Load every module's tensors; tensors of modules not asked for are left alone."""
+    try:
+        tensors = load_file(str(path))
+    except Exception as exc:
+        raise CheckpointError(f"cannot read weights {path} ({exc}): the file is corrupt; "
+                              "retrain or restore it") from None
+    for prefix, module in modules.items():
+        part = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+        try:
+            module.load_state_dict(part)
+        except RuntimeError:
+            raise CheckpointError(f"weights {path} do not fit the model of this config: evaluate with the "
+                                  "config.yaml of the run that wrote them") from None

@@ -1,0 +1,161 @@
+"""What happens around the epochs of a stage, as hooks the trainer calls at fixed points: validation,
+early stopping, test evaluation, the history and log, checkpoints and the metrics file.
+
+The trainer calls, for every hook in its order: ``before_stage(stage)`` once a stage's optimisers
+exist, ``after_epoch(stage, record)`` with the epoch's training statistics (hooks may add to them),
+``after_stage(stage)``, and ``after_train()`` when ``fit`` returns, finished or not.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from viewadapt.runs.checkpoint import save_checkpoint
+from viewadapt.runs.folder import CHECKPOINT_FILE, METRICS_FILE, WEIGHTS_FILE, write_json
+from viewadapt.runs.weights import save_weights
+from viewadapt.training.early_stopping import EarlyStopping
+from viewadapt.training.stages import Stage
+
+if TYPE_CHECKING:
+    from viewadapt.training.trainer import Trainer
+
+
+class Hook:
+    """Base: every point does nothing. ``trainer`` is set when the trainer takes the hook. A hook with
+    a ``state_key`` has state that checkpoints keep under that key while a stage runs."""
+
+    trainer: "Trainer"
+    state_key: str | None = None
+
+    def before_stage(self, stage: Stage) -> None:
+        pass
+
+    def after_epoch(self, stage: Stage, record: dict) -> None:
+        pass
+
+    def after_stage(self, stage: Stage) -> None:
+        pass
+
+    def after_train(self) -> None:
+        pass
+
+    def state_dict(self) -> Any:
+        return None
+
+    def load_state_dict(self, state: Any) -> None:
+        pass
+
+
+class Validation(Hook):
+    """After every epoch: rank-1 and mAP on C_valid, and the stage's own objective there."""
+
+    def after_epoch(self, stage: Stage, record: dict) -> None:
+        t = self.trainer
+        metrics = t.score(stage, "valid", rerank="none")  # early stopping watches the plain ranking
+        record.update(val_rank1=metrics["rank1"], val_mAP=metrics["mAP"])
+        loss = t.dist.broadcast(stage.validation_loss() if t.dist.is_main else None)
+        if loss is not None:
+            record["val_loss"] = loss
+
+
+class EarlyStop(Hook):
+    """Stops a stage after ``patience`` epochs without a better validation value (``monitor``) and ends
+    it with the best epoch's state of what it trains."""
+
+    state_key = "early_stopping"
+
+    def __init__(self) -> None:
+        self.early: EarlyStopping | None = None
+
+    def before_stage(self, stage: Stage) -> None:
+        s = stage.settings
+        self.early = EarlyStopping(s.patience, "min" if s.monitor == "val_loss" else "max")
+
+    def after_epoch(self, stage: Stage, record: dict) -> None:
+        state = {k: m.state_dict() for k, m in stage.modules().items()}
+        self.trainer.stop_stage = self.early.step(record[stage.settings.monitor], self.trainer.epoch, state)
+
+    def after_stage(self, stage: Stage) -> None:
+        for key, module in stage.modules().items():
+            module.load_state_dict(self.early.best_state[key])
+        self.trainer.stage_results[stage.name].update(
+            {"best_epoch": self.early.best_epoch + 1, "best_" + stage.settings.monitor: self.early.best})
+        self.early = None
+
+    def state_dict(self) -> dict | None:
+        return self.early.state_dict() if self.early else None
+
+    def load_state_dict(self, state: dict) -> None:
+        self.early.load_state_dict(state)
+        self.trainer.stop_stage = self.early.bad_epochs >= self.early.patience
+
+
+class TestEvaluation(Hook):
+    """The test split's CMC and mAP after each stage (``eval.after_each_stage``), and after the last
+    stage in any case."""
+
+    def _test(self, stage: Stage) -> dict:
+        result = self.trainer.stage_results[stage.name]
+        result["test"] = self.trainer.score(stage, "test")
+        return result
+
+    def after_stage(self, stage: Stage) -> None:
+        t = self.trainer
+        if t.cfg.eval.after_each_stage:
+            result = self._test(stage)
+            t.log.info(f"{stage.name} done (best epoch {result['best_epoch']}): test "
+                       f"rank-1 {result['test']['rank1']:.3f} mAP {result['test']['mAP']:.3f}")
+
+    def after_train(self) -> None:
+        t = self.trainer
+        if t.finished and "test" not in t.stage_results[t.stages[-1].name]:
+            self._test(t.stages[-1])
+
+
+class History(Hook):
+    """Every epoch's record, with its time, in the run's history and as a line of the log."""
+
+    def after_epoch(self, stage: Stage, record: dict) -> None:
+        t = self.trainer
+        record["time_s"] = time.time() - t.epoch_started
+        t.elapsed += record["time_s"]
+        t.history.append({"stage": stage.name, "epoch": t.epoch + 1, **record})
+        t.log.info(f"{stage.name} epoch {t.epoch + 1}/{stage.settings.epochs} " +
+                   " ".join(f"{k}={v:.4g}" for k, v in record.items() if isinstance(v, float)))
+
+
+class Checkpointer(Hook):
+    """``checkpoints/last.pt`` after every epoch and every stage, ``model.safetensors`` when training is
+    done; rank 0 writes."""
+
+    def after_epoch(self, stage: Stage, record: dict) -> None:
+        self._save(stage)
+
+    def after_stage(self, stage: Stage) -> None:
+        self._save(None)
+
+    def _save(self, stage: Stage | None) -> None:
+        t = self.trainer
+        if t.dist.is_main:
+            save_checkpoint(t.run_dir / CHECKPOINT_FILE, t.state_dict(stage))
+
+    def after_train(self) -> None:
+        t = self.trainer
+        if t.finished and t.dist.is_main:
+            save_weights(t.run_dir / WEIGHTS_FILE, t.method.stored(), {"config": t.cfg.to_yaml()})
+
+
+class MetricsWriter(Hook):
+    """``metrics.json``: per-epoch history and each stage's results, written when ``fit`` returns."""
+
+    def after_train(self) -> None:
+        t = self.trainer
+        if t.dist.is_main:
+            write_json(t.run_dir / METRICS_FILE, t.metrics())
+
+
+def default_hooks() -> list[Hook]:
+    """In the order they run at each point: validation before early stopping reads it, the best state
+    restored before the test split is scored, the checkpoint after all of them."""
+    return [Validation(), EarlyStop(), TestEvaluation(), History(), Checkpointer(), MetricsWriter()]

@@ -1,0 +1,56 @@
+"""The objectives as modules: registries by name, what each owns and stores, what each adds to matching."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from viewadapt.errors import ConfigError
+from viewadapt.models import ModelRegressor, ViewMappings
+from viewadapt.objectives import (
+    DOMAIN_TERMS,
+    MATCHERS,
+    Method,
+    ModelRegression,
+    NoAdaptation,
+    SimilarityMatcher,
+    ViewConfusion,
+)
+
+
+def test_model_regressor_starts_as_the_identity_and_follows_the_probe_view_only():
+    torch.manual_seed(0)
+    w = torch.randn(5, 8)
+    assert torch.allclose(ModelRegressor(8, (16,))(w), F.normalize(w, dim=1))
+    method = Method(ViewMappings.build("vggm_small", "vggm_small", 8, shared=True, pretrained=False, normalize=True),
+                    ModelRegression(8, [16]), NoAdaptation())
+    regressor = method.matcher.regressor
+    torch.nn.init.normal_(regressor.net[-1].weight)
+    mappings = method.embedder().eval()
+    images = torch.rand(3, 3, 64, 32)
+    plain = method.mappings.probe(images)
+    assert torch.allclose(mappings(images, 1), plain)  # gallery: the shared network alone
+    assert torch.allclose(mappings(images, 0), regressor(plain))  # probe: its regressed classifier
+    assert not torch.allclose(mappings(images, 0), plain)
+    # The regressor's weights are stored once, under their own name.
+    stored = [f"{k}.{n}" for k, m in method.stored().items() for n in m.state_dict()]
+    assert sum(k.startswith("regressor.") for k in stored) == 4
+    assert not method.embedder().one_network and not any(k.startswith("mappings.regressor") for k in stored)
+
+
+def test_each_objective_stores_what_it_owns_under_the_names_of_a_weights_file():
+    mappings = ViewMappings.build("vggm_small", "dnet_small", 8, pretrained=False)
+    method = Method(mappings, SimilarityMatcher(8, (16, 16)), ViewConfusion(8, 2, 8))
+    assert list(method.stored()) == ["mappings", "ds", "dd"]
+    assert method.matcher.pair_scorer() is method.matcher.ds and method.domain.adversarial
+    assert list(Method(mappings, MATCHERS["matching"](), DOMAIN_TERMS["mmd"]()).stored()) == ["mappings"]
+
+
+def test_registries_name_the_valid_entries():
+    assert set(MATCHERS) == {"ds", "matching", "regression"}
+    assert set(DOMAIN_TERMS) == {"confusion", "mmd", "adda", "none"}
+    with pytest.raises(ConfigError, match="unknown domain term 'coral': choose one of confusion, mmd, adda, none"):
+        DOMAIN_TERMS["coral"]
+    with pytest.raises(ConfigError, match="loss.metric 'triplet' is unknown: choose one of ds, matching, regression"):
+        MATCHERS.check("triplet", "loss.metric")
