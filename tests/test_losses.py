@@ -144,6 +144,18 @@ def test_mk_mmd_hand_value_and_properties():
     assert 0 < near.item() < far.item()
 
 
+def test_coral_hand_value_and_properties():
+    from viewadapt.losses import coral
+
+    # covariances [[2, 0], [0, 0]] and [[0, 0], [0, 2]]: ||diff||_F^2 = 8, over 4 d^2 = 16
+    x, y = torch.tensor([[0.0, 0.0], [2.0, 0.0]]), torch.tensor([[0.0, 0.0], [0.0, 2.0]])
+    assert coral(x, y).item() == pytest.approx(0.5)
+    torch.manual_seed(0)
+    a = torch.randn(50, 4)
+    assert coral(a, a + 3.0).item() == pytest.approx(0.0, abs=1e-6)  # a shift alone leaves covariances equal
+    assert coral(a, 3.0 * a).item() > coral(a, 1.5 * a).item() > 0
+
+
 def test_adda_loss_labels_gallery_embeddings_as_the_probe_view():
     from viewadapt.losses import adda_mapping_loss
 

@@ -49,8 +49,8 @@ def test_each_objective_stores_what_it_owns_under_the_names_of_a_weights_file():
 
 def test_registries_name_the_valid_entries():
     assert set(MATCHERS) == {"ds", "matching", "regression"}
-    assert set(DOMAIN_TERMS) == {"confusion", "mmd", "adda", "none"}
-    with pytest.raises(ConfigError, match="unknown domain term 'coral': choose one of confusion, mmd, adda, none"):
-        DOMAIN_TERMS["coral"]
+    assert set(DOMAIN_TERMS) == {"confusion", "mmd", "adda", "coral", "none"}
+    with pytest.raises(ConfigError, match="unknown domain term 'dan': choose one of confusion, mmd, adda, coral, none"):
+        DOMAIN_TERMS["dan"]
     with pytest.raises(ConfigError, match="loss.metric 'triplet' is unknown: choose one of ds, matching, regression"):
         MATCHERS.check("triplet", "loss.metric")

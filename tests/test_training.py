@@ -135,7 +135,7 @@ def test_view_discriminator_learns_views_that_differ():
     assert acc > 0.95 and loss.item() < 0.3
 
 
-@pytest.mark.parametrize("adaptation", ["mmd", "adda", "none"])
+@pytest.mark.parametrize("adaptation", ["mmd", "adda", "coral", "none"])
 def test_baseline_domain_terms_train_stage_c(tiny_config, adaptation):
     """DAN (MMD) and ADDA replace Eq. 3 in stage (c); ADDA keeps the probe mapping's weights fixed."""
     from viewadapt.training import Trainer

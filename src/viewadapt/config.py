@@ -68,9 +68,9 @@ class LossConfig:
     adaptive: bool = True  # Eq. 5/6 ("Ours*") instead of Eq. 2 ("Ours")
     detach_weights: bool = False
     lambda_sim: float = 1.0  # weight of the similarity loss in stage (c); 0 = literal Algorithm 1
-    # stage (c)'s domain term: "confusion" (Eq. 3, the method), the baselines "mmd" (DAN) and "adda"
-    # (inverted labels, probe mapping fixed), or "none": stage (c) without adaptation, the ablation
-    # that matches the method's training budget
+    # stage (c)'s domain term: "confusion" (Eq. 3, the method), the baselines "mmd" (DAN), "adda"
+    # (inverted labels, probe mapping fixed) and "coral" (Deep CORAL), or "none": stage (c) without
+    # adaptation, the ablation that matches the method's training budget
     adaptation: str = "confusion"
     # what stage (b) learns to match with: "ds" (Eq. 2/5 with Ds, the method), or the few-shot
     # baselines of Fig. 6: "matching" (matching networks' episodic cosine attention, the gallery view

@@ -1,6 +1,6 @@
 """The paper's losses, one function per equation, the baselines' domain terms and the few-shot learners' losses."""
 
-from viewadapt.losses.baselines import adda_mapping_loss, mk_mmd
+from viewadapt.losses.baselines import adda_mapping_loss, coral, mk_mmd
 from viewadapt.losses.fewshot import class_prototypes, matching_loss, model_regression_loss
 
 from viewadapt.losses.similarity import (
@@ -14,6 +14,7 @@ from viewadapt.losses.view import view_confusion_loss, view_discriminator_loss
 
 __all__ = [
     "adda_mapping_loss",
+    "coral",
     "mk_mmd",
     "class_prototypes",
     "matching_loss",

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from viewadapt.losses import adda_mapping_loss, mk_mmd, view_confusion_loss, view_discriminator_loss
+from viewadapt.losses import adda_mapping_loss, coral, mk_mmd, view_confusion_loss, view_discriminator_loss
 from viewadapt.models import ViewDiscriminator
 from viewadapt.objectives.batch import ViewBatch
 from viewadapt.objectives.matchers import Matcher
@@ -109,6 +109,16 @@ class ADDA(AdversarialTerm):
 
     def mapping_loss(self, batch: ViewBatch) -> torch.Tensor:
         return adda_mapping_loss(self.frozen_dd(batch.e_t), batch.view_s)
+
+
+@DOMAIN_TERMS.register("coral")
+class CORAL(DomainTerm):
+    """Deep CORAL: the two views' embedding covariances are made equal."""
+
+    stat = "coral"
+
+    def mapping_loss(self, batch: ViewBatch) -> torch.Tensor:
+        return coral(batch.e_s, batch.e_t)
 
 
 @DOMAIN_TERMS.register("none")
