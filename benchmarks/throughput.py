@@ -23,7 +23,8 @@ from torch.utils.data import DataLoader
 
 from viewadapt.build import build_method, prepare_split
 from viewadapt.config import load_config, packaged_configs
-from viewadapt.data.images import ViewImages, eval_transform, train_transform
+from viewadapt.data.augment import eval_transform, train_transform
+from viewadapt.data.images import ViewImages
 from viewadapt.data.sampler import SPBatchSampler
 from viewadapt.evaluation.features import extract_embeddings
 from viewadapt.runs import resolve_device

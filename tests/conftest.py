@@ -20,15 +20,16 @@ def tiny_synthetic(tmp_path_factory) -> Path:
 
 
 def tiny_overrides(root: Path, out: Path) -> list[str]:
-    """A configuration that trains every stage for a couple of epochs in seconds."""
+    """A configuration that trains every stage for a couple of epochs in seconds: small from-scratch
+    networks with the paper's linear neck and Euclidean distance (test_recipe.py covers the default recipe)."""
     return [
         f"data.root={root}", "data.synthetic.num_identities=16", "data.synthetic.seed=3",
         "data.height=64", "data.width=32", "data.num_train=8", "data.num_valid=4", "data.num_test=4",
         "model.probe_backbone=vggm_small", "model.gallery_backbone=mobilenet_v3_small", "model.pretrained=false",
-        "model.embedding_dim=16", "model.ds_hidden=[32,64]", "model.dd_hidden=16",
+        "model.neck=linear", "model.normalize=false", "model.embedding_dim=16", "model.ds_hidden=[32,64]", "model.dd_hidden=16",
         "train.init.epochs=2", "train.similarity.epochs=2", "train.adaptation.epochs=2",
-        "train.init.patience=5", "train.similarity.patience=5", "train.adaptation.patience=5",
-        "train.batch_p=4", "train.batch_s=4", "train.init_batch_size=16", "eval.trials=2",
+        "train.init.patience=5", "train.similarity.patience=5", "train.adaptation.patience=5", "train.init.warmup=0",
+        "train.batch_p=4", "train.batch_s=4", "train.init_batch_size=16", "eval.trials=2", "eval.distance=euclidean",
         f"output_dir={out}",
     ]
 

@@ -11,7 +11,8 @@ from PIL import Image
 from viewadapt.build import load_dataset
 from viewadapt.data import make_identity_split
 from viewadapt.data.datasets import read_folder_dataset
-from viewadapt.data.images import ViewImages, eval_transform
+from viewadapt.data.augment import eval_transform
+from viewadapt.data.images import ViewImages
 from viewadapt.data.records import DatasetDescription, ImageRecord
 from viewadapt.data.splits import Split
 from viewadapt.data.synthetic import SyntheticSpec, generate

@@ -12,7 +12,8 @@ from PIL import Image
 
 from conftest import tiny_overrides
 from viewadapt.cli.main import main
-from viewadapt.data.images import eval_transform, load_image
+from viewadapt.data.augment import eval_transform
+from viewadapt.data.images import load_image
 from viewadapt.errors import DataError
 from viewadapt.inference import Features, ReIDModel, export_onnx
 

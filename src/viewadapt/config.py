@@ -10,17 +10,22 @@ from typing import Any
 
 import yaml
 
+from viewadapt.data.augment import AugmentOptions
 from viewadapt.data.datasets import DATASETS
 from viewadapt.data.synthetic import SyntheticSpec
 from viewadapt.errors import ConfigError
 from viewadapt.evaluation.options import EvalOptions
 from viewadapt.models.backbones import BACKBONES
+from viewadapt.models.mapping import NECKS
 from viewadapt.objectives import DOMAIN_TERMS, MATCHERS
 
 STAGES = ("init", "similarity", "adaptation")
 MONITORS = ("val_loss", "val_rank1")
 OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("step", "cosine")
 AMP_MODES = ("none", "bf16", "fp16")
+SAMPLERS = ("random", "pk")
+KEEPS = ("best", "last")
 
 
 @dataclass
@@ -39,6 +44,7 @@ class DataConfig:
     synthetic: SyntheticSpec = field(default_factory=SyntheticSpec)  # the embedded benchmark
     height: int = 128
     width: int = 64
+    augment: AugmentOptions = field(default_factory=AugmentOptions)  # training images only
     num_train: int = 200  # protocol custom: identities in C_train, C_valid, C_test; -1 for C_test takes the rest
     num_valid: int = 30
     num_test: int = -1
@@ -54,8 +60,11 @@ class ModelConfig:
     shared: bool = False  # Siamese baseline: one network for both views
     pretrained: bool = True
     allow_download: bool = False  # torchvision weights only: fetch into torch's hub cache when missing
+    # bnneck: the pooled feature itself, batch-normalised (embedding_dim is then the backbone's width);
+    # linear: pooled feature -> random linear layer to embedding_dim (the paper's reading)
+    neck: str = "bnneck"
     embedding_dim: int = 256
-    normalize: bool = False
+    normalize: bool = True  # L2-normalised embeddings (what the classifier of stage (a) and Eq. 2/5 see)
     ds_hidden: list[int] = field(default_factory=lambda: [1024, 2048])
     dd_hidden: int = 256
     regressor_hidden: list[int] = field(default_factory=lambda: [512])  # loss.metric=regression's T
@@ -78,6 +87,11 @@ class LossConfig:
     # stage (a) network frozen)
     metric: str = "ds"
     fewshot_scale: float = 10.0  # inverse temperature of the few-shot learners' cosine softmax
+    # stage (a): label smoothing of the identity softmax, weight and margin of the batch-hard triplet
+    # loss (needs train.init_sampler=pk)
+    label_smoothing: float = 0.1
+    triplet: float = 0.0
+    triplet_margin: float = 0.3
 
 
 @dataclass
@@ -86,21 +100,28 @@ class StageConfig:
     epochs: int = 10
     optimizer: str = "adam"  # "adam" or "sgd" (momentum 0.9)
     lr: float = 1e-3
-    lr_step: int = 10  # divide the learning rate by 1 / lr_decay every lr_step epochs
+    schedule: str = "step"  # step: lr times lr_decay every lr_step epochs; cosine: cosine decay to 0
+    lr_step: int = 10
     lr_decay: float = 0.1
+    warmup: int = 0  # epochs of linear warm-up before the schedule
     weight_decay: float = 5e-4
     patience: int = 3  # early stopping: epochs without a better validation value
     monitor: str = "val_loss"
+    keep: str = "best"  # the stage ends with its best validation epoch, or its last (a small C_valid is noisy)
 
 
 @dataclass
 class TrainConfig:
-    init: StageConfig = field(default_factory=lambda: StageConfig(epochs=10, monitor="val_rank1"))
+    init: StageConfig = field(default_factory=lambda: StageConfig(
+        epochs=30, monitor="val_rank1", schedule="cosine", warmup=3, patience=30, keep="last"))
     similarity: StageConfig = field(default_factory=lambda: StageConfig(epochs=20))
     adaptation: StageConfig = field(default_factory=lambda: StageConfig(epochs=10))
     batch_p: int = 16  # SP batches: P identities x S images = 128, the paper's batch
     batch_s: int = 8
-    init_batch_size: int = 64
+    init_batch_size: int = 32
+    # stage (a)'s batches: random (init_batch_size images) or pk (batch_p identities x batch_s images
+    # over both views, what a triplet loss needs; an epoch of about as many images as the training set)
+    init_sampler: str = "random"
     dd_lr: float = 1e-3
     dd_steps: int = 1
     seed: int = 0
@@ -113,6 +134,7 @@ class EvalConfig(EvalOptions):
     """How runs are scored (:class:`~viewadapt.evaluation.options.EvalOptions`), and when."""
 
     after_each_stage: bool = True
+    zero_shot: bool = True  # score the test split before training, with the untrained (pretrained) features
     rank_lists: int = 10  # probes drawn as rank-list images by `viewadapt evaluate`
 
 
@@ -271,11 +293,8 @@ def validate(cfg: Config) -> None:
     _check(d.num_train >= 2 and d.num_valid >= 2, "data.num_train and data.num_valid must be >= 2")
     _check(d.num_test == -1 or d.num_test >= 2, "data.num_test must be >= 2, or -1 for every identity left")
     _check(d.num_workers >= 0, "data.num_workers must be >= 0")
-    s = d.synthetic
-    _check(s.num_identities >= 6, "data.synthetic.num_identities must be >= 6")
-    _check(s.images_per_view >= 1, "data.synthetic.images_per_view must be >= 1")
-    _check(s.view_shift >= 0, "data.synthetic.view_shift must be >= 0")
-    _check(2 <= s.num_cameras <= 26, "data.synthetic.num_cameras must be in 2..26")
+    d.augment.check("data.augment")
+    d.synthetic.check("data.synthetic")
     groups = d.camera_groups
     _check(not groups or (len(groups) >= 2 and all(groups)),
            "data.camera_groups must list at least two non-empty groups of camera names")
@@ -287,6 +306,7 @@ def validate(cfg: Config) -> None:
            f"model.extra_backbones must name {cfg.num_views - 2} backbones (views 2..{cfg.num_views - 1}) or none")
     for name in m.extra_backbones:
         BACKBONES.check(name, "model.extra_backbones")
+    _check(m.neck in NECKS, f"model.neck '{m.neck}' is not one of: {', '.join(NECKS)}")
     _check(m.embedding_dim >= 2, "model.embedding_dim must be >= 2")
     _check(len(m.ds_hidden) >= 1 and min(m.ds_hidden) >= 1, "model.ds_hidden must list positive layer widths")
     _check(m.dd_hidden >= 1, "model.dd_hidden must be >= 1")
@@ -296,6 +316,11 @@ def validate(cfg: Config) -> None:
     _check(loss.margin > 0 and loss.gamma >= 0, "loss.margin must be > 0 and loss.gamma >= 0")
     _check(loss.lambda_sim >= 0, "loss.lambda_sim must be >= 0")
     _check(loss.fewshot_scale > 0, "loss.fewshot_scale must be > 0")
+    _check(0 <= loss.label_smoothing < 1, "loss.label_smoothing must be in [0, 1)")
+    _check(loss.triplet >= 0 and loss.triplet_margin > 0, "loss.triplet must be >= 0 and loss.triplet_margin > 0")
+    _check(loss.triplet == 0 or t.init_sampler == "pk",
+           "loss.triplet needs batches with several images of each identity, and random batches mostly hold one: "
+           "set train.init_sampler=pk (or loss.triplet=0)")
     DOMAIN_TERMS.check(loss.adaptation, "loss.adaptation")
     MATCHERS.check(loss.metric, "loss.metric")
     matcher = MATCHERS[loss.metric]
@@ -310,12 +335,17 @@ def validate(cfg: Config) -> None:
                f"train.{name}.optimizer '{st.optimizer}' is not one of: {', '.join(OPTIMIZERS)}")
         _check(st.lr > 0 and st.weight_decay >= 0, f"train.{name}.lr must be > 0 and weight_decay >= 0")
         _check(st.lr_step >= 1 and 0 < st.lr_decay <= 1, f"train.{name}.lr_step must be >= 1, lr_decay in (0, 1]")
+        _check(st.schedule in SCHEDULES, f"train.{name}.schedule '{st.schedule}' is not one of: {', '.join(SCHEDULES)}")
+        _check(0 <= st.warmup < st.epochs, f"train.{name}.warmup must be >= 0 and below train.{name}.epochs "
+                                           f"({st.warmup} and {st.epochs}): set train.{name}.warmup lower")
         _check(st.patience >= 1, f"train.{name}.patience must be >= 1")
         _check(st.monitor in MONITORS, f"train.{name}.monitor '{st.monitor}' is not one of: {', '.join(MONITORS)}")
+        _check(st.keep in KEEPS, f"train.{name}.keep '{st.keep}' is not one of: {', '.join(KEEPS)}")
     _check(t.init.monitor == "val_rank1", "train.init.monitor must be val_rank1: stage (a) has no Ds to give a loss")
     _check(any(cfg.stage(n).enabled for n in STAGES), "every stage is disabled: enable at least one of train.*")
     _check(t.batch_p >= 2 and t.batch_s >= 2, "train.batch_p and train.batch_s must be >= 2")
     _check(t.init_batch_size >= 2, "train.init_batch_size must be >= 2")
+    _check(t.init_sampler in SAMPLERS, f"train.init_sampler '{t.init_sampler}' is not one of: {', '.join(SAMPLERS)}")
     _check(t.dd_lr > 0 and t.dd_steps >= 1, "train.dd_lr must be > 0 and train.dd_steps >= 1")
     _check(t.device in ("auto", "cpu") or t.device.startswith("cuda"), "train.device must be auto, cpu or cuda[:N]")
     _check(t.amp in AMP_MODES, f"train.amp '{t.amp}' is not one of: {', '.join(AMP_MODES)}")

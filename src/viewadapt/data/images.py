@@ -7,7 +7,6 @@ from typing import Callable, Sequence
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
-from torchvision import transforms as T
 
 from viewadapt.data.records import ViewRecord
 from viewadapt.errors import DataError
@@ -20,21 +19,6 @@ def load_image(path: str) -> Image.Image:
             return img.convert("RGB")
     except (OSError, UnidentifiedImageError) as exc:
         raise DataError(f"cannot read image {path} ({exc}): replace or delete the file") from None
-
-
-def train_transform(height: int, width: int) -> Callable:
-    """Mild augmentation: the paper trains without augmentation, but a flip and a small shift cost nothing."""
-    return T.Compose([
-        T.Resize((height, width)),
-        T.RandomHorizontalFlip(),
-        T.Pad(4, padding_mode="edge"),
-        T.RandomCrop((height, width)),
-        T.ToTensor(),
-    ])
-
-
-def eval_transform(height: int, width: int) -> Callable:
-    return T.Compose([T.Resize((height, width)), T.ToTensor()])
 
 
 class ViewImages(Dataset):

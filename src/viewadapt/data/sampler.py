@@ -19,12 +19,18 @@ class SPBatchSampler(Sampler[list[int]]):
     a), drawn without replacement where the view has enough images and with replacement otherwise, so
     every anchor has at least one cross-view positive. The order depends only on ``(seed, epoch)``,
     which makes a resumed run draw the same batches as an uninterrupted one.
+
+    ``num_batches`` makes an epoch that many batches instead (their leads a random sample of the
+    identities, cycling through them): with about ``len(images) / (P * S)`` an epoch shows each image
+    about once, as random batches do, where the paper's epoch shows each identity P * S times.
     """
 
-    def __init__(self, pids: Sequence[int], views: Sequence[int], p: int, s: int, seed: int) -> None:
+    def __init__(self, pids: Sequence[int], views: Sequence[int], p: int, s: int, seed: int,
+                 num_batches: int | None = None) -> None:
         if p < 2 or s < 2:
             raise ConfigError(f"SP batches need P >= 2 identities and S >= 2 images (got P={p}, S={s})")
         self.p, self.s, self.seed, self.epoch = p, s, seed, 0
+        self.num_batches = num_batches
         self.index: dict[int, dict[int, list[int]]] = {}
         for i, (pid, view) in enumerate(zip(pids, views)):
             self.index.setdefault(int(pid), {}).setdefault(int(view), []).append(i)
@@ -47,7 +53,7 @@ class SPBatchSampler(Sampler[list[int]]):
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return self.num_batches or len(self.ids)
 
     def _draw(self, rng: np.random.Generator, pool: list[int], k: int) -> list[int]:
         return [int(i) for i in rng.choice(pool, k, replace=len(pool) < k)]
@@ -55,7 +61,10 @@ class SPBatchSampler(Sampler[list[int]]):
     def __iter__(self) -> Iterator[list[int]]:
         rng = np.random.default_rng([self.seed, self.epoch])
         n_b = self.s // 2
-        for lead in rng.permutation(np.array(self.ids)):
+        leads = rng.permutation(np.array(self.ids))
+        if self.num_batches:
+            leads = np.resize(leads, self.num_batches)
+        for lead in leads:
             views_of = sorted(self.index[int(lead)])
             if len(views_of) == 2:
                 a, b = views_of

@@ -2,10 +2,20 @@
 
 Identities differ as people do in re-ID data: height and build, skin and hair, upper and lower
 clothing colours and textures, sleeve and trouser cuts, shoes and bags. Each image of an identity
-jitters pose (stride, arm swing), position and crop. Each camera has its own imaging chain, and the
-*view shift* between the two is scaled by ``view_shift``: colour response and white balance,
-illumination and gamma, blur and sensor noise, background, and the person's scale and aspect.
-With ``view_shift = 0`` the two cameras render identically.
+jitters pose (stride, arm swing), position and crop. Each camera has its own imaging chain and
+background, and the *view shift* between cameras is scaled by ``view_shift`` times a knob per kind of
+difference that real cameras show:
+
+- ``colour``: colour response and white balance, illumination and gamma, sensor noise, and the
+  person's scale and aspect in the frame;
+- ``blur``: optical blur;
+- ``resolution``: every camera but the first sees at a lower resolution (down- then up-sampled),
+  down to half at strength 1;
+- ``flip``: every second camera sees people walking the other way (its images mirrored), with a
+  probability equal to the strength (capped at 1).
+
+With ``view_shift = 0`` the cameras differ in background only. Resolution and flips draw from a
+random stream of their own, so with both at 0 the images are those of the set before they existed.
 
 Images are written as ``<root>/<camera>/<identity>/<file>.jpg`` and read back with the same folder
 loader a custom dataset uses.
@@ -22,6 +32,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
+from viewadapt.errors import ConfigError
+
 CAMERA_NAMES = tuple(f"cam_{c}" for c in "abcdefghijklmnopqrstuvwxyz")
 _SKIN = np.array([[255, 224, 196], [234, 192, 160], [198, 152, 112], [160, 110, 75], [110, 72, 48]]) / 255
 _HAIR = np.array([[20, 16, 12], [70, 45, 25], [120, 85, 50], [200, 170, 110], [150, 150, 150]]) / 255
@@ -37,6 +49,27 @@ class SyntheticSpec:
     view_shift: float = 1.0
     seed: int = 0
     num_cameras: int = 2
+    # each kind of camera difference, scaled by view_shift (0 turns one off)
+    colour: float = 1.0
+    blur: float = 1.0
+    resolution: float = 1.0
+    flip: float = 1.0
+
+    def check(self, key: str = "data.synthetic") -> None:
+        """Each bad value a :class:`ConfigError` naming ``key.field``."""
+        for ok, message in (
+            (self.num_identities >= 6, "num_identities must be >= 6"),
+            (self.images_per_view >= 1, "images_per_view must be >= 1"),
+            (2 <= self.num_cameras <= len(CAMERA_NAMES), f"num_cameras must be in 2..{len(CAMERA_NAMES)}"),
+            (min(self.view_shift, self.colour, self.blur, self.resolution, self.flip) >= 0,
+             "view_shift, colour, blur, resolution and flip must be >= 0"),
+        ):
+            if not ok:
+                raise ConfigError(f"{key}.{message}")
+
+
+# What sets written before a knob existed were made with: they must not pass for a set with it on.
+_BEFORE_KNOBS = {"colour": 1.0, "blur": 1.0, "resolution": 0.0, "flip": 0.0}
 
 
 def _colour(rng: np.random.Generator) -> np.ndarray:
@@ -72,22 +105,28 @@ def _identity(rng: np.random.Generator) -> dict:
     }
 
 
-def _camera(rng: np.random.Generator, shift: float) -> dict:
-    """One camera's imaging chain; ``shift`` = 0 gives the neutral camera."""
-    u = lambda a: rng.uniform(-a, a) * shift  # noqa: E731
-    return {
-        "mix": np.eye(3) + np.array([[u(0.15) for _ in range(3)] for _ in range(3)]),
-        "gain": 1.0 + np.array([u(0.25), u(0.1), u(0.25)]),
-        "bright": 1.0 + u(0.35),
-        "gamma": 1.0 + u(0.35),
-        "blur": abs(u(1.2)),
-        "noise": abs(u(0.05)),
-        "scale": 1.0 + u(0.12),
-        "aspect": 1.0 + u(0.15),
+def _camera(rng: np.random.Generator, extra: np.random.Generator, spec: SyntheticSpec, index: int) -> dict:
+    """Camera ``index``'s imaging chain; all strengths 0 give the neutral camera. ``extra`` is the
+    stream of the knobs added later (resolution, flips)."""
+    u = lambda a, knob: rng.uniform(-a, a) * spec.view_shift * knob  # noqa: E731
+    c = spec.colour
+    cam = {
+        "mix": np.eye(3) + np.array([[u(0.15, c) for _ in range(3)] for _ in range(3)]),
+        "gain": 1.0 + np.array([u(0.25, c), u(0.1, c), u(0.25, c)]),
+        "bright": 1.0 + u(0.35, c),
+        "gamma": 1.0 + u(0.35, c),
+        "blur": abs(u(1.2, spec.blur)),
+        "noise": abs(u(0.05, c)),
+        "scale": 1.0 + u(0.12, c),
+        "aspect": 1.0 + u(0.15, c),
         "bg": _colour(rng) * 0.7 + 0.15,
         "bg2": _colour(rng) * 0.7 + 0.15,
         "horizon": rng.uniform(0.55, 0.8),
     }
+    lower = extra.uniform(0.5, 1.0) if index > 0 else 0.0
+    cam["resolution"] = 1.0 / (1.0 + lower * spec.view_shift * spec.resolution)
+    cam["flip"] = min(1.0, spec.view_shift * spec.flip) if index % 2 else 0.0
+    return cam
 
 
 def _texture(kind: str, a: np.ndarray, b: np.ndarray, yy: np.ndarray, xx: np.ndarray, period: float) -> np.ndarray:
@@ -179,15 +218,22 @@ def render_person(ident: dict, cam: dict, rng: np.random.Generator, h: int, w: i
     return np.clip(img, 0, 1)
 
 
-def apply_camera(img: np.ndarray, cam: dict, rng: np.random.Generator) -> Image.Image:
-    """The camera's imaging chain: colour mixing, white balance, exposure, gamma, blur, noise."""
+def apply_camera(img: np.ndarray, cam: dict, rng: np.random.Generator, extra: np.random.Generator) -> Image.Image:
+    """The camera's imaging chain: colour mixing, white balance, exposure, gamma, blur, resolution,
+    noise; then the mirror image where the camera sees people walking the other way."""
     out = img @ cam["mix"].T * cam["gain"] * cam["bright"] * rng.uniform(0.9, 1.1)
     out = np.clip(out, 0, 1) ** cam["gamma"]
     pil = Image.fromarray((out * 255).astype(np.uint8))
     if cam["blur"] > 0.05:
         pil = pil.filter(ImageFilter.GaussianBlur(cam["blur"]))
+    if cam["resolution"] < 0.99:
+        low = (max(1, round(pil.width * cam["resolution"])), max(1, round(pil.height * cam["resolution"])))
+        pil = pil.resize(low, Image.BILINEAR).resize((pil.width, pil.height), Image.BILINEAR)
     noisy = np.asarray(pil, dtype=np.float64) / 255 + rng.normal(0, cam["noise"] + 0.005, out.shape)
-    return Image.fromarray((np.clip(noisy, 0, 1) * 255).astype(np.uint8))
+    image = Image.fromarray((np.clip(noisy, 0, 1) * 255).astype(np.uint8))
+    if cam["flip"] and extra.random() < cam["flip"]:
+        image = image.transpose(Image.FLIP_LEFT_RIGHT)
+    return image
 
 
 def read_spec(root: str | Path) -> tuple[SyntheticSpec, tuple[int, int]] | None:
@@ -195,7 +241,7 @@ def read_spec(root: str | Path) -> tuple[SyntheticSpec, tuple[int, int]] | None:
     stamp = Path(root) / "synthetic.json"
     if not stamp.is_file():
         return None
-    values = json.loads(stamp.read_text())
+    values = {**_BEFORE_KNOBS, **json.loads(stamp.read_text())}
     size = (values.pop("height"), values.pop("width"))
     return SyntheticSpec(**values), size
 
@@ -210,16 +256,16 @@ def generate(root: str | Path, spec: SyntheticSpec, height: int = 128, width: in
     if previous is not None:  # our own older set: its cameras and identities must not linger
         for old in CAMERA_NAMES[: previous[0].num_cameras]:
             shutil.rmtree(root / old, ignore_errors=True)
-    rng = np.random.default_rng(spec.seed)
+    rng, extra = np.random.default_rng(spec.seed), np.random.default_rng([spec.seed, 1])
     names = CAMERA_NAMES[: spec.num_cameras]
-    cams = [_camera(rng, spec.view_shift) for _ in names]
+    cams = [_camera(rng, extra, spec, i) for i in range(len(names))]
     for pid in range(spec.num_identities):
         ident = _identity(rng)
         for cam_name, cam in zip(names, cams):
             folder = root / cam_name / f"{pid:04d}"
             folder.mkdir(parents=True, exist_ok=True)
             for k in range(spec.images_per_view):
-                img = apply_camera(render_person(ident, cam, rng, height, width), cam, rng)
+                img = apply_camera(render_person(ident, cam, rng, height, width), cam, rng, extra)
                 img.save(folder / f"{pid:04d}_{cam_name}_{k:02d}.jpg", quality=95)
     (root / "synthetic.json").write_text(json.dumps({**asdict(spec), "height": height, "width": width}, indent=1))
     return root

@@ -30,6 +30,13 @@ def as_features(x: Any, name: str) -> torch.Tensor:
     return t
 
 
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero): Euclidean distances between them rank as cosine."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
 def default_block_rows(num_gallery: int) -> int:
     return max(1, min(4096, BLOCK_BYTES // (4 * max(num_gallery, 1))))
 

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from viewadapt.data.images import ViewImages, eval_transform
+from viewadapt.data.augment import eval_transform
+from viewadapt.data.images import ViewImages
 from viewadapt.data.records import ViewRecord
 
 
@@ -28,8 +29,9 @@ def extract_embeddings(
     was_training = model.training
     model.eval()
     out = np.zeros((len(records), model.embedding_dim), dtype=np.float32)
+    # A generator of its own: evaluating never moves the global random state a training run draws from.
     loader = DataLoader(ViewImages(records, eval_transform(height, width)), batch_size=batch_size,
-                        num_workers=num_workers)
+                        num_workers=num_workers, generator=torch.Generator())
     start = 0
     for images, _, views in loader:
         images = images.to(device)

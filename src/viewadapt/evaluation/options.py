@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from viewadapt.errors import ConfigError
+from viewadapt.evaluation.distances import DISTANCES
 from viewadapt.evaluation.faiss_search import INDEXES
 from viewadapt.evaluation.protocols import PROTOCOLS
 from viewadapt.evaluation.rank import AP_DEFINITIONS
@@ -19,6 +20,8 @@ class EvalOptions:
     trials: int = 10
     max_rank: int = 50
     batch_size: int = 128
+    # cosine (the ranking of L2-normalised Euclidean distance), or euclidean
+    distance: str = "cosine"
     ap: str = "step"  # or "trapezoid": the official Market-1501 MATLAB code's mAP
     rerank: str = "none"  # "ds": re-order each probe's top rerank_topk by Ds; "k_reciprocal" (Zhong et al.)
     rerank_topk: int = 20
@@ -32,8 +35,8 @@ class EvalOptions:
 
     def check(self, key: str = "eval") -> None:
         """Every choice and range, each failure a :class:`ConfigError` naming ``key.field`` and what it accepts."""
-        for name, choices in (("protocol", PROTOCOLS), ("ap", AP_DEFINITIONS), ("rerank", RERANKERS),
-                              ("search", SEARCHES), ("faiss_index", INDEXES)):
+        for name, choices in (("protocol", PROTOCOLS), ("distance", DISTANCES), ("ap", AP_DEFINITIONS),
+                              ("rerank", RERANKERS), ("search", SEARCHES), ("faiss_index", INDEXES)):
             value = getattr(self, name)
             if value not in choices:
                 raise ConfigError(f"{key}.{name} '{value}' is not one of: {', '.join(choices)}")

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from viewadapt.data.records import ViewRecord
-from viewadapt.evaluation.distances import Rescore, distance_blocks, evaluate_features
+from viewadapt.evaluation.distances import Rescore, distance_blocks, evaluate_features, unit_rows
 from viewadapt.evaluation.faiss_search import evaluate_topk, faiss_search
 from viewadapt.evaluation.rank import evaluate_rank
 
@@ -55,9 +55,11 @@ def evaluate_views(
     rescorer: RescorerFactory | None = None,
     faiss_k: int = 0,
     faiss_index: str = "flat",
+    distance: str = "euclidean",
 ) -> dict:
     """Score embeddings of a split's records under ``protocol``: probe view (0) queries, gallery view (1)
-    gallery; with more than two views, every ordered camera-view pair (a -> b) in turn.
+    gallery; with more than two views, every ordered camera-view pair (a -> b) in turn. Galleries are
+    ranked by ``distance`` (euclidean or cosine).
 
     Returns rank-1/5/10/20, mAP, mINP (all as fractions in [0, 1]), the averaged CMC and the protocol;
     with more than two views these are means over the pairs, each pair's own under ``pairs``.
@@ -68,7 +70,7 @@ def evaluate_views(
         raise ValueError(f"unknown protocol '{protocol}': choose one of {', '.join(PROTOCOLS)}")
     if faiss_k and (protocol != "all_gallery" or rescorer is not None):
         raise ValueError("faiss search works with the all_gallery protocol and no re-scoring only")
-    args = (embeddings, records, protocol, trials, seed, max_rank, ap, rescorer, faiss_k, faiss_index)
+    args = (embeddings, records, protocol, trials, seed, max_rank, ap, rescorer, faiss_k, faiss_index, distance)
     views = sorted({r.view for r in records})
     if len(views) <= 2:
         return _evaluate_pair(*args, 0, 1)
@@ -82,21 +84,24 @@ def evaluate_views(
 
 
 def _evaluate_pair(embeddings, records, protocol, trials, seed, max_rank, ap, rescorer, faiss_k, faiss_index,
-                   probe, gallery) -> dict:  # noqa: ANN001 - evaluate_views' arguments
+                   distance, probe, gallery) -> dict:  # noqa: ANN001 - evaluate_views' arguments
     pids = np.array([r.pid for r in records])
     camids = np.array([r.camid for r in records])
     q, g = split_views(records, probe, gallery)
     qf, gf = embeddings[q], embeddings[g]
     rescore = rescorer(qf, gf) if rescorer else None
     if faiss_k:
+        if distance == "cosine":  # on unit vectors Euclidean distance ranks as cosine does
+            qf, gf = unit_rows(qf), unit_rows(gf)
         _, idx = faiss_search(qf, gf, faiss_k, faiss_index, seed=seed)
         result = evaluate_topk(idx, pids[q], pids[g], camids[q], camids[g], max_rank)
         return {**_summary(result, protocol, 1), "topk": result["topk"]}
     if protocol == "all_gallery":
-        result = evaluate_features(qf, gf, pids[q], pids[g], camids[q], camids[g], max_rank, ap=ap, rescore=rescore)
+        result = evaluate_features(qf, gf, pids[q], pids[g], camids[q], camids[g], max_rank, metric=distance, ap=ap,
+                                   rescore=rescore)
         return _summary(result, protocol, 1)
     # Single-shot galleries are small (one image per identity): one dense matrix, re-scored once.
-    blocks = [rescore(s, b) if rescore else b for s, b in distance_blocks(qf, gf)]
+    blocks = [rescore(s, b) if rescore else b for s, b in distance_blocks(qf, gf, distance)]
     result = evaluate_rank(np.concatenate(blocks), pids[q], pids[g], camids[q], camids[g], max_rank, ap=ap,
                            single_shot=True, trials=trials, seed=seed)
     return _summary(result, protocol, trials)

@@ -19,17 +19,18 @@ def pick_queries(num_queries: int, count: int, seed: int = 0) -> list[int]:
 
 def rank_list_entries(
     qf: np.ndarray, gf: np.ndarray, queries: Sequence[ViewRecord], gallery: Sequence[ViewRecord],
-    picked: Sequence[int], k: int = 10, rescore: Rescore | None = None,
+    picked: Sequence[int], k: int = 10, rescore: Rescore | None = None, distance: str = "euclidean",
 ) -> list[dict]:
     """For each picked query: its image and the ``k`` best gallery items with score and correctness.
 
     Same-identity same-camera gallery items are left out, as in the ranking that CMC and mAP score.
-    ``score`` is the distance, or the re-scored value when ``rescore`` is given (smaller = better).
+    ``score`` is the ``distance`` (euclidean or cosine), or the re-scored value when ``rescore`` is given
+    (smaller = better).
     """
     g_pids = np.array([r.pid for r in gallery])
     g_cams = np.array([r.camid for r in gallery])
     # One pass over the gallery for every picked query, not one per query.
-    rows = np.concatenate([b for _, b in distance_blocks(qf[list(picked)], gf)]) if len(picked) else []
+    rows = np.concatenate([b for _, b in distance_blocks(qf[list(picked)], gf, distance)]) if len(picked) else []
     out = []
     for n, i in enumerate(picked):
         q = queries[i]

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from viewadapt.data.records import ViewRecord
+from viewadapt.evaluation.distances import unit_rows
 from viewadapt.evaluation.features import extract_embeddings
 from viewadapt.evaluation.options import EvalOptions
 from viewadapt.evaluation.protocols import RescorerFactory, evaluate_views, split_views
@@ -24,6 +25,8 @@ def make_rescorer(options: EvalOptions, pair_scorer: nn.Module | None,
             raise ValueError("rerank=ds needs the run's similarity discriminator Ds")
         return lambda qf, gf: DsRerank(pair_scorer, qf, gf, options.rerank_topk, device)
     if options.rerank == "k_reciprocal":
+        if options.distance == "cosine":  # its neighbourhoods come from Euclidean distances of what it is given
+            return lambda qf, gf: KReciprocal(unit_rows(qf), unit_rows(gf), options.k1, options.k2, options.kr_lambda)
         return lambda qf, gf: KReciprocal(qf, gf, options.k1, options.k2, options.kr_lambda)
     return None
 
@@ -64,12 +67,14 @@ def score_records(
     o = options
     result = evaluate_views(embeddings, records, o.protocol, o.trials, seed=seed, max_rank=o.max_rank, ap=o.ap,
                             rescorer=rescorer if factory else None,
-                            faiss_k=o.faiss_k if o.search == "faiss" else 0, faiss_index=o.faiss_index)
-    result = {**result, "ap": o.ap, "rerank": o.rerank, "search": o.search}
+                            faiss_k=o.faiss_k if o.search == "faiss" else 0, faiss_index=o.faiss_index,
+                            distance=o.distance)
+    result = {**result, "distance": o.distance, "ap": o.ap, "rerank": o.rerank, "search": o.search}
     if rank_lists:
         q, g = split_views(records)
         rescore = rescorer(embeddings[q], embeddings[g]) if factory else None
         picked = pick_queries(len(q), rank_lists, seed)
         result["rank_lists"] = rank_list_entries(embeddings[q], embeddings[g], [records[i] for i in q],
-                                                 [records[i] for i in g], picked, rank_list_length, rescore)
+                                                 [records[i] for i in g], picked, rank_list_length, rescore,
+                                                 o.distance)
     return result

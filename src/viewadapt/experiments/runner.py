@@ -17,11 +17,12 @@ from pathlib import Path
 
 from viewadapt.config import Config, load_config
 from viewadapt.errors import ConfigError
-from viewadapt.experiments.registry import EXPERIMENTS, Experiment, Method
+from viewadapt.experiments.registry import EXPERIMENTS, Experiment, Method, Setting
 from viewadapt.reports.figures import plot_cmc, plot_sweep
 from viewadapt.runs import CHECKPOINT_FILE, METRICS_FILE
-from viewadapt.runs.folder import environment, write_json
+from viewadapt.runs.folder import ZERO_SHOT, environment, write_json
 from viewadapt.training import Trainer
+from viewadapt.training.hooks import zero_shot_label
 
 # The table's columns: result key, heading.
 COLUMNS = (("rank1", "rank-1"), ("rank5", "rank-5"), ("rank20", "rank-20"), ("mAP", "mAP"))
@@ -59,9 +60,44 @@ def _cell(values: list[float]) -> str:
     return f"{mean:.1f} ± {100 * statistics.stdev(values):.1f}" if len(values) > 1 else f"{mean:.1f}"
 
 
+def _row(label: str, runs: list[dict], paper: str | None) -> str:
+    row = f"| {label} | " + " | ".join(_cell([r[k] for r in runs]) for k, _ in COLUMNS)
+    return row + (f" | {paper}" if paper is not None else "") + " |"
+
+
+def run_setting(exp: Experiment, setting: Setting, config: str | Path | None, overrides: list[str], seeds: int,
+                out: Path, quiet: bool) -> tuple[dict[str, list[dict]], dict[str, list[dict]], float]:
+    """Every method of ``exp`` over the seeds in one setting: ({label: runs' test results}, {zero-shot
+    label: its results over the seeds}, training seconds)."""
+    base = load_config(config, overrides + list(setting.overrides))
+    probe, gallery = base.model.probe_backbone, base.model.gallery_backbone
+    results: dict[str, list[dict]] = {}
+    floors: dict[str, list[dict]] = {}
+    train_s = 0.0
+    for method in exp.methods:
+        label = method.label.format(probe=probe, gallery=gallery)
+        extra = list(setting.overrides) + method_overrides(method, probe, gallery)
+        runs = []
+        for seed in range(seeds):
+            if not quiet:
+                print(f"== {setting.name + ': ' if setting.name else ''}{label}, seed {seed}")
+            cfg = load_config(config, overrides + extra + [f"train.seed={seed}"])
+            run = out / "runs" / run_key(cfg) / f"seed{seed}"
+            metrics = run_method(cfg, run, quiet)
+            train_s += metrics["train_time_s"]
+            runs.append({**metrics["test"], "run": str(run)})
+            floor = metrics.get(ZERO_SHOT)
+            if floor and len(floors.setdefault(zero_shot_label(cfg), [])) <= seed:
+                floors[zero_shot_label(cfg)].append({**floor["test"], "run": str(run)})
+        results[label] = runs
+    return results, floors, train_s
+
+
 def run_experiment(name: str, config: str | Path | None = None, overrides: list[str] | None = None, seeds: int = 3,
                    out: str | Path = "experiments", quiet: bool = True) -> Path:
-    """Train every method of experiment ``name`` with train.seed 0..seeds-1; write ``results.md``."""
+    """Train every method of experiment ``name`` in each of its settings with train.seed 0..seeds-1;
+    write ``results.md``: per setting, a table of mean +- std over the seeds that starts with the
+    zero-shot floor of the networks the methods start from."""
     exp: Experiment = EXPERIMENTS[name]
     overrides = list(overrides or [])
     base = load_config(config, overrides)
@@ -71,52 +107,49 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
     folder = Path(out) / name
     folder.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    results: dict[str, list[dict]] = {}
-    train_s = 0.0
-    for method in exp.methods:
-        label = method.label.format(probe=base.model.probe_backbone, gallery=base.model.gallery_backbone)
-        extra = method_overrides(method, base.model.probe_backbone, base.model.gallery_backbone)
-        runs = []
-        for seed in range(seeds):
-            if not quiet:
-                print(f"== {label}, seed {seed}")
-            cfg = load_config(config, overrides + extra + [f"train.seed={seed}"])
-            run = Path(out) / "runs" / run_key(cfg) / f"seed{seed}"
-            metrics = run_method(cfg, run, quiet)
-            train_s += metrics["train_time_s"]
-            runs.append({**metrics["test"], "run": str(run)})
-        results[label] = runs
-    wall = time.time() - start
-    dataset = base.data.dataset
     env = environment()
-    first = next(iter(results.values()))[0]
-    lines = [f"# {exp.title}", "",
-             f"Dataset {dataset} ({first['split']}, {first['protocol']}), seeds 0-{seeds - 1} "
-             f"(train.seed), mean ± std over seeds. Config: {config or 'defaults'} {' '.join(overrides)}".rstrip(),
-             f"Machine: {env.get('platform', '')}, {os.cpu_count()} CPU cores, torch {env.get('torch', '?')}, "
-             f"device {base.train.device}. Training time of the {sum(map(len, results.values()))} runs: "
-             f"{train_s / 60:.1f} min; this call: {wall / 60:.1f} min (finished runs are reused).", ""]
+    dataset = base.data.dataset
     has_paper = any(dataset in m.paper for m in exp.methods)
-    header = "| method | " + " | ".join(h for _, h in COLUMNS) + (" | paper rank-1 |" if has_paper else " |")
-    lines += [header, "|---" * (len(COLUMNS) + 1 + has_paper) + "|"]
-    for method, (label, runs) in zip(exp.methods, results.items()):
-        row = f"| {label} | " + " | ".join(_cell([r[k] for r in runs]) for k, _ in COLUMNS)
-        if has_paper:
-            row += f" | {method.paper.get(dataset, '-')}"
-        lines.append(row + " |")
-    curves = {label: [statistics.fmean(c) for c in zip(*(r["cmc"] for r in runs))] for label, runs in results.items()}
-    plot_cmc(curves, folder / "cmc.png", title=f"{name}: CMC ({dataset}, mean over seeds)")
-    lines += ["", "![CMC](cmc.png)"]
-    if exp.x_label:
-        series: dict[str, tuple[list[float], list[list[float]]]] = {}
-        for method, runs in zip(exp.methods, results.values()):
-            xs, ys = series.setdefault(method.series, ([], []))
-            xs.append(method.x)
-            ys.append([r["rank1"] for r in runs])
-        plot_sweep(series, folder / "sweep.png", exp.x_label, "rank-1")
-        lines += ["", "![sweep](sweep.png)"]
+    lines = [f"# {exp.title}", "",
+             f"Dataset {dataset}, seeds 0-{seeds - 1} (train.seed), mean ± std over seeds. "
+             f"Config: {config or 'defaults'} {' '.join(overrides)}".rstrip(),
+             f"Machine: {env.get('platform', '')}, {os.cpu_count()} CPU cores, torch {env.get('torch', '?')}, "
+             f"device {base.train.device}."]
+    everything: dict[str, dict] = {}
+    for setting in exp.settings:
+        setting_start = time.time()
+        results, floors, train_s = run_setting(exp, setting, config, overrides, seeds, Path(out), quiet)
+        first = next(iter(results.values()))[0]
+        suffix = f"_{setting.name}" if setting.name else ""
+        head = [f"## {setting.title or setting.name}", ""] if setting.name else []
+        lines += ["", *head,
+                  f"Split {first['split']}, protocol {first['protocol']}"
+                  + (f"; setting: {' '.join(setting.overrides)}" if setting.overrides else "") + ". "
+                  f"Training time of the {sum(map(len, results.values()))} runs: {train_s / 60:.1f} min; "
+                  f"this call: {(time.time() - setting_start) / 60:.1f} min (finished runs are reused).", ""]
+        header = "| method | " + " | ".join(h for _, h in COLUMNS) + (" | paper rank-1 |" if has_paper else " |")
+        lines += [header, "|---" * (len(COLUMNS) + 1 + has_paper) + "|"]
+        lines += [_row(label, runs, "-" if has_paper else None) for label, runs in floors.items()]
+        for method, (label, runs) in zip(exp.methods, results.items()):
+            lines.append(_row(label, runs, method.paper.get(dataset, "-") if has_paper else None))
+        curves = {label: [statistics.fmean(c) for c in zip(*(r["cmc"] for r in runs))]
+                  for label, runs in {**floors, **results}.items()}
+        plot_cmc(curves, folder / f"cmc{suffix}.png",
+                 title=f"{name}{': ' + setting.name if setting.name else ''}: CMC ({dataset}, mean over seeds)")
+        lines += ["", f"![CMC](cmc{suffix}.png)"]
+        if exp.x_label:
+            series: dict[str, tuple[list[float], list[list[float]]]] = {}
+            for method, runs in zip(exp.methods, results.values()):
+                xs, ys = series.setdefault(method.series, ([], []))
+                xs.append(method.x)
+                ys.append([r["rank1"] for r in runs])
+            plot_sweep(series, folder / f"sweep{suffix}.png", exp.x_label, "rank-1")
+            lines += ["", f"![sweep](sweep{suffix}.png)"]
+        everything[setting.name] = {"results": results, "zero_shot": floors}
+    wall = time.time() - start
+    lines.insert(4, f"Wall time of this call: {wall / 60:.1f} min.")
     path = folder / "results.md"
     path.write_text("\n".join(lines) + "\n")
-    write_json(folder / "results.json", {"experiment": name, "dataset": dataset, "seeds": seeds,
-                                         "wall_s": wall, "results": results})
+    write_json(folder / "results.json", {"experiment": name, "dataset": dataset, "seeds": seeds, "wall_s": wall,
+                                         "settings": everything})
     return path

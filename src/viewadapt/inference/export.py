@@ -49,7 +49,7 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, opset: int = 17) -> li
                 torch.onnx.export(module, (example,), str(tmp / f"{name}.onnx"), input_names=["images"],
                                   output_names=["embeddings"], opset_version=opset,
                                   dynamic_axes={"images": {0: "batch"}, "embeddings": {0: "batch"}}, **legacy)
-        meta = {"height": cfg.data.height, "width": cfg.data.width, "embedding_dim": cfg.model.embedding_dim,
+        meta = {"height": cfg.data.height, "width": cfg.data.width, "embedding_dim": embedder.embedding_dim,
                 "input": "RGB in [0, 1], NCHW float32; normalisation is inside the graph",
                 "files": {name: f"{name}.onnx" for name in parts}, "model": fingerprint(Path(run_dir) / WEIGHTS_FILE)}
         (tmp / "onnx.json").write_text(json.dumps(meta, indent=1))

@@ -10,9 +10,10 @@ import numpy as np
 import torch
 
 from viewadapt.data.datasets.base import IMAGE_SUFFIXES
-from viewadapt.data.images import eval_transform, load_image
+from viewadapt.data.augment import eval_transform
+from viewadapt.data.images import load_image
 from viewadapt.errors import DataError
-from viewadapt.evaluation.distances import distance_blocks
+from viewadapt.evaluation.distances import distance_blocks, unit_rows
 from viewadapt.evaluation.faiss_search import faiss_search
 from viewadapt.evaluation.rescoring import topk_stable
 from viewadapt.inference.features_file import Features, fingerprint
@@ -119,18 +120,22 @@ class ReIDModel:
         self, probes: str | Path | Sequence[str | Path], gallery: str | Path | Sequence[str | Path] | Features,
         k: int = 10, probe_view: int | str = "probe", gallery_view: int | str = "gallery", use_faiss: bool = False,
     ) -> dict[str, list[Match]]:
-        """For each probe image, its ``k`` nearest gallery items (Euclidean, ties in gallery order),
-        with Ds's probability that the pair is the same person where the run trained Ds."""
+        """For each probe image, its ``k`` nearest gallery items by the run's ``eval.distance`` (ties in
+        gallery order), with Ds's probability that the pair is the same person where the run trained Ds."""
         probe_paths = image_paths(probes)
         g = self._gallery(gallery, gallery_view)
         if len(g.paths) == 0:
             raise DataError("the gallery is empty")
         qf = self.embed(probe_paths, probe_view)
         k = min(k, len(g.paths))
+        cosine = self.cfg.eval.distance == "cosine"
         if use_faiss:
-            dist, idx = faiss_search(qf, g.features, k)
+            # faiss searches by Euclidean distance: between unit vectors it is sqrt(2 - 2 cos)
+            dist, idx = faiss_search(*((unit_rows(qf), unit_rows(g.features)) if cosine else (qf, g.features)), k)
+            dist = dist ** 2 / 2 if cosine else dist
         else:
-            rows = [(topk_stable(block, k), block) for _, block in distance_blocks(qf, g.features)]
+            blocks = distance_blocks(qf, g.features, self.cfg.eval.distance)
+            rows = [(topk_stable(block, k), block) for _, block in blocks]
             idx = np.concatenate([i for i, _ in rows])
             dist = np.concatenate([np.take_along_axis(b, i, 1) for i, b in rows])
         prob = None

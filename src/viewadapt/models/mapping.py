@@ -11,26 +11,77 @@ from torch import nn
 from viewadapt.models.backbones import build_backbone
 
 
+NECKS = ("linear", "bnneck")
+
+
+def padded_identity(in_dim: int, out_dim: int) -> nn.Linear:
+    """A projection to a larger dimension that starts as the identity padded with zeros: it keeps the
+    pretrained feature as it is and lets training use the extra dimensions."""
+    proj = nn.Linear(in_dim, out_dim, bias=False)
+    with torch.no_grad():
+        proj.weight.copy_(torch.eye(out_dim, in_dim))
+    return proj
+
+
 class ViewMapping(nn.Module):
     """One view's mapping M_v: images in [0, 1] -> embedding of ``embedding_dim``.
 
     The backbone's own input normalisation is applied here so that callers never need to know which
-    statistics a pretrained net expects. The linear neck gives two different backbones equal dims.
+    statistics a pretrained net expects. The neck turns the pooled backbone feature into the embedding:
+
+    - ``linear``: a linear layer to ``embedding_dim`` (the paper's reading: two different backbones
+      get equal dims), randomly initialised;
+    - ``bnneck``: batch norm of the pooled feature itself (the BNNeck of the strong re-ID baselines),
+      which keeps the pretrained representation; a backbone narrower than ``embedding_dim`` is first
+      padded up to it by :func:`padded_identity`.
     """
 
-    def __init__(self, backbone: nn.Module, embedding_dim: int, normalize: bool = False) -> None:
+    def __init__(self, backbone: nn.Module, embedding_dim: int, normalize: bool = False, neck: str = "linear") -> None:
         super().__init__()
+        if neck not in NECKS:
+            raise ValueError(f"unknown neck '{neck}': choose one of {', '.join(NECKS)}")
         self.backbone = backbone
         self.register_buffer("mean", torch.tensor(backbone.input_mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(backbone.input_std).view(1, 3, 1, 1), persistent=False)
-        self.neck = nn.Linear(backbone.out_channels, embedding_dim)
+        self.bn: nn.BatchNorm1d | None = None
+        if neck == "linear":
+            self.neck: nn.Module = nn.Linear(backbone.out_channels, embedding_dim)
+        else:
+            if embedding_dim < backbone.out_channels:
+                raise ValueError(f"a bnneck keeps the {backbone.out_channels}-d pooled feature: embedding_dim "
+                                 f"{embedding_dim} is smaller")
+            self.neck = (nn.Identity() if embedding_dim == backbone.out_channels
+                         else padded_identity(backbone.out_channels, embedding_dim))
+            self.bn = nn.BatchNorm1d(embedding_dim)
+            self.bn.bias.requires_grad_(False)  # a shift of the embedding means nothing to a distance
         self.normalize = normalize
         self.embedding_dim = embedding_dim
 
+    def pooled(self, images: torch.Tensor) -> torch.Tensor:
+        """The backbone's globally average-pooled feature, before any neck."""
+        return F.adaptive_avg_pool2d(self.backbone((images - self.mean) / self.std), 1).flatten(1)
+
+    def forward_train(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(feature before the neck's batch norm, embedding): a metric loss such as the triplet acts on
+        the first, an identity classifier on the second (they are the same with a linear neck)."""
+        feat = self.neck(self.pooled(images))
+        emb = feat if self.bn is None else self.bn(feat)
+        return feat, F.normalize(emb, dim=1) if self.normalize else emb
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        feat = self.backbone((images - self.mean) / self.std)
-        emb = self.neck(F.adaptive_avg_pool2d(feat, 1).flatten(1))
-        return F.normalize(emb, dim=1) if self.normalize else emb
+        return self.forward_train(images)[1]
+
+
+class Pooled(nn.Module):
+    """A mapping's pooled backbone feature alone: what the pretrained network gives with no training."""
+
+    def __init__(self, mapping: ViewMapping) -> None:
+        super().__init__()
+        self.mapping = mapping
+        self.embedding_dim = mapping.backbone.out_channels
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.mapping.pooled(images)
 
 
 class ViewMappings(nn.Module):
@@ -68,14 +119,23 @@ class ViewMappings(nn.Module):
         allow_download: bool = False,
         normalize: bool = False,
         extra_backbones: Sequence[str] = (),
+        neck: str = "linear",
     ) -> "ViewMappings":
-        """Views 0 and 1 get the probe and gallery backbones, views 2.. ``extra_backbones``."""
-        def make(name: str) -> ViewMapping:
-            return ViewMapping(build_backbone(name, pretrained, allow_download), embedding_dim, normalize)
+        """Views 0 and 1 get the probe and gallery backbones, views 2.. ``extra_backbones``.
 
+        With a ``bnneck`` the embedding is the pooled feature, so ``embedding_dim`` is not used: it is
+        the widest backbone's output (narrower ones are padded up to it)."""
+        names = [probe_backbone] if shared else [probe_backbone, gallery_backbone, *extra_backbones]
+        if neck == "bnneck":
+            backbones = [build_backbone(name, pretrained, allow_download) for name in names]
+            width = max(b.out_channels for b in backbones)
+            nets = [ViewMapping(b, width, normalize, neck) for b in backbones]
+        else:  # each backbone, then its neck: the order the random initialisation is drawn in
+            nets = [ViewMapping(build_backbone(name, pretrained, allow_download), embedding_dim, normalize, neck)
+                    for name in names]
         if shared:
-            return cls(make(probe_backbone), None, num_views=2 + len(extra_backbones))
-        return cls(make(probe_backbone), make(gallery_backbone), [make(n) for n in extra_backbones])
+            return cls(nets[0], None, num_views=2 + len(extra_backbones))
+        return cls(nets[0], nets[1], nets[2:])
 
     @classmethod
     def single(cls, network: ViewMapping, num_views: int) -> "ViewMappings":

@@ -32,7 +32,8 @@ class DomainTerm(nn.Module):
     adversarial: bool = False
 
     @classmethod
-    def from_config(cls, cfg: "Config") -> "DomainTerm":
+    def from_config(cls, cfg: "Config", embedding_dim: int) -> "DomainTerm":
+        """The term ``cfg`` describes, for embeddings of ``embedding_dim`` (the mappings' output)."""
         return cls()
 
     def discriminator_loss(self, batch: ViewBatch) -> tuple[torch.Tensor, float] | None:
@@ -60,8 +61,8 @@ class AdversarialTerm(DomainTerm):
         self.dd = ViewDiscriminator(embedding_dim, hidden, num_views)
 
     @classmethod
-    def from_config(cls, cfg: "Config") -> "AdversarialTerm":
-        return cls(cfg.model.embedding_dim, cfg.num_views, cfg.model.dd_hidden)
+    def from_config(cls, cfg: "Config", embedding_dim: int) -> "AdversarialTerm":
+        return cls(embedding_dim, cfg.num_views, cfg.model.dd_hidden)
 
     def discriminator_loss(self, batch: ViewBatch) -> tuple[torch.Tensor, float]:
         """Eq. 1 on detached embeddings (the mappings stay fixed) and Dd's view accuracy on them."""

@@ -39,7 +39,8 @@ class Matcher(nn.Module):
     scores_pairs: bool = False
 
     @classmethod
-    def from_config(cls, cfg: "Config") -> "Matcher":
+    def from_config(cls, cfg: "Config", embedding_dim: int) -> "Matcher":
+        """The matcher ``cfg`` describes, for embeddings of ``embedding_dim`` (the mappings' output)."""
         return cls()
 
     @classmethod
@@ -75,9 +76,9 @@ class SimilarityMatcher(Matcher):
         self.margin, self.gamma, self.adaptive, self.detach_weights = margin, gamma, adaptive, detach_weights
 
     @classmethod
-    def from_config(cls, cfg: "Config") -> "SimilarityMatcher":
+    def from_config(cls, cfg: "Config", embedding_dim: int) -> "SimilarityMatcher":
         loss = cfg.loss
-        return cls(cfg.model.embedding_dim, cfg.model.ds_hidden, loss.margin, loss.gamma, loss.adaptive,
+        return cls(embedding_dim, cfg.model.ds_hidden, loss.margin, loss.gamma, loss.adaptive,
                    loss.detach_weights)
 
     def loss(self, batch: ViewBatch) -> torch.Tensor:
@@ -103,7 +104,7 @@ class MatchingNetworks(Matcher):
         self.scale = scale
 
     @classmethod
-    def from_config(cls, cfg: "Config") -> "MatchingNetworks":
+    def from_config(cls, cfg: "Config", embedding_dim: int) -> "MatchingNetworks":
         return cls(cfg.loss.fewshot_scale)
 
     def loss(self, batch: ViewBatch) -> torch.Tensor:
@@ -130,8 +131,8 @@ class ModelRegression(Matcher):
         self.scale = scale
 
     @classmethod
-    def from_config(cls, cfg: "Config") -> "ModelRegression":
-        return cls(cfg.model.embedding_dim, cfg.model.regressor_hidden, cfg.loss.fewshot_scale)
+    def from_config(cls, cfg: "Config", embedding_dim: int) -> "ModelRegression":
+        return cls(embedding_dim, cfg.model.regressor_hidden, cfg.loss.fewshot_scale)
 
     @classmethod
     def check(cls, cfg: "Config") -> None:

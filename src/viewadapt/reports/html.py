@@ -14,7 +14,7 @@ from pathlib import Path
 from viewadapt.config import load_config
 from viewadapt.errors import ViewAdaptError
 from viewadapt.reports.figures import draw_rank_list, plot_cmc, plot_training
-from viewadapt.runs.folder import CONFIG_FILE, ENVIRONMENT_FILE, METRICS_FILE
+from viewadapt.runs.folder import CONFIG_FILE, ENVIRONMENT_FILE, METRICS_FILE, ZERO_SHOT
 
 STAGE_TITLES = {"init": "stage (a) identity init", "similarity": "stage (b) similarity",
                 "adaptation": "stage (c) view adaptation"}
@@ -71,9 +71,14 @@ def build_report(run_dir: str | Path) -> Path:
         parts.append("<p><b>Training has not finished</b>: the figures show the epochs done so far.</p>")
 
     rows, curves = [], {}
+    if metrics.get(ZERO_SHOT):
+        floor = metrics[ZERO_SHOT]["test"]
+        rows.append(_metrics_row("zero-shot floor: the untrained networks' pooled features, cosine distance", floor))
+        curves["zero-shot"] = floor["cmc"]
     for stage, result in metrics.get("stages", {}).items():
         if "test" in result:
-            label = f"after {STAGE_TITLES.get(stage, stage)} (best epoch {result['best_epoch']})"
+            kept = result.get("kept_epoch", result["best_epoch"])  # runs before `keep` kept their best epoch
+            label = f"after {STAGE_TITLES.get(stage, stage)} (epoch {kept}; best validation {result['best_epoch']})"
             rows.append(_metrics_row(label, result["test"]))
             curves[f"after {stage}"] = result["test"]["cmc"]
     for name, result in evaluations.items():

@@ -29,6 +29,8 @@ SPLIT_FILE = "split.json"
 METRICS_FILE = "metrics.json"
 CHECKPOINT_FILE = Path("checkpoints") / "last.pt"
 WEIGHTS_FILE = "model.safetensors"
+# Where metrics.json keeps the zero-shot floor, beside the results of the stages.
+ZERO_SHOT = "zero_shot"
 
 
 def new_run_dir(output_dir: str | Path, name: str = "") -> Path:

@@ -1,8 +1,8 @@
 """What happens around the epochs of a stage, as hooks the trainer calls at fixed points: validation,
 early stopping, test evaluation, the history and log, checkpoints and the metrics file.
 
-The trainer calls, for every hook in its order: ``before_stage(stage)`` once a stage's optimisers
-exist, ``after_epoch(stage, record)`` with the epoch's training statistics (hooks may add to them),
+The trainer calls, for every hook in its order: ``before_train()`` when ``fit`` starts,
+``before_stage(stage)`` once a stage's optimisers exist, ``after_epoch(stage, record)`` with the epoch's training statistics (hooks may add to them),
 ``after_stage(stage)``, and ``after_train()`` when ``fit`` returns, finished or not.
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from viewadapt.models import Embedder, ViewMappings
+from viewadapt.models.mapping import Pooled
 from viewadapt.runs.checkpoint import save_checkpoint
 from viewadapt.runs.folder import CHECKPOINT_FILE, METRICS_FILE, WEIGHTS_FILE, write_json
 from viewadapt.runs.weights import save_weights
@@ -18,6 +20,7 @@ from viewadapt.training.early_stopping import EarlyStopping
 from viewadapt.training.stages import Stage
 
 if TYPE_CHECKING:
+    from viewadapt.config import Config
     from viewadapt.training.trainer import Trainer
 
 
@@ -27,6 +30,9 @@ class Hook:
 
     trainer: "Trainer"
     state_key: str | None = None
+
+    def before_train(self) -> None:
+        pass
 
     def before_stage(self, stage: Stage) -> None:
         pass
@@ -47,12 +53,36 @@ class Hook:
         pass
 
 
+def zero_shot_label(cfg: "Config") -> str:
+    """Which untrained features a run's zero-shot floor scores: its distinct networks' initial weights."""
+    m = cfg.model
+    nets = [m.probe_backbone] if m.shared else [m.probe_backbone, m.gallery_backbone, *m.extra_backbones]
+    names = " / ".join(dict.fromkeys(nets))
+    weights = "ImageNet features" if m.pretrained else "random weights"
+    return f"zero-shot: {names} {weights}, no training" + (" (mean over the networks)" if len(set(nets)) > 1 else "")
+
+
+class ZeroShot(Hook):
+    """Before any training: the test split scored with each network's pooled backbone feature and the
+    cosine distance, the floor every trained method must clear (``eval.zero_shot``). With ImageNet
+    weights this is what the pretrained features do with no training at all."""
+
+    def before_train(self) -> None:
+        t = self.trainer
+        if not t.cfg.eval.zero_shot or t.zero_shot is not None:
+            return
+        views = t.method.mappings.num_views
+        models = [(Embedder(ViewMappings.single(Pooled(net), views)), None) for net in t.method.mappings.networks()]
+        t.zero_shot = {"test": t.score(models, "test", rerank="none", distance="cosine")}
+        t.log.info(f"zero-shot (no training): test rank-1 {t.zero_shot['test']['rank1']:.3f}")
+
+
 class Validation(Hook):
     """After every epoch: rank-1 and mAP on C_valid, and the stage's own objective there."""
 
     def after_epoch(self, stage: Stage, record: dict) -> None:
         t = self.trainer
-        metrics = t.score(stage, "valid", rerank="none")  # early stopping watches the plain ranking
+        metrics = t.score(stage.scored(), "valid", rerank="none")  # early stopping watches the plain ranking
         record.update(val_rank1=metrics["rank1"], val_mAP=metrics["mAP"])
         loss = t.dist.broadcast(stage.validation_loss() if t.dist.is_main else None)
         if loss is not None:
@@ -61,7 +91,7 @@ class Validation(Hook):
 
 class EarlyStop(Hook):
     """Stops a stage after ``patience`` epochs without a better validation value (``monitor``) and ends
-    it with the best epoch's state of what it trains."""
+    it with the best epoch's state of what it trains (``keep=best``), or with its last (``keep=last``)."""
 
     state_key = "early_stopping"
 
@@ -77,10 +107,13 @@ class EarlyStop(Hook):
         self.trainer.stop_stage = self.early.step(record[stage.settings.monitor], self.trainer.epoch, state)
 
     def after_stage(self, stage: Stage) -> None:
-        for key, module in stage.modules().items():
-            module.load_state_dict(self.early.best_state[key])
+        if stage.settings.keep == "best":
+            for key, module in stage.modules().items():
+                module.load_state_dict(self.early.best_state[key])
+        kept = self.early.best_epoch if stage.settings.keep == "best" else self.trainer.epoch
         self.trainer.stage_results[stage.name].update(
-            {"best_epoch": self.early.best_epoch + 1, "best_" + stage.settings.monitor: self.early.best})
+            {"best_epoch": self.early.best_epoch + 1, "best_" + stage.settings.monitor: self.early.best,
+             "kept_epoch": kept + 1})
         self.early = None
 
     def state_dict(self) -> dict | None:
@@ -97,14 +130,14 @@ class TestEvaluation(Hook):
 
     def _test(self, stage: Stage) -> dict:
         result = self.trainer.stage_results[stage.name]
-        result["test"] = self.trainer.score(stage, "test")
+        result["test"] = self.trainer.score(stage.scored(), "test")
         return result
 
     def after_stage(self, stage: Stage) -> None:
         t = self.trainer
         if t.cfg.eval.after_each_stage:
             result = self._test(stage)
-            t.log.info(f"{stage.name} done (best epoch {result['best_epoch']}): test "
+            t.log.info(f"{stage.name} done (kept epoch {result['kept_epoch']}, best {result['best_epoch']}): test "
                        f"rank-1 {result['test']['rank1']:.3f} mAP {result['test']['mAP']:.3f}")
 
     def after_train(self) -> None:
@@ -158,4 +191,4 @@ class MetricsWriter(Hook):
 def default_hooks() -> list[Hook]:
     """In the order they run at each point: validation before early stopping reads it, the best state
     restored before the test split is scored, the checkpoint after all of them."""
-    return [Validation(), EarlyStop(), TestEvaluation(), History(), Checkpointer(), MetricsWriter()]
+    return [ZeroShot(), Validation(), EarlyStop(), TestEvaluation(), History(), Checkpointer(), MetricsWriter()]

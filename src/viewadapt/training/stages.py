@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Iterable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sampler
 from tqdm import tqdm
@@ -17,6 +16,7 @@ from viewadapt.data.images import ViewImages
 from viewadapt.data.sampler import SPBatchSampler
 from viewadapt.models import Embedder, ViewMappings
 from viewadapt.objectives import Method, ViewBatch, adaptation_objective, embed_views
+from viewadapt.objectives.identity import IdentityObjective
 from viewadapt.training.distributed import Dist
 from viewadapt.training.optim import build_optimizer, build_scheduler
 from viewadapt.training.step import Stepper
@@ -61,23 +61,6 @@ class EpochStats:
 
 def progress(batches: Batches, desc: str) -> Batches:
     return tqdm(batches, desc=desc, leave=False, disable=None, dynamic_ncols=True)
-
-
-class ClassifierHead(nn.Module):
-    """Stage (a)'s K-way identity classifier, dropped after the stage.
-
-    Batch norm before the linear layer (the "BNNeck" of strong re-ID baselines) lets the softmax shape
-    the normalised feature while the embedding itself stays free for Euclidean matching.
-    """
-
-    def __init__(self, embedding_dim: int, num_classes: int) -> None:
-        super().__init__()
-        self.bn = nn.BatchNorm1d(embedding_dim)
-        self.bn.bias.requires_grad_(False)
-        self.fc = nn.Linear(embedding_dim, num_classes, bias=False)
-
-    def forward(self, emb: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.bn(emb))
 
 
 class Stage:
@@ -148,36 +131,45 @@ class Stage:
         for k, s in self.schedulers.items():
             s.load_state_dict(state["schedulers"][k])
 
-    def _sp_sampler(self, dataset: ViewImages, seed: int) -> SPBatchSampler:
+    def _sp_sampler(self, dataset: ViewImages, seed: int, num_batches: int | None = None) -> SPBatchSampler:
         t = self.ctx.cfg.train
         pids, views = [r.pid for r in dataset.records], [r.view for r in dataset.records]
-        return SPBatchSampler(pids, views, min(t.batch_p, len(dataset.pids)), t.batch_s, seed)
+        return SPBatchSampler(pids, views, min(t.batch_p, len(dataset.pids)), t.batch_s, seed, num_batches)
 
 
 class IdentityInit(Stage):
-    """Stage (a): each distinct network (Ms and Mt, or the shared one) learns a K-way softmax over the
-    training identities, with a classifier of its own."""
+    """Stage (a): each distinct network (Ms and Mt, or the shared one) learns the training identities
+    with a classifier of its own: softmax, with ``loss.label_smoothing`` and, with ``loss.triplet`` > 0,
+    the batch-hard triplet loss on PK batches (``train.init_sampler=pk``)."""
 
     name = "init"
 
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)
-        num_classes = len(ctx.train_set.pids)
-        self.heads = nn.ModuleList(
-            ClassifierHead(self.mappings.embedding_dim, num_classes) for _ in self.mappings.networks()
-        ).to(ctx.device)
+        loss, networks = ctx.cfg.loss, self.mappings.networks()
+        # A mapping with a BNNeck normalises its embedding itself; otherwise the head's batch norm does.
+        head_bn = networks[0].bn is None
+        self.objective = IdentityObjective(len(networks), self.mappings.embedding_dim, len(ctx.train_set.pids),
+                                           head_bn, loss.label_smoothing, loss.triplet, loss.triplet_margin)
+        self.objective.to(ctx.device)
 
     def modules(self) -> dict[str, nn.Module]:
-        return {"mappings": self.mappings, "heads": self.heads}
+        return {"mappings": self.mappings, "heads": self.objective.heads}
 
     def own_modules(self) -> dict[str, nn.Module]:
-        return {"heads": self.heads}
+        return {"heads": self.objective.heads}
 
     def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"init": build_optimizer([*self.mappings.parameters(), *self.heads.parameters()], self.settings)}
+        params = [*self.mappings.parameters(), *self.objective.parameters()]
+        return {"init": build_optimizer(params, self.settings)}
 
     def sampler(self, epoch: int) -> Sampler[list[int]]:
         t, data = self.ctx.cfg.train, self.ctx.train_set
+        if t.init_sampler == "pk":  # as many images an epoch as random batches show
+            sampler = self._sp_sampler(data, t.seed + STAGES.index(self.name),
+                                       max(1, round(len(data) / (t.batch_p * t.batch_s))))
+            sampler.set_epoch(epoch)
+            return sampler
         gen = torch.Generator().manual_seed(t.seed * 100003 + epoch)
         size = min(t.init_batch_size, len(data))
         return BatchSampler(RandomSampler(data, generator=gen), size, drop_last=len(data) > size)
@@ -185,19 +177,20 @@ class IdentityInit(Stage):
     def train_epoch(self, batches: Batches, desc: str) -> dict:
         ctx, stats = self.ctx, EpochStats()
         self.mappings.train()
-        self.heads.train()
+        self.objective.train()
+        networks = self.mappings.networks()
         for images, labels, _ in progress(batches, desc):
             images, labels = images.to(ctx.device), labels.to(ctx.device)
             loss = torch.zeros((), device=ctx.device)
             correct = 0
             with ctx.stepper.autocast():
-                for net, head in zip(self.mappings.networks(), self.heads):
-                    logits = head(net(images))
-                    loss = loss + F.cross_entropy(logits.float(), labels)
+                for i, net in enumerate(networks):
+                    net_loss, logits = self.objective.loss(i, *net.forward_train(images), labels)
+                    loss = loss + net_loss
                     correct += (logits.argmax(1) == labels).sum().item()
             ctx.stepper.step(loss, self.optimizers["init"])
             ctx.stepper.end_iteration()
-            stats.add(len(images), loss=loss, train_acc=correct / (len(images) * len(self.heads)))
+            stats.add(len(images), loss=loss, train_acc=correct / (len(images) * len(networks)))
         return stats.result()
 
     def scored(self) -> list[tuple[Embedder, nn.Module | None]]:
@@ -252,7 +245,8 @@ class SimilarityTraining(Stage):
         for module in (method.mappings, method.matcher, method.domain):
             module.eval()
         sampler = self._sp_sampler(ctx.valid_set, VALIDATION_SEED)
-        batches = DataLoader(ctx.valid_set, batch_sampler=sampler, num_workers=ctx.cfg.data.num_workers)
+        batches = DataLoader(ctx.valid_set, batch_sampler=sampler, num_workers=ctx.cfg.data.num_workers,
+                             generator=torch.Generator())  # leaves the global random state to training
         total, n = 0.0, 0
         for images, labels, views in batches:
             batch = embed_views(self.mappings, images.to(ctx.device), labels.to(ctx.device), views.to(ctx.device))

@@ -20,13 +20,14 @@ from torch.utils.data import DataLoader
 from viewadapt.build import build_method, ensure_generated, prepare_split, split_base
 from viewadapt.config import STAGES, Config, config_from_dict, load_config
 from viewadapt.data import Split
-from viewadapt.data.images import ViewImages, ensure_readable, eval_transform, train_transform
+from viewadapt.data.augment import eval_transform, train_transform
+from viewadapt.data.images import ViewImages, ensure_readable
 from viewadapt.errors import CheckpointError
 from viewadapt.evaluation.scoring import score_records
 from viewadapt.models import Embedder
 from viewadapt.runs.checkpoint import load_checkpoint, rng_state, set_rng_state
 from viewadapt.runs.device import resolve_device
-from viewadapt.runs.folder import CHECKPOINT_FILE, CONFIG_FILE, SPLIT_FILE, new_run_folder, setup_logging
+from viewadapt.runs.folder import CHECKPOINT_FILE, CONFIG_FILE, SPLIT_FILE, ZERO_SHOT, new_run_folder, setup_logging
 from viewadapt.training.distributed import Dist, ShardedBatches
 from viewadapt.training.hooks import Hook, default_hooks
 from viewadapt.training.stages import Stage, StageContext, build_stages
@@ -69,6 +70,7 @@ class Trainer:
         self.epoch_started = 0.0
         self.history: list[dict] = []
         self.stage_results: dict[str, dict] = {}
+        self.zero_shot: dict | None = None  # the untrained networks' scores, before stage (a)
         self.elapsed = 0.0
         self._resume_state: dict | None = None
 
@@ -134,6 +136,7 @@ class Trainer:
             **{h.state_key: h.state_dict() for h in self.hooks if h.state_key},
             "history": self.history,
             "stage_results": self.stage_results,
+            "zero_shot": self.zero_shot,
             "elapsed": self.elapsed,
             "rng": rng_state(),
             "grad_scaler": self.stepper.state_dict(),
@@ -148,14 +151,17 @@ class Trainer:
                                   "config: resume it with the version that wrote it, or start a new run") from None
         self.stage_index, self.epoch = state["stage_index"], state["epoch"]
         self.history, self.stage_results = state["history"], state["stage_results"]
+        self.zero_shot = state.get("zero_shot")
         self.elapsed = state["elapsed"]
         set_rng_state(state["rng"])
         self.stepper.load_state_dict(state.get("grad_scaler", {}))
         self._resume_state = state
 
     # ---- evaluation ---------------------------------------------------------------------------
-    def _score_one(self, model: Embedder, pair_scorer: nn.Module | None, subset: str, rerank: str | None) -> dict:
-        options = self.cfg.eval if rerank is None else replace(self.cfg.eval, rerank=rerank)
+    def _score_one(self, model: Embedder, pair_scorer: nn.Module | None, subset: str, rerank: str | None,
+                   distance: str | None) -> dict:
+        options = replace(self.cfg.eval, rerank=rerank or self.cfg.eval.rerank,
+                          distance=distance or self.cfg.eval.distance)
         if options.rerank == "ds" and pair_scorer is None:
             options = replace(options, rerank="none")  # no trained Ds yet to re-rank with
         result = None
@@ -167,10 +173,12 @@ class Trainer:
             result = {**result, "split": self.split.label}
         return self.dist.broadcast(result)
 
-    def score(self, stage: Stage, subset: str = "test", rerank: str | None = None) -> dict:
-        """Score a split with what ``stage`` says its result is; several models (stage (a)'s networks)
+    def score(self, models: list[tuple[Embedder, nn.Module | None]], subset: str = "test",
+              rerank: str | None = None, distance: str | None = None) -> dict:
+        """Score a split with embedding models, each with its pair scorer (Ds) or None (what a stage's
+        :meth:`~viewadapt.training.stages.Stage.scored` gives); several models (stage (a)'s networks)
         are each scored and the headline is their mean, each under ``per_network``."""
-        results = [self._score_one(model, scorer, subset, rerank) for model, scorer in stage.scored()]
+        results = [self._score_one(model, scorer, subset, rerank, distance) for model, scorer in models]
         if len(results) == 1:
             return results[0]
         mean = {k: sum(r[k] for r in results) / len(results) for k, v in results[0].items() if isinstance(v, float)}
@@ -205,6 +213,7 @@ class Trainer:
         """
         budget = max_epochs
         self.finished = False
+        self._call("before_train")
         for stage in self.stages:
             index = STAGES.index(stage.name)
             if index < self.stage_index or stage.name in self.stage_results:
@@ -248,6 +257,7 @@ class Trainer:
             "finished": self.finished,
             "history": self.history,
             "stages": self.stage_results,
+            ZERO_SHOT: self.zero_shot,
             "test": self.stage_results[done[-1]].get("test") if self.finished else None,
             "train_time_s": self.elapsed,
         }

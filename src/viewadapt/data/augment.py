@@ -1,0 +1,75 @@
+"""Training-image augmentation with torchvision's transforms v2, as named presets with tunable strengths
+(the ``data.augment`` config section).
+
+The paper trains without augmentation (preset ``paper``); the strong re-ID baselines flip, pad and crop,
+and randomly erase a rectangle (preset ``reid``, Zhong et al.'s random erasing, Luo et al.'s bag of tricks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torchvision.transforms import v2
+
+from viewadapt.errors import ConfigError
+
+# preset -> the operations it applies, in this order
+AUGMENT_PRESETS: dict[str, tuple[str, ...]] = {
+    "paper": (),
+    "light": ("flip", "crop"),
+    "reid": ("flip", "crop", "erasing"),
+    "reid_jitter": ("flip", "crop", "jitter", "erasing"),
+}
+# Erased rectangles are filled with the ImageNet mean, i.e. zero after the backbones' input normalisation.
+ERASE_VALUE = (0.485, 0.456, 0.406)
+
+
+@dataclass
+class AugmentOptions:
+    preset: str = "reid"  # paper (none), light (flip + pad-crop), reid (+ random erasing), reid_jitter (+ colour jitter)
+    flip: float = 0.5  # probability of a horizontal flip
+    pad: int = 10  # pixels of (edge) padding before a random crop back to the image size
+    erasing: float = 0.5  # probability of erasing a random rectangle
+    jitter: float = 0.2  # brightness, contrast and saturation jitter (hue a quarter of it)
+
+    def ops(self) -> tuple[str, ...]:
+        return AUGMENT_PRESETS[self.preset]
+
+    def check(self, key: str = "data.augment") -> None:
+        """Each bad value a :class:`ConfigError` naming ``key.field`` and what it accepts."""
+        if self.preset not in AUGMENT_PRESETS:
+            raise ConfigError(f"{key}.preset '{self.preset}' is not one of: {', '.join(AUGMENT_PRESETS)}")
+        for name in ("flip", "erasing"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"{key}.{name} is a probability: give a value in [0, 1], not {getattr(self, name)}")
+        if self.pad < 0:
+            raise ConfigError(f"{key}.pad must be >= 0 pixels")
+        if not 0 <= self.jitter <= 1:
+            raise ConfigError(f"{key}.jitter must be in [0, 1]")
+
+
+def _to_tensor() -> list[Callable]:
+    return [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
+
+
+def train_transform(height: int, width: int, augment: AugmentOptions | None = None) -> Callable:
+    """PIL image -> (3, height, width) float tensor in [0, 1], augmented as ``augment`` says."""
+    a = augment or AugmentOptions()
+    ops = a.ops()
+    steps: list[Callable] = [v2.Resize((height, width))]
+    if "flip" in ops:
+        steps.append(v2.RandomHorizontalFlip(a.flip))
+    if "crop" in ops and a.pad:
+        steps += [v2.Pad(a.pad, padding_mode="edge"), v2.RandomCrop((height, width))]
+    steps += _to_tensor()
+    if "jitter" in ops and a.jitter:
+        steps.append(v2.ColorJitter(brightness=a.jitter, contrast=a.jitter, saturation=a.jitter, hue=a.jitter / 4))
+    if "erasing" in ops and a.erasing:
+        steps.append(v2.RandomErasing(a.erasing, value=list(ERASE_VALUE)))
+    return v2.Compose(steps)
+
+
+def eval_transform(height: int, width: int) -> Callable:
+    return v2.Compose([v2.Resize((height, width)), *_to_tensor()])
