@@ -28,7 +28,8 @@ ERASE_VALUE = (0.485, 0.456, 0.406)
 
 @dataclass
 class AugmentOptions:
-    preset: str = "reid"  # paper (none), light (flip + pad-crop), reid (+ random erasing), reid_jitter (+ colour jitter)
+    # paper (none), light (flip + pad-crop), reid (+ random erasing), reid_jitter (+ colour jitter)
+    preset: str = "reid"
     flip: float = 0.5  # probability of a horizontal flip
     pad: int = 10  # pixels of (edge) padding before a random crop back to the image size
     erasing: float = 0.5  # probability of erasing a random rectangle

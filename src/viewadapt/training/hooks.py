@@ -2,8 +2,9 @@
 early stopping, test evaluation, the history and log, checkpoints and the metrics file.
 
 The trainer calls, for every hook in its order: ``before_train()`` when ``fit`` starts,
-``before_stage(stage)`` once a stage's optimisers exist, ``after_epoch(stage, record)`` with the epoch's training statistics (hooks may add to them),
-``after_stage(stage)``, and ``after_train()`` when ``fit`` returns, finished or not.
+``before_stage(stage)`` once a stage's optimisers exist, ``after_epoch(stage, record)`` with the
+epoch's training statistics (hooks may add to them), ``after_stage(stage)``, and ``after_train()``
+when ``fit`` returns, finished or not.
 """
 
 from __future__ import annotations
