@@ -103,3 +103,27 @@ def test_dataset_option_picks_the_datasets_packaged_config(tmp_path, capsys):
                  "--seeds", "1", "--out", str(tmp_path / "exp")]) == 2
     err = capsys.readouterr().err
     assert str(tmp_path / "nowhere" / "viper") in err  # the missing dataset is named where it was looked for
+
+
+def test_a_run_cached_before_a_config_key_existed_is_found_and_reused(fast, tmp_path):
+    """Adding a config key changes every run key; the runs made before it read with the key at its
+    default, and an experiment reuses them instead of training again."""
+    import yaml
+
+    from viewadapt.config import load_config
+    from viewadapt.experiments.runner import run_key
+
+    run_experiment("table2", None, fast, seeds=1, out=tmp_path / "exp")
+    runs = sorted((tmp_path / "exp" / "runs").glob("*/seed0"))
+    old = runs[0].parent.with_name("0123456789ab")
+    runs[0].parent.rename(old)  # as if keyed by an older version of the config
+    config = old / "seed0" / "config.yaml"
+    tree = yaml.safe_load(config.read_text())
+    tree["eval"].pop("view_leakage")  # written before the key existed
+    config.write_text(yaml.safe_dump(tree))
+    stamp = (old / "seed0" / "metrics.json").stat().st_mtime_ns
+    run_experiment("table2", None, fast, seeds=1, out=tmp_path / "exp")
+    moved = sorted((tmp_path / "exp" / "runs").glob("*/seed0"))
+    assert len(moved) == 2 and not old.joinpath("seed0").exists()
+    assert {p.parent.name for p in moved} == {run_key(load_config(p / "config.yaml")) for p in moved}
+    assert any((p / "metrics.json").stat().st_mtime_ns == stamp for p in moved)  # reused, not retrained

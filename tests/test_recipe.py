@@ -171,3 +171,42 @@ def test_demo_and_experiments_show_the_zero_shot_row(tiny_synthetic, tmp_path, c
     table = run_experiment("table2", None, fast, seeds=2, out=tmp_path / "exp").read_text()
     rows = [line for line in table.splitlines() if line.startswith("| zero-shot")]
     assert len(rows) == 1 and " ± " in rows[0]
+
+
+def test_view_leakage_is_high_when_the_embedding_says_the_view_and_chance_when_not():
+    from viewadapt.evaluation.leakage import view_leakage
+
+    rng = np.random.default_rng(0)
+    pids = np.repeat(np.arange(40), 2)
+    views = np.tile([0, 1], 40)
+    plain = rng.normal(size=(80, 8)).astype(np.float32)
+    marked = plain.copy()
+    marked[:, 0] += 3.0 * views  # one coordinate tells the camera
+    state = torch.get_rng_state()
+    assert view_leakage(marked, views, pids) > 0.9
+    assert 0.3 < view_leakage(plain, views, pids) < 0.7
+    assert torch.equal(torch.get_rng_state(), state)  # a run's random state is left alone
+    assert view_leakage(marked, views, pids, seed=1) == view_leakage(marked, views, pids, seed=1)
+    with pytest.raises(ValueError, match="two views"):
+        view_leakage(plain, np.zeros(80), pids)
+
+
+def test_runs_log_where_each_stage_starts_and_the_view_leakage_after_it(tiny_config):
+    metrics = Trainer.create(tiny_config("train.adaptation.epochs=1"), verbose=False).fit()
+    for name in ("init", "similarity", "adaptation"):
+        result = metrics["stages"][name]
+        assert 0 <= result["start_val_rank1"] <= 1 and 0 <= result["view_leakage"] <= 1
+    assert 0 <= metrics["zero_shot"]["view_leakage"] <= 1
+
+
+def test_a_shared_stage_a_classifier_puts_both_networks_in_one_prototype_space(tiny_config):
+    cfg = tiny_config("train.init_classifier=shared", "train.similarity.enabled=false",
+                      "train.adaptation.enabled=false", "train.init.epochs=1")
+    trainer = Trainer.create(cfg, verbose=False)
+    heads = trainer.modules()["heads"]
+    assert len(heads) == 1 and len(trainer.method.mappings.networks()) == 2
+    before = heads[0].fc.weight.detach().clone()
+    trainer.fit()
+    assert not torch.equal(before, heads[0].fc.weight)
+    with pytest.raises(ConfigError, match="train.init_classifier 'one' is not one of: separate, shared"):
+        tiny_config("train.init_classifier=one")

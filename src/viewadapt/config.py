@@ -26,6 +26,7 @@ SCHEDULES = ("step", "cosine")
 AMP_MODES = ("none", "bf16", "fp16")
 SAMPLERS = ("random", "pk")
 KEEPS = ("best", "last")
+CLASSIFIERS = ("separate", "shared")
 
 
 @dataclass
@@ -122,6 +123,9 @@ class TrainConfig:
     # stage (a)'s batches: random (init_batch_size images) or pk (batch_p identities x batch_s images
     # over both views, what a triplet loss needs; an epoch of about as many images as the training set)
     init_sampler: str = "random"
+    # stage (a)'s identity classifiers: one per network (separate, the paper's), or one that all the
+    # networks share (shared: Ms and Mt learn one space of class prototypes, an aligned start for (b))
+    init_classifier: str = "separate"
     dd_lr: float = 1e-3
     dd_steps: int = 1
     seed: int = 0
@@ -135,6 +139,7 @@ class EvalConfig(EvalOptions):
 
     after_each_stage: bool = True
     zero_shot: bool = True  # score the test split before training, with the untrained (pretrained) features
+    view_leakage: bool = True  # after each stage, a fresh probe's accuracy at telling the views apart on C_valid
     rank_lists: int = 10  # probes drawn as rank-list images by `viewadapt evaluate`
 
 
@@ -346,6 +351,8 @@ def validate(cfg: Config) -> None:
     _check(t.batch_p >= 2 and t.batch_s >= 2, "train.batch_p and train.batch_s must be >= 2")
     _check(t.init_batch_size >= 2, "train.init_batch_size must be >= 2")
     _check(t.init_sampler in SAMPLERS, f"train.init_sampler '{t.init_sampler}' is not one of: {', '.join(SAMPLERS)}")
+    _check(t.init_classifier in CLASSIFIERS,
+           f"train.init_classifier '{t.init_classifier}' is not one of: {', '.join(CLASSIFIERS)}")
     _check(t.dd_lr > 0 and t.dd_steps >= 1, "train.dd_lr must be > 0 and train.dd_steps >= 1")
     _check(t.device in ("auto", "cpu") or t.device.startswith("cuda"), "train.device must be auto, cpu or cuda[:N]")
     _check(t.amp in AMP_MODES, f"train.amp '{t.amp}' is not one of: {', '.join(AMP_MODES)}")

@@ -15,26 +15,47 @@ import statistics
 import time
 from pathlib import Path
 
-from viewadapt.config import Config, load_config
-from viewadapt.errors import ConfigError
+from viewadapt.config import STAGES, Config, load_config
+from viewadapt.errors import ConfigError, ViewAdaptError
 from viewadapt.experiments.registry import EXPERIMENTS, Experiment, Method, Setting
 from viewadapt.reports.figures import plot_cmc, plot_sweep
-from viewadapt.runs import CHECKPOINT_FILE, METRICS_FILE
+from viewadapt.runs import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE
 from viewadapt.runs.folder import ZERO_SHOT, environment, write_json
 from viewadapt.training import Trainer
 from viewadapt.training.hooks import zero_shot_label
 
 # The table's columns: result key, heading.
 COLUMNS = (("rank1", "rank-1"), ("rank5", "rank-5"), ("rank20", "rank-20"), ("mAP", "mAP"))
+# A run's view leakage (after its last stage; the floor's before training), where runs measured it.
+LEAKAGE = ("view_leakage", "view leakage")
+
+
+def _settings(cfg: Config) -> dict:
+    """A run's resolved config less where it is written."""
+    tree = cfg.to_dict()
+    for key in ("output_dir", "name"):
+        tree.pop(key)
+    return tree
 
 
 def run_key(cfg: Config) -> str:
     """What a run's results depend on: its resolved config, less where it is written and its seed."""
-    tree = cfg.to_dict()
-    for key in ("output_dir", "name"):
-        tree.pop(key)
+    tree = _settings(cfg)
     tree["train"].pop("seed")
     return hashlib.sha1(json.dumps(tree, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _earlier_run(cfg: Config, run: Path) -> Path | None:
+    """A run of the same settings cached under another key: one written before a config key existed
+    has a config.yaml without it, and reads with the key at its default (as a checkpoint resumes)."""
+    wanted = _settings(cfg)
+    for candidate in sorted(run.parent.parent.glob(f"*/{run.name}/{CONFIG_FILE}")):
+        try:
+            if _settings(load_config(candidate)) == wanted:
+                return candidate.parent
+        except ViewAdaptError:  # a config this version cannot read is no match
+            continue
+    return None
 
 
 def method_overrides(method: Method, probe: str, gallery: str) -> list[str]:
@@ -42,7 +63,11 @@ def method_overrides(method: Method, probe: str, gallery: str) -> list[str]:
 
 
 def run_method(cfg: Config, run: Path, quiet: bool) -> dict:
-    """One run of ``cfg`` in folder ``run``, reusing what a previous call finished or left half done."""
+    """One run of ``cfg`` in folder ``run``, reusing what a previous call finished or left half done
+    (there, or under an earlier key: the run folder then moves to ``run``)."""
+    if not run.exists() and (earlier := _earlier_run(cfg, run)) is not None:
+        run.parent.mkdir(parents=True, exist_ok=True)
+        earlier.rename(run)
     metrics_file = run / METRICS_FILE
     if metrics_file.is_file():
         metrics = json.loads(metrics_file.read_text())
@@ -55,13 +80,15 @@ def run_method(cfg: Config, run: Path, quiet: bool) -> dict:
     return Trainer.create(cfg, verbose=not quiet).fit()
 
 
-def _cell(values: list[float]) -> str:
+def _cell(values: list[float | None]) -> str:
+    if any(v is None for v in values):
+        return "-"
     mean = 100 * statistics.fmean(values)
     return f"{mean:.1f} ± {100 * statistics.stdev(values):.1f}" if len(values) > 1 else f"{mean:.1f}"
 
 
-def _row(label: str, runs: list[dict], paper: str | None) -> str:
-    row = f"| {label} | " + " | ".join(_cell([r[k] for r in runs]) for k, _ in COLUMNS)
+def _row(label: str, runs: list[dict], paper: str | None, columns: tuple = COLUMNS) -> str:
+    row = f"| {label} | " + " | ".join(_cell([r.get(k) for r in runs]) for k, _ in columns)
     return row + (f" | {paper}" if paper is not None else "") + " |"
 
 
@@ -85,10 +112,12 @@ def run_setting(exp: Experiment, setting: Setting, config: str | Path | None, ov
             run = out / "runs" / run_key(cfg) / f"seed{seed}"
             metrics = run_method(cfg, run, quiet)
             train_s += metrics["train_time_s"]
-            runs.append({**metrics["test"], "run": str(run)})
+            last = [s for s in STAGES if s in metrics["stages"]][-1]
+            runs.append({**metrics["test"], LEAKAGE[0]: metrics["stages"][last].get(LEAKAGE[0]), "run": str(run)})
             floor = metrics.get(ZERO_SHOT)
             if floor and len(floors.setdefault(zero_shot_label(cfg), [])) <= seed:
-                floors[zero_shot_label(cfg)].append({**floor["test"], "run": str(run)})
+                floors[zero_shot_label(cfg)].append({**floor["test"], LEAKAGE[0]: floor.get(LEAKAGE[0]),
+                                                     "run": str(run)})
         results[label] = runs
     return results, floors, train_s
 
@@ -127,11 +156,13 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
                   + (f"; setting: {' '.join(setting.overrides)}" if setting.overrides else "") + ". "
                   f"Training time of the {sum(map(len, results.values()))} runs: {train_s / 60:.1f} min; "
                   f"this call: {(time.time() - setting_start) / 60:.1f} min (finished runs are reused).", ""]
-        header = "| method | " + " | ".join(h for _, h in COLUMNS) + (" | paper rank-1 |" if has_paper else " |")
-        lines += [header, "|---" * (len(COLUMNS) + 1 + has_paper) + "|"]
-        lines += [_row(label, runs, "-" if has_paper else None) for label, runs in floors.items()]
+        measured = any(r.get(LEAKAGE[0]) is not None for runs in results.values() for r in runs)
+        columns = COLUMNS + ((LEAKAGE,) if measured else ())
+        header = "| method | " + " | ".join(h for _, h in columns) + (" | paper rank-1 |" if has_paper else " |")
+        lines += [header, "|---" * (len(columns) + 1 + has_paper) + "|"]
+        lines += [_row(label, runs, "-" if has_paper else None, columns) for label, runs in floors.items()]
         for method, (label, runs) in zip(exp.methods, results.items()):
-            lines.append(_row(label, runs, method.paper.get(dataset, "-") if has_paper else None))
+            lines.append(_row(label, runs, method.paper.get(dataset, "-") if has_paper else None, columns))
         curves = {label: [statistics.fmean(c) for c in zip(*(r["cmc"] for r in runs))]
                   for label, runs in {**floors, **results}.items()}
         plot_cmc(curves, folder / f"cmc{suffix}.png",

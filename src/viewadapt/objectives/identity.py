@@ -29,7 +29,9 @@ class ClassifierHead(nn.Module):
 
 
 class IdentityObjective(nn.Module):
-    """One :class:`ClassifierHead` per network (``heads``); :meth:`loss` of one network's outputs.
+    """:class:`ClassifierHead` s (``heads``) and :meth:`loss` of one network's outputs: one head per
+    network, or with ``shared_head`` one head for all of them, so that Ms and Mt learn one space of
+    class prototypes instead of two unrelated ones (an aligned start for stage (b)).
 
     The triplet term (weight ``triplet``) acts on the feature before the mapping's batch norm, the
     softmax on the embedding (Luo et al.'s BNNeck arrangement); it needs batches with several images
@@ -37,15 +39,17 @@ class IdentityObjective(nn.Module):
     """
 
     def __init__(self, num_networks: int, embedding_dim: int, num_classes: int, head_bn: bool = True,
-                 label_smoothing: float = 0.0, triplet: float = 0.0, margin: float = 0.3) -> None:
+                 label_smoothing: float = 0.0, triplet: float = 0.0, margin: float = 0.3,
+                 shared_head: bool = False) -> None:
         super().__init__()
-        self.heads = nn.ModuleList(ClassifierHead(embedding_dim, num_classes, head_bn) for _ in range(num_networks))
+        count = 1 if shared_head else num_networks
+        self.heads = nn.ModuleList(ClassifierHead(embedding_dim, num_classes, head_bn) for _ in range(count))
         self.label_smoothing, self.triplet, self.margin = label_smoothing, triplet, margin
 
     def loss(self, network: int, features: torch.Tensor, embeddings: torch.Tensor,
              labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(loss, logits) of network ``network``'s outputs on a batch."""
-        logits = self.heads[network](embeddings)
+        logits = self.heads[min(network, len(self.heads) - 1)](embeddings)
         loss = identity_loss(logits.float(), labels, self.label_smoothing)
         if self.triplet > 0:
             loss = loss + self.triplet * batch_hard_triplet_loss(features.float(), labels, self.margin)

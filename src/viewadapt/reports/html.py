@@ -41,6 +41,11 @@ def _metrics_row(label: str, m: dict) -> str:
             + f"<td>{m.get('num_queries', '')}</td><td>{html.escape(where.strip())}</td></tr>")
 
 
+def _leakage(result: dict) -> str:
+    """Where measured: how well a fresh probe told the views apart on C_valid (0.5 = not at all, 2 views)."""
+    return f"; view leakage {100 * result['view_leakage']:.0f}%" if "view_leakage" in result else ""
+
+
 def _table(rows: list[str]) -> str:
     head = "".join(f"<th>{h}</th>" for h in ("", "rank-1", "rank-5", "rank-10", "rank-20", "mAP", "mINP",
                                                "queries", "split / protocol"))
@@ -73,12 +78,14 @@ def build_report(run_dir: str | Path) -> Path:
     rows, curves = [], {}
     if metrics.get(ZERO_SHOT):
         floor = metrics[ZERO_SHOT]["test"]
-        rows.append(_metrics_row("zero-shot floor: the untrained networks' pooled features, cosine distance", floor))
+        rows.append(_metrics_row("zero-shot floor: the untrained networks' pooled features, cosine distance"
+                                 + _leakage(metrics[ZERO_SHOT]), floor))
         curves["zero-shot"] = floor["cmc"]
     for stage, result in metrics.get("stages", {}).items():
         if "test" in result:
             kept = result.get("kept_epoch", result["best_epoch"])  # runs before `keep` kept their best epoch
-            label = f"after {STAGE_TITLES.get(stage, stage)} (epoch {kept}; best validation {result['best_epoch']})"
+            label = (f"after {STAGE_TITLES.get(stage, stage)} (epoch {kept}; best validation {result['best_epoch']})"
+                     + _leakage(result))
             rows.append(_metrics_row(label, result["test"]))
             curves[f"after {stage}"] = result["test"]["cmc"]
     for name, result in evaluations.items():

@@ -75,11 +75,40 @@ class ZeroShot(Hook):
         views = t.method.mappings.num_views
         models = [(Embedder(ViewMappings.single(Pooled(net), views)), None) for net in t.method.mappings.networks()]
         t.zero_shot = {"test": t.score(models, "test", rerank="none", distance="cosine")}
-        t.log.info(f"zero-shot (no training): test rank-1 {t.zero_shot['test']['rank1']:.3f}")
+        if t.cfg.eval.view_leakage:
+            t.zero_shot["view_leakage"] = t.leakage(models)
+        t.log.info(f"zero-shot (no training): test rank-1 {t.zero_shot['test']['rank1']:.3f}"
+                   + (f", view leakage {t.zero_shot['view_leakage']:.3f}" if t.cfg.eval.view_leakage else ""))
 
 
 class Validation(Hook):
-    """After every epoch: rank-1 and mAP on C_valid, and the stage's own objective there."""
+    """Before a stage's first epoch and after every epoch: rank-1 and mAP on C_valid, and after every
+    epoch the stage's own objective there. Where a stage starts from shows how far apart the views are
+    when it begins (after stage (a), Ms and Mt are two unrelated networks); it is kept in the stage's
+    results as ``start_val_rank1`` and ``start_val_mAP``."""
+
+    state_key = "stage_start"
+
+    def __init__(self) -> None:
+        self.start: dict | None = None
+
+    def before_stage(self, stage: Stage) -> None:
+        t = self.trainer
+        if t.epoch >= 0:  # resumed inside the stage: where it started comes from the checkpoint
+            return
+        metrics = t.score(stage.scored(), "valid", rerank="none")
+        self.start = {"start_val_rank1": metrics["rank1"], "start_val_mAP": metrics["mAP"]}
+        t.log.info(f"{stage.name} starts at val_rank1={metrics['rank1']:.4g} val_mAP={metrics['mAP']:.4g}")
+
+    def after_stage(self, stage: Stage) -> None:
+        self.trainer.stage_results[stage.name].update(self.start or {})
+        self.start = None
+
+    def state_dict(self) -> dict | None:
+        return self.start
+
+    def load_state_dict(self, state: dict | None) -> None:
+        self.start = state
 
     def after_epoch(self, stage: Stage, record: dict) -> None:
         t = self.trainer
@@ -147,6 +176,19 @@ class TestEvaluation(Hook):
             self._test(t.stages[-1])
 
 
+class ViewLeakage(Hook):
+    """After each stage (``eval.view_leakage``): how well a fresh probe tells the views apart from the
+    C_valid embeddings (:func:`~viewadapt.evaluation.leakage.view_leakage`), kept in the stage's results;
+    the zero-shot floor gets its own before training."""
+
+    def after_stage(self, stage: Stage) -> None:
+        t = self.trainer
+        if t.cfg.eval.view_leakage:
+            leakage = t.leakage(stage.scored())
+            t.stage_results[stage.name]["view_leakage"] = leakage
+            t.log.info(f"{stage.name}: view leakage {leakage:.3f} (a fresh probe's view accuracy on C_valid)")
+
+
 class History(Hook):
     """Every epoch's record, with its time, in the run's history and as a line of the log."""
 
@@ -192,4 +234,5 @@ class MetricsWriter(Hook):
 def default_hooks() -> list[Hook]:
     """In the order they run at each point: validation before early stopping reads it, the best state
     restored before the test split is scored, the checkpoint after all of them."""
-    return [ZeroShot(), Validation(), EarlyStop(), TestEvaluation(), History(), Checkpointer(), MetricsWriter()]
+    return [ZeroShot(), Validation(), EarlyStop(), TestEvaluation(), ViewLeakage(), History(), Checkpointer(),
+            MetricsWriter()]

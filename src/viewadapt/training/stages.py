@@ -150,7 +150,8 @@ class IdentityInit(Stage):
         # A mapping with a BNNeck normalises its embedding itself; otherwise the head's batch norm does.
         head_bn = networks[0].bn is None
         self.objective = IdentityObjective(len(networks), self.mappings.embedding_dim, len(ctx.train_set.pids),
-                                           head_bn, loss.label_smoothing, loss.triplet, loss.triplet_margin)
+                                           head_bn, loss.label_smoothing, loss.triplet, loss.triplet_margin,
+                                           ctx.cfg.train.init_classifier == "shared")
         self.objective.to(ctx.device)
 
     def modules(self) -> dict[str, nn.Module]:

@@ -13,6 +13,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
@@ -23,6 +24,8 @@ from viewadapt.data import Split
 from viewadapt.data.augment import eval_transform, train_transform
 from viewadapt.data.images import ViewImages, ensure_readable
 from viewadapt.errors import CheckpointError
+from viewadapt.evaluation.features import extract_embeddings
+from viewadapt.evaluation.leakage import view_leakage
 from viewadapt.evaluation.scoring import score_records
 from viewadapt.models import Embedder
 from viewadapt.runs.checkpoint import load_checkpoint, rng_state, set_rng_state
@@ -173,6 +176,19 @@ class Trainer:
             result = {**result, "split": self.split.label}
         return self.dist.broadcast(result)
 
+    def leakage(self, models: list[tuple[Embedder, nn.Module | None]], subset: str = "valid") -> float:
+        """View leakage (:func:`~viewadapt.evaluation.leakage.view_leakage`) of a split's embeddings by each
+        model, averaged over the models (stage (a)'s networks)."""
+        value = None
+        if self.dist.is_main:
+            records, d = self.split.subset(subset), self.cfg.data
+            views, pids = np.array([r.view for r in records]), np.array([r.pid for r in records])
+            value = float(np.mean([
+                view_leakage(extract_embeddings(model, records, d.height, d.width, self.cfg.eval.batch_size,
+                                                self.device, d.num_workers), views, pids, seed=self.cfg.train.seed)
+                for model, _ in models]))
+        return self.dist.broadcast(value)
+
     def score(self, models: list[tuple[Embedder, nn.Module | None]], subset: str = "test",
               rerank: str | None = None, distance: str | None = None) -> dict:
         """Score a split with embedding models, each with its pair scorer (Ds) or None (what a stage's
@@ -238,7 +254,7 @@ class Trainer:
             stage.load_state_dict(resume)
             for hook in self.hooks:
                 if hook.state_key:
-                    hook.load_state_dict(resume[hook.state_key])
+                    hook.load_state_dict(resume.get(hook.state_key))  # None: written before the hook had state
         while not self.stop_stage and self.epoch + 1 < stage.settings.epochs:
             if budget is not None and budget <= 0:
                 return budget
