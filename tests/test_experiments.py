@@ -127,3 +127,15 @@ def test_a_run_cached_before_a_config_key_existed_is_found_and_reused(fast, tmp_
     assert len(moved) == 2 and not old.joinpath("seed0").exists()
     assert {p.parent.name for p in moved} == {run_key(load_config(p / "config.yaml")) for p in moved}
     assert any((p / "metrics.json").stat().st_mtime_ns == stamp for p in moved)  # reused, not retrained
+
+
+def test_settings_are_chosen_by_name_and_an_unknown_one_is_named(tmp_path, capsys):
+    from viewadapt.experiments.runner import _chosen_settings
+
+    recipes = EXPERIMENTS["recipes"]
+    assert [s.name for s in _chosen_settings(recipes, ["multi_shot", "few_shot"])] == ["multi_shot", "few_shot"]
+    assert _chosen_settings(recipes, None) == recipes.settings
+    assert main(["experiment", "recipes", "--settings", "few_shot", "huge", "--out", str(tmp_path / "exp")]) == 2
+    err = capsys.readouterr().err
+    assert "no setting huge" in err and "few_shot, viper_like, multi_shot" in err
+    assert not (tmp_path / "exp").exists()  # refused before anything ran

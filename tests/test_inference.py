@@ -128,20 +128,22 @@ def test_run_with_another_models_config_is_refused(run, tmp_path, capsys):
     cfg = (edited / "config.yaml").read_text().replace("embedding_dim: 16", "embedding_dim: 32")
     (edited / "config.yaml").write_text(cfg)
     assert main(["export", str(edited), "--out", str(tmp_path / "onnx")]) == 2
-    assert "do not fit the model of this config" in capsys.readouterr().err
+    assert "written with model.embedding_dim=16" in capsys.readouterr().err
     assert not (tmp_path / "onnx").exists() and not (tmp_path / "onnx.partial").exists()
 
 
-@pytest.mark.parametrize("kind", ["asymmetric", "shared", "regression"])
+@pytest.mark.parametrize("kind", ["asymmetric", "shared", "regression", "partial"])
 def test_onnx_equals_pytorch(run, tiny_synthetic, tmp_path, kind):
     ort = pytest.importorskip("onnxruntime")
     source = run
     if kind != "asymmetric":
-        # model regression: one shared network, with the regressor T on the probe side only
-        extra = ["model.normalize=true", "loss.metric=regression"] if kind == "regression" else []
+        # model regression: one shared network, with the regressor T on the probe side only; partial: the
+        # views share all but their first two backbone stages
+        extra = {"shared": ["model.shared=true"],
+                 "regression": ["model.shared=true", "model.normalize=true", "loss.metric=regression"],
+                 "partial": ["model.asymmetry=partial:2"]}[kind]
         args = tiny_overrides(tiny_synthetic, tmp_path / "runs") + [
-            "model.shared=true", "train.init.epochs=1", "train.similarity.epochs=1", "train.adaptation.enabled=false",
-            "name=siam", *extra]
+            "train.init.epochs=1", "train.similarity.epochs=1", "train.adaptation.enabled=false", "name=siam", *extra]
         assert main(["train", "--quiet", *args]) == 0
         source = tmp_path / "runs" / "siam"
     files = export_onnx(source, tmp_path / "onnx")

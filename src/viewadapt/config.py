@@ -15,8 +15,8 @@ from viewadapt.data.datasets import DATASETS
 from viewadapt.data.synthetic import SyntheticSpec
 from viewadapt.errors import ConfigError
 from viewadapt.evaluation.options import EvalOptions
-from viewadapt.models.backbones import BACKBONES
-from viewadapt.models.mapping import NECKS
+from viewadapt.models.backbones import BACKBONES, build_backbone
+from viewadapt.models.mapping import ASYMMETRIES, NECKS, parse_asymmetry
 from viewadapt.objectives import DOMAIN_TERMS, MATCHERS
 
 STAGES = ("init", "similarity", "adaptation")
@@ -58,7 +58,10 @@ class ModelConfig:
     probe_backbone: str = "efficientnet_lite0"  # Ms
     gallery_backbone: str = "efficientnet_lite1"  # Mt; ignored when shared
     extra_backbones: list[str] = field(default_factory=list)  # views 2..V-1 (default: gallery_backbone)
-    shared: bool = False  # Siamese baseline: one network for both views
+    shared: bool = False  # Siamese baseline: one network for both views (asymmetry none)
+    # What each view has of its own: full (a network each, the paper's; two backbones), partial:K (the
+    # probe backbone's first K stages, the rest shared), bn (its batch norms only), none (Siamese)
+    asymmetry: str = "full"
     pretrained: bool = True
     allow_download: bool = False  # torchvision weights only: fetch into torch's hub cache when missing
     # bnneck: the pooled feature itself, batch-normalised (embedding_dim is then the backbone's width);
@@ -282,6 +285,20 @@ def _check(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+def _check_asymmetry(m: ModelConfig) -> None:
+    try:
+        kind, k = parse_asymmetry(m.asymmetry)
+    except ValueError:
+        raise ConfigError(f"model.asymmetry '{m.asymmetry}' is not one of: {', '.join(ASYMMETRIES)} "
+                          "(e.g. partial:3)") from None
+    _check(not m.shared or kind in ("full", "none"),
+           f"model.shared=true is model.asymmetry=none, and asymmetry is {m.asymmetry}: drop one of the two")
+    if kind == "partial":  # a backbone's stages are known once it is built; untrained weights are enough
+        stages = len(build_backbone(m.probe_backbone, pretrained=False).stage_names())
+        _check(k <= stages, f"model.asymmetry={m.asymmetry}: {m.probe_backbone} has {stages} stages, "
+                            f"so K must be 1 to {stages}")
+
+
 def validate(cfg: Config) -> None:
     """Range and choice checks; each failure names the key and what it accepts. Names are checked by
     the registry that holds them, the evaluation options by their own class, a matcher's own rules
@@ -312,6 +329,7 @@ def validate(cfg: Config) -> None:
     for name in m.extra_backbones:
         BACKBONES.check(name, "model.extra_backbones")
     _check(m.neck in NECKS, f"model.neck '{m.neck}' is not one of: {', '.join(NECKS)}")
+    _check_asymmetry(m)
     _check(m.embedding_dim >= 2, "model.embedding_dim must be >= 2")
     _check(len(m.ds_hidden) >= 1 and min(m.ds_hidden) >= 1, "model.ds_hidden must list positive layer widths")
     _check(m.dd_hidden >= 1, "model.dd_hidden must be >= 1")

@@ -172,7 +172,8 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
             overrides.insert(0, f"data.dataset={args.dataset}")
     if args.data_root:
         overrides.insert(0, f"data.root={args.data_root}")
-    path = run_experiment(args.name, config, overrides, args.seeds, args.out, quiet=args.quiet)
+    path = run_experiment(args.name, config, overrides, args.seeds, args.out, quiet=args.quiet,
+                          settings=args.settings)
     print(path.read_text())
     print(f"written: {path}")
     return 0
@@ -275,12 +276,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("experiment", help="run one of the paper's comparisons over seeds: table of mean +- std")
-    p.add_argument("name", help="table2, table6, table7, fig6, fig7, ablation, viewshift, or list")
+    p.add_argument("name", help="an experiment's name, or list (to see them)")
     _config_args(p)
     p.add_argument("--dataset", help="viper, cuhk03, market1501, dukemtmc (their packaged config unless -c), synthetic...")
     p.add_argument("--data-root", help="folder holding the datasets (data.root)")
     p.add_argument("--seeds", type=int, default=3, help="train.seed 0..N-1 per method (default 3)")
     p.add_argument("--out", default="experiments", help="folder of the runs and results (reused when re-run)")
+    p.add_argument("--settings", nargs="+", metavar="SETTING",
+                   help="only these of the experiment's settings (e.g. recipes: few_shot viper_like multi_shot)")
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=_cmd_experiment)
 

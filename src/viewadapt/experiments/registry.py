@@ -127,6 +127,15 @@ for _experiment in (
         Method("Siamese ({probe} shared, stages a+b)", ("model.shared=true", "train.adaptation.enabled=false")),
         Method("Ours* (asymmetric {probe} / {gallery}, stages a+b+c)"),
     ), synthetic_only=True, settings=REGIMES),
+    Experiment("asymmetry", "How much of the network each view owns, with and without view adaptation", (
+        Method("none: Siamese ({probe} shared, stages a+b)", ("model.shared=true", "train.adaptation.enabled=false")),
+        Method("bn: view-specific batch norms ({probe}), stages a+b",
+               ("model.asymmetry=bn", "train.adaptation.enabled=false")),
+        Method("bn: view-specific batch norms ({probe}), stages a+b+c", ("model.asymmetry=bn",)),
+        Method("partial:3: the first 3 of {probe}'s stages per view, stages a+b+c", ("model.asymmetry=partial:3",)),
+        Method("full: {probe} / {gallery}, stages a+b", ("train.adaptation.enabled=false",)),
+        Method("full: {probe} / {gallery}, stages a+b+c (Ours*)"),
+    ), synthetic_only=True, settings=REGIMES[:1]),
     Experiment("recipe_ablation", "What each part of the strong recipe adds to softmax ID", (
         Method("strong recipe", SOFTMAX_ONLY + STRONG_RECIPE),
         Method("without augmentation", SOFTMAX_ONLY + STRONG_RECIPE + ("data.augment.preset=paper",)),

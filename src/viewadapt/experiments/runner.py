@@ -122,12 +122,24 @@ def run_setting(exp: Experiment, setting: Setting, config: str | Path | None, ov
     return results, floors, train_s
 
 
+def _chosen_settings(exp: Experiment, names: list[str] | None) -> tuple[Setting, ...]:
+    if not names:
+        return exp.settings
+    known = {s.name: s for s in exp.settings}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        choice = ", ".join(n for n in known if n) or "none: it has a single unnamed setting"
+        raise ConfigError(f"experiment '{exp.name}' has no setting {', '.join(unknown)}; its settings: {choice}")
+    return tuple(known[n] for n in names)
+
+
 def run_experiment(name: str, config: str | Path | None = None, overrides: list[str] | None = None, seeds: int = 3,
-                   out: str | Path = "experiments", quiet: bool = True) -> Path:
-    """Train every method of experiment ``name`` in each of its settings with train.seed 0..seeds-1;
-    write ``results.md``: per setting, a table of mean +- std over the seeds that starts with the
-    zero-shot floor of the networks the methods start from."""
+                   out: str | Path = "experiments", quiet: bool = True, settings: list[str] | None = None) -> Path:
+    """Train every method of experiment ``name`` in each of its settings (or the named ones) with
+    train.seed 0..seeds-1; write ``results.md``: per setting, a table of mean +- std over the seeds that
+    starts with the zero-shot floor of the networks the methods start from."""
     exp: Experiment = EXPERIMENTS[name]
+    chosen = _chosen_settings(exp, settings)
     overrides = list(overrides or [])
     base = load_config(config, overrides)
     if exp.synthetic_only and base.data.dataset != "synthetic":
@@ -145,7 +157,7 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
              f"Machine: {env.get('platform', '')}, {os.cpu_count()} CPU cores, torch {env.get('torch', '?')}, "
              f"device {base.train.device}."]
     everything: dict[str, dict] = {}
-    for setting in exp.settings:
+    for setting in chosen:
         setting_start = time.time()
         results, floors, train_s = run_setting(exp, setting, config, overrides, seeds, Path(out), quiet)
         first = next(iter(results.values()))[0]

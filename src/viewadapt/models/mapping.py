@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+import copy
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +13,19 @@ from viewadapt.models.backbones import build_backbone
 
 
 NECKS = ("linear", "bnneck")
+# How much of the network each view has of its own: everything (the paper's Ms and Mt, which may be two
+# different backbones), the first K backbone stages, its batch norms only, or nothing (Siamese).
+ASYMMETRIES = ("full", "partial:K", "bn", "none")
+
+
+def parse_asymmetry(level: str) -> tuple[str, int]:
+    """``full``, ``bn``, ``none`` -> (level, 0); ``partial:K`` -> ("partial", K)."""
+    kind, _, k = level.partition(":")
+    if kind in ("full", "bn", "none") and not k:
+        return kind, 0
+    if kind == "partial" and k.isdigit() and int(k) >= 1:
+        return kind, int(k)
+    raise ValueError(f"unknown asymmetry '{level}': choose one of {', '.join(ASYMMETRIES)} (K >= 1)")
 
 
 def padded_identity(in_dim: int, out_dim: int) -> nn.Linear:
@@ -84,6 +98,28 @@ class Pooled(nn.Module):
         return self.mapping.pooled(images)
 
 
+def tied_copy(mapping: ViewMapping, own: Callable[[str, nn.Module], bool]) -> ViewMapping:
+    """A copy of ``mapping`` that holds the very same layers (parameters and running statistics) as
+    ``mapping`` except the ones ``own(name, layer)`` keeps: those start as copies and then train apart."""
+    twin = copy.deepcopy(mapping)
+    for name, layer in mapping.named_modules():
+        has_state = any(True for _ in layer.parameters(recurse=False)) or any(True for _ in layer.buffers(recurse=False))
+        if name and has_state and not own(name, layer):
+            parent, _, child = name.rpartition(".")
+            setattr(twin.get_submodule(parent), child, layer)
+    return twin
+
+
+def _own_layers(kind: str, k: int, mapping: ViewMapping) -> Callable[[str, nn.Module], bool]:
+    if kind == "bn":
+        return lambda name, layer: isinstance(layer, nn.modules.batchnorm._BatchNorm)
+    stages = mapping.backbone.stage_names()
+    if k > len(stages):
+        raise ValueError(f"asymmetry partial:{k} needs {k} backbone stages, and the backbone has {len(stages)}")
+    prefixes = tuple(f"backbone.{name}" for stage in stages[:k] for name in stage)
+    return lambda name, layer: any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
 class ViewMappings(nn.Module):
     """One mapping per view: (Ms, Mt), plus one per further camera (group) when V > 2.
 
@@ -120,12 +156,17 @@ class ViewMappings(nn.Module):
         normalize: bool = False,
         extra_backbones: Sequence[str] = (),
         neck: str = "linear",
+        asymmetry: str = "full",
     ) -> "ViewMappings":
-        """Views 0 and 1 get the probe and gallery backbones, views 2.. ``extra_backbones``.
+        """Views 0 and 1 get the probe and gallery backbones, views 2.. ``extra_backbones``, each a network
+        of its own (``asymmetry="full"``). Below that level of :data:`ASYMMETRIES`, every view starts
+        from the probe backbone's network and shares all of it but its first K backbone stages
+        (``partial:K``) or its batch norms (``bn``); ``shared=True`` is ``asymmetry="none"``.
 
         With a ``bnneck`` the embedding is the pooled feature, so ``embedding_dim`` is not used: it is
         the widest backbone's output (narrower ones are padded up to it)."""
-        names = [probe_backbone] if shared else [probe_backbone, gallery_backbone, *extra_backbones]
+        kind, k = parse_asymmetry("none" if shared else asymmetry)
+        names = [probe_backbone, gallery_backbone, *extra_backbones] if kind == "full" else [probe_backbone]
         if neck == "bnneck":
             backbones = [build_backbone(name, pretrained, allow_download) for name in names]
             width = max(b.out_channels for b in backbones)
@@ -133,8 +174,11 @@ class ViewMappings(nn.Module):
         else:  # each backbone, then its neck: the order the random initialisation is drawn in
             nets = [ViewMapping(build_backbone(name, pretrained, allow_download), embedding_dim, normalize, neck)
                     for name in names]
-        if shared:
+        if kind == "none":
             return cls(nets[0], None, num_views=2 + len(extra_backbones))
+        if kind != "full":
+            own = _own_layers(kind, k, nets[0])
+            nets += [tied_copy(nets[0], own) for _ in range(1 + len(extra_backbones))]
         return cls(nets[0], nets[1], nets[2:])
 
     @classmethod

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import yaml
+
 from viewadapt.build import build_method, ensure_generated, split_base
-from viewadapt.config import Config, load_config
+from viewadapt.config import Config, config_from_dict, load_config
 from viewadapt.data import Split
 from viewadapt.errors import CheckpointError
 from viewadapt.objectives import Method
 from viewadapt.runs.folder import CONFIG_FILE, SPLIT_FILE, WEIGHTS_FILE
-from viewadapt.runs.weights import load_weights
+from viewadapt.runs.weights import load_weights, weights_metadata
 
 
 @dataclass
@@ -32,9 +34,31 @@ def load_trained(run_dir: str | Path) -> TrainedRun:
     if not (run_dir / WEIGHTS_FILE).is_file():
         raise CheckpointError(f"{run_dir} has no {WEIGHTS_FILE}: its training did not finish; "
                               f"run `viewadapt train --resume {run_dir}`")
+    _check_model_unchanged(cfg, run_dir / WEIGHTS_FILE)
     cfg.model.pretrained = False  # the weights file replaces any initial weights
     ensure_generated(cfg.data)
     method = build_method(cfg)
     load_weights(run_dir / WEIGHTS_FILE, method.stored())
     split = Split.from_json(run_dir / SPLIT_FILE, split_base(cfg.data))
     return TrainedRun(run_dir, cfg, split, method)
+
+
+# What a weights file replaces anyway: which initial weights the model was built from.
+_INITIAL = ("pretrained", "allow_download")
+
+
+def _check_model_unchanged(cfg: Config, weights: Path) -> None:
+    """Levels of ``model.asymmetry`` can hold the very same tensor names (a layer the views share is
+    stored under each view), so the names alone would not stop one level's weights loading as another's:
+    the model section the weights were written with must be the config's."""
+    written = weights_metadata(weights).get("config")
+    if written is None:
+        return
+    before = {k: v for k, v in asdict(config_from_dict(yaml.safe_load(written)).model).items() if k not in _INITIAL}
+    now = {k: v for k, v in asdict(cfg.model).items() if k not in _INITIAL}
+    changed = sorted(k for k in now if before.get(k) != now[k])
+    if changed:
+        raise CheckpointError(f"{weights} was written with " + ", ".join(f"model.{k}={before.get(k)}" for k in changed)
+                              + f" and {weights.parent / CONFIG_FILE} now says "
+                              + ", ".join(f"model.{k}={now[k]}" for k in changed)
+                              + ": restore the run's config.yaml")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -12,7 +13,9 @@ from viewadapt.errors import CheckpointError
 
 
 def save_weights(path: Path, modules: Mapping[str, nn.Module], metadata: dict[str, str] | None = None) -> None:
-    tensors = {f"{prefix}.{k}": v.detach().cpu().contiguous()
+    # A layer the views share appears under each view's name; safetensors stores no tensor twice, so
+    # each name gets its own copy (and loading writes the same values into the one layer twice).
+    tensors = {f"{prefix}.{k}": v.detach().cpu().clone()
                for prefix, module in modules.items() for k, v in module.state_dict().items()}
     save_file(tensors, str(path), metadata=metadata)
 
@@ -31,3 +34,13 @@ def load_weights(path: Path, modules: Mapping[str, nn.Module]) -> None:
         except RuntimeError:
             raise CheckpointError(f"weights {path} do not fit the model of this config: evaluate with the "
                                   "config.yaml of the run that wrote them") from None
+
+
+def weights_metadata(path: Path) -> dict[str, str]:
+    """The metadata a weights file was written with (``config``: the run's config as YAML)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return f.metadata() or {}
+    except Exception as exc:
+        raise CheckpointError(f"cannot read weights {path} ({exc}): the file is corrupt; "
+                              "retrain or restore it") from None

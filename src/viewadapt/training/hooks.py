@@ -57,7 +57,8 @@ class Hook:
 def zero_shot_label(cfg: "Config") -> str:
     """Which untrained features a run's zero-shot floor scores: its distinct networks' initial weights."""
     m = cfg.model
-    nets = [m.probe_backbone] if m.shared else [m.probe_backbone, m.gallery_backbone, *m.extra_backbones]
+    one = m.shared or m.asymmetry != "full"  # every view starts from the probe backbone's network
+    nets = [m.probe_backbone] if one else [m.probe_backbone, m.gallery_backbone, *m.extra_backbones]
     names = " / ".join(dict.fromkeys(nets))
     weights = "ImageNet features" if m.pretrained else "random weights"
     return f"zero-shot: {names} {weights}, no training" + (" (mean over the networks)" if len(set(nets)) > 1 else "")

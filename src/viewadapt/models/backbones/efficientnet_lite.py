@@ -97,6 +97,7 @@ class EfficientNetLite(nn.Module):
         self._conv_stem = SameConv2d(3, 32, 3, stride=2, bias=False)
         self._bn0 = _bn(32)
         blocks = []
+        self._stage_of_block: list[int] = []
         in_ch = 32
         for i, (repeats, kernel, stride, expand, out) in enumerate(_BASE_STAGES):
             out_ch = _round_filters(out, width)
@@ -104,11 +105,19 @@ class EfficientNetLite(nn.Module):
             n = repeats if i in (0, len(_BASE_STAGES) - 1) else int(math.ceil(repeats * depth))
             for j in range(n):
                 blocks.append(MBConvBlock(in_ch, out_ch, kernel, stride if j == 0 else 1, expand))
+                self._stage_of_block.append(i)
                 in_ch = out_ch
         self._blocks = nn.ModuleList(blocks)
         self._conv_head = SameConv2d(in_ch, 1280, 1, bias=False)
         self._bn1 = _bn(1280)
         self.out_channels = 1280
+
+    def stage_names(self) -> list[list[str]]:
+        """The stem, the seven stages of MBConv blocks, the head."""
+        stages: list[list[str]] = [["_conv_stem", "_bn0"]] + [[] for _ in _BASE_STAGES] + [["_conv_head", "_bn1"]]
+        for block, stage in enumerate(self._stage_of_block):
+            stages[1 + stage].append(f"_blocks.{block}")
+        return stages
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu6(self._bn0(self._conv_stem(x)))

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from viewadapt.errors import ConfigError
+from viewadapt.models.backbones.stages import sequential_stages
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -29,6 +30,9 @@ class Trunk(nn.Module):
         super().__init__()
         self.body = body
         self.out_channels = out_channels
+
+    def stage_names(self) -> list[list[str]]:
+        return sequential_stages("body", self.body)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)

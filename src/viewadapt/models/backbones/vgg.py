@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from viewadapt.models.backbones.stages import sequential_stages
 from viewadapt.models.backbones.torchvision_nets import IMAGENET_MEAN, IMAGENET_STD
 
 
@@ -38,6 +39,9 @@ class _ScratchVGG(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def stage_names(self) -> list[list[str]]:
+        return sequential_stages("features", self.features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
