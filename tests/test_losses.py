@@ -156,6 +156,16 @@ def test_coral_hand_value_and_properties():
     assert coral(a, 3.0 * a).item() > coral(a, 1.5 * a).item() > 0
 
 
+def test_reverse_gradient_is_the_identity_forward_and_negates_the_gradient_backward():
+    from viewadapt.losses import reverse_gradient
+
+    x = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    y = reverse_gradient(x, 0.5)
+    assert torch.equal(y, x)
+    (y * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert torch.equal(x.grad, torch.tensor([-0.5, -1.0, -1.5]))
+
+
 def test_adda_loss_labels_gallery_embeddings_as_the_probe_view():
     from viewadapt.losses import adda_mapping_loss
 

@@ -49,8 +49,24 @@ def test_each_objective_stores_what_it_owns_under_the_names_of_a_weights_file():
 
 def test_registries_name_the_valid_entries():
     assert set(MATCHERS) == {"ds", "matching", "regression"}
-    assert set(DOMAIN_TERMS) == {"confusion", "mmd", "adda", "coral", "none"}
-    with pytest.raises(ConfigError, match="unknown domain term 'dan': choose one of confusion, mmd, adda, coral, none"):
+    assert set(DOMAIN_TERMS) == {"confusion", "dann", "mmd", "adda", "coral", "none"}
+    with pytest.raises(ConfigError, match="unknown domain term 'dan': choose one of confusion, dann, mmd, adda, coral"):
         DOMAIN_TERMS["dan"]
     with pytest.raises(ConfigError, match="loss.metric 'triplet' is unknown: choose one of ds, matching, regression"):
         MATCHERS.check("triplet", "loss.metric")
+
+
+def test_dann_hands_dd_the_gradient_of_eq1_and_the_embeddings_its_opposite():
+    from viewadapt.losses import view_discriminator_loss
+    from viewadapt.objectives.batch import ViewBatch
+
+    torch.manual_seed(0)
+    term = DOMAIN_TERMS["dann"](4, 2, 8)
+    e_s, e_t = torch.randn(6, 4, requires_grad=True), torch.randn(6, 4, requires_grad=True)
+    term.mapping_loss(ViewBatch(e_s, e_t, torch.zeros(6), torch.zeros(6))).backward()
+    plain_s, plain_t = e_s.detach().requires_grad_(), e_t.detach().requires_grad_()
+    dd = [p.grad.clone() for p in term.dd.parameters()]
+    term.zero_grad()
+    view_discriminator_loss([term.dd(plain_s), term.dd(plain_t)], (0, 1)).backward()
+    assert all(torch.allclose(a, p.grad) for a, p in zip(dd, term.dd.parameters()))  # Dd: Eq. 1 as it is
+    assert torch.allclose(e_s.grad, -plain_s.grad) and torch.allclose(e_t.grad, -plain_t.grad)  # reversed

@@ -135,9 +135,10 @@ def test_view_discriminator_learns_views_that_differ():
     assert acc > 0.95 and loss.item() < 0.3
 
 
-@pytest.mark.parametrize("adaptation", ["mmd", "adda", "coral", "none"])
+@pytest.mark.parametrize("adaptation", ["dann", "mmd", "adda", "coral", "none"])
 def test_baseline_domain_terms_train_stage_c(tiny_config, adaptation):
-    """DAN (MMD) and ADDA replace Eq. 3 in stage (c); ADDA keeps the probe mapping's weights fixed."""
+    """DAN (MMD) and ADDA replace Eq. 3 in stage (c); ADDA keeps the probe mapping's weights fixed; DANN's
+    Dd learns in the mappings' update."""
     from viewadapt.training import Trainer
 
     cfg = tiny_config(f"loss.adaptation={adaptation}", "train.init.epochs=1", "train.similarity.epochs=1",
@@ -145,7 +146,10 @@ def test_baseline_domain_terms_train_stage_c(tiny_config, adaptation):
     trainer = Trainer.create(cfg, verbose=False)
     trainer.fit(max_epochs=2)  # stages (a) and (b)
     before = {k: v.clone() for k, v in trainer.method.mappings.state_dict().items() if v.dtype.is_floating_point}
+    dd = [p.clone() for p in trainer.method.domain.parameters()]
     metrics = trainer.fit()
+    assert all(not torch.equal(a, p) for a, p in zip(dd, trainer.method.domain.parameters()))
+    assert len(dd) == (4 if adaptation in ("dann", "adda") else 0)
     after = trainer.method.mappings.state_dict()
     changed = {k.split(".")[0] for k, v in before.items() if "running" not in k and not torch.equal(v, after[k])}
     assert metrics["finished"] and metrics["history"][-1]["stage"] == "adaptation"

@@ -12,7 +12,7 @@ from viewadapt.losses.similarity import (
     pair_masks,
     similarity_loss,
 )
-from viewadapt.losses.view import view_confusion_loss, view_discriminator_loss
+from viewadapt.losses.view import reverse_gradient, view_confusion_loss, view_discriminator_loss
 
 __all__ = [
     "adda_mapping_loss",
@@ -27,6 +27,7 @@ __all__ = [
     "adaptive_weights",
     "pair_distances",
     "pair_masks",
+    "reverse_gradient",
     "similarity_loss",
     "view_confusion_loss",
     "view_discriminator_loss",

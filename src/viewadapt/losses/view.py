@@ -1,4 +1,5 @@
-"""View losses: the view discriminator's cross-entropy (Eq. 1) and the mappings' view confusion (Eq. 3)."""
+"""View losses: the view discriminator's cross-entropy (Eq. 1), the mappings' view confusion (Eq. 3), and
+the gradient reversal with which DANN trains both sides of Eq. 1 in one update."""
 
 from __future__ import annotations
 
@@ -30,3 +31,20 @@ def view_confusion_loss(logits_per_view: Sequence[torch.Tensor]) -> torch.Tensor
     for every embedding, is ``log V`` per view (``2 log 2`` for the paper's two views).
     """
     return sum(-F.log_softmax(logits, dim=1).mean(dim=1).mean() for logits in logits_per_view)
+
+
+class _ReverseGradient(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return -ctx.scale * grad, None
+
+
+def reverse_gradient(x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """The identity forward; backward, the gradient times ``-scale`` (Ganin & Lempitsky's gradient
+    reversal layer): a discriminator after it minimises Eq. 1 while what comes before maximises it."""
+    return _ReverseGradient.apply(x, scale)

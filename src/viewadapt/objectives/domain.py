@@ -13,7 +13,14 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from viewadapt.losses import adda_mapping_loss, coral, mk_mmd, view_confusion_loss, view_discriminator_loss
+from viewadapt.losses import (
+    adda_mapping_loss,
+    coral,
+    mk_mmd,
+    reverse_gradient,
+    view_confusion_loss,
+    view_discriminator_loss,
+)
 from viewadapt.models import ViewDiscriminator
 from viewadapt.objectives.batch import ViewBatch
 from viewadapt.objectives.matchers import Matcher
@@ -86,6 +93,28 @@ class ViewConfusion(AdversarialTerm):
 
     def mapping_loss(self, batch: ViewBatch) -> torch.Tensor:
         return view_confusion_loss([self.frozen_dd(batch.e_s), self.frozen_dd(batch.e_t)])
+
+
+@DOMAIN_TERMS.register("dann")
+class GradientReversal(DomainTerm):
+    """DANN's gradient reversal instead of alternating updates: Dd learns the views (Eq. 1) in the
+    mappings' own update, through a layer that hands the mappings the opposite gradient, so one step
+    moves Dd towards telling the views apart and the mappings towards making it fail. Dd's weights
+    train with the mappings' optimiser, at stage (c)'s learning rate."""
+
+    stat = "dann"
+
+    def __init__(self, embedding_dim: int, num_views: int = 2, hidden: int = 256) -> None:
+        super().__init__()
+        self.dd = ViewDiscriminator(embedding_dim, hidden, num_views)
+
+    @classmethod
+    def from_config(cls, cfg: "Config", embedding_dim: int) -> "GradientReversal":
+        return cls(embedding_dim, cfg.num_views, cfg.model.dd_hidden)
+
+    def mapping_loss(self, batch: ViewBatch) -> torch.Tensor:
+        logits = [self.dd(reverse_gradient(batch.e_s)), self.dd(reverse_gradient(batch.e_t))]
+        return view_discriminator_loss(logits, (batch.view_s, batch.view_t))
 
 
 @DOMAIN_TERMS.register("mmd")

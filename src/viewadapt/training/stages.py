@@ -292,7 +292,10 @@ class ViewAdaptation(SimilarityTraining):
 
     def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         method, t = self.ctx.method, self.ctx.cfg.train
-        opts = {"mappings": build_optimizer([*method.mappings.parameters(), *method.matcher.parameters()],
+        # A term trained in alternation has an optimiser of its own; any other term's weights (DANN's Dd)
+        # learn in the mappings' update.
+        own = [] if method.domain.adversarial else [*method.domain.parameters()]
+        opts = {"mappings": build_optimizer([*method.mappings.parameters(), *method.matcher.parameters(), *own],
                                             self.settings)}
         if method.domain.adversarial:
             opts["dd"] = torch.optim.Adam(method.domain.parameters(), lr=t.dd_lr, betas=(0.5, 0.999))
