@@ -135,6 +135,7 @@ for _experiment in (
         Method("partial:3: the first 3 of {probe}'s stages per view, stages a+b+c", ("model.asymmetry=partial:3",)),
         Method("full: {probe} / {gallery}, stages a+b", ("train.adaptation.enabled=false",)),
         Method("full: {probe} / {gallery}, stages a+b+c (Ours*)"),
+        Method("full: {probe} / {gallery}, stages a+b+c, DANN gradient reversal", ("loss.adaptation=dann",)),
     ), synthetic_only=True, settings=REGIMES[:1]),
     Experiment("recipe_ablation", "What each part of the strong recipe adds to softmax ID", (
         Method("strong recipe", SOFTMAX_ONLY + STRONG_RECIPE),
