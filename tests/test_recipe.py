@@ -45,6 +45,19 @@ def test_the_paper_preset_does_not_augment_and_reid_does():
     assert torch.equal(flipped, eval_transform(64, 32)(img).flip(-1))
 
 
+def test_a_run_trains_on_images_augmented_as_its_config_says(tiny_config):
+    """The preset must reach the training images (it once stopped at the config: every run trained with
+    the default reid preset, whatever its config said)."""
+    from viewadapt.training import Trainer
+
+    plain = Trainer.create(tiny_config("data.augment.preset=paper", "name=plain"), verbose=False).train_set
+    assert torch.equal(plain[0][0], plain[0][0])  # no random operation at all
+    torch.manual_seed(0)
+    erased = Trainer.create(tiny_config("data.augment.preset=reid", "data.augment.erasing=1", "data.augment.pad=0",
+                                        "data.augment.flip=0", "name=erased"), verbose=False).train_set
+    assert erased[0][0].shape == plain[0][0].shape and not torch.equal(erased[0][0], plain[0][0])
+
+
 @pytest.mark.parametrize("override, message", [
     ("data.augment.preset=heavy", "data.augment.preset 'heavy' is not one of: paper, light, reid, reid_jitter"),
     ("data.augment.erasing=1.5", "data.augment.erasing is a probability: give a value in [0, 1], not 1.5"),

@@ -55,9 +55,8 @@ def _to_tensor() -> list[Callable]:
     return [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
 
 
-def train_transform(height: int, width: int, augment: AugmentOptions | None = None) -> Callable:
-    """PIL image -> (3, height, width) float tensor in [0, 1], augmented as ``augment`` says."""
-    a = augment or AugmentOptions()
+def train_transform(height: int, width: int, a: AugmentOptions) -> Callable:
+    """PIL image -> (3, height, width) float tensor in [0, 1], augmented as ``a`` says."""
     ops = a.ops()
     steps: list[Callable] = [v2.Resize((height, width))]
     if "flip" in ops:

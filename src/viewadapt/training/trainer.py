@@ -58,7 +58,7 @@ class Trainer:
         torch.manual_seed(cfg.train.seed)
         self.method = build_method(cfg).to(self.device)
         h, w = cfg.data.height, cfg.data.width
-        ctx = StageContext(cfg, self.method, ViewImages(split.train, train_transform(h, w)),
+        ctx = StageContext(cfg, self.method, ViewImages(split.train, train_transform(h, w, cfg.data.augment)),
                            ViewImages(split.valid, eval_transform(h, w)), self.device, self.stepper, self.dist)
         self.stages: list[Stage] = build_stages(ctx)
         self.train_set = ctx.train_set
