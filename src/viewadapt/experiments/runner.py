@@ -68,6 +68,8 @@ def run_method(cfg: Config, run: Path, quiet: bool) -> dict:
     if not run.exists() and (earlier := _earlier_run(cfg, run)) is not None:
         run.parent.mkdir(parents=True, exist_ok=True)
         earlier.rename(run)
+        if not any(earlier.parent.iterdir()):  # its last seed moved: no empty key folder left behind
+            earlier.parent.rmdir()
     metrics_file = run / METRICS_FILE
     if metrics_file.is_file():
         metrics = json.loads(metrics_file.read_text())
