@@ -136,6 +136,8 @@ for _experiment in (
         Method("full: {probe} / {gallery}, stages a+b", ("train.adaptation.enabled=false",)),
         Method("full: {probe} / {gallery}, stages a+b+c (Ours*)"),
         Method("full: {probe} / {gallery}, stages a+b+c, DANN gradient reversal", ("loss.adaptation=dann",)),
+        Method("full: {probe} / {gallery}, one stage (a) classifier for both, stages a+b+c",
+               ("train.init_classifier=shared",)),
     ), synthetic_only=True, settings=REGIMES[:1]),
     Experiment("recipe_ablation", "What each part of the strong recipe adds to softmax ID", (
         Method("strong recipe", SOFTMAX_ONLY + STRONG_RECIPE),
