@@ -58,18 +58,23 @@ class DomainTerm(nn.Module):
 DOMAIN_TERMS: Registry[type[DomainTerm]] = Registry("domain term")
 
 
-class AdversarialTerm(DomainTerm):
-    """A domain term with a view discriminator Dd: two FC layers, one logit per view."""
-
-    adversarial = True
+class ViewDiscriminatorTerm(DomainTerm):
+    """A domain term with a view discriminator Dd of its own: two FC layers, one logit per view."""
 
     def __init__(self, embedding_dim: int, num_views: int = 2, hidden: int = 256) -> None:
         super().__init__()
         self.dd = ViewDiscriminator(embedding_dim, hidden, num_views)
 
     @classmethod
-    def from_config(cls, cfg: "Config", embedding_dim: int) -> "AdversarialTerm":
+    def from_config(cls, cfg: "Config", embedding_dim: int) -> "ViewDiscriminatorTerm":
         return cls(embedding_dim, cfg.num_views, cfg.model.dd_hidden)
+
+
+class AdversarialTerm(ViewDiscriminatorTerm):
+    """A term whose Dd trains in alternation with the mappings (its own optimiser, ``train.dd_steps``
+    steps per mapping step)."""
+
+    adversarial = True
 
     def discriminator_loss(self, batch: ViewBatch) -> tuple[torch.Tensor, float]:
         """Eq. 1 on detached embeddings (the mappings stay fixed) and Dd's view accuracy on them."""
@@ -96,21 +101,13 @@ class ViewConfusion(AdversarialTerm):
 
 
 @DOMAIN_TERMS.register("dann")
-class GradientReversal(DomainTerm):
+class GradientReversal(ViewDiscriminatorTerm):
     """DANN's gradient reversal instead of alternating updates: Dd learns the views (Eq. 1) in the
     mappings' own update, through a layer that hands the mappings the opposite gradient, so one step
     moves Dd towards telling the views apart and the mappings towards making it fail. Dd's weights
     train with the mappings' optimiser, at stage (c)'s learning rate."""
 
     stat = "dann"
-
-    def __init__(self, embedding_dim: int, num_views: int = 2, hidden: int = 256) -> None:
-        super().__init__()
-        self.dd = ViewDiscriminator(embedding_dim, hidden, num_views)
-
-    @classmethod
-    def from_config(cls, cfg: "Config", embedding_dim: int) -> "GradientReversal":
-        return cls(embedding_dim, cfg.num_views, cfg.model.dd_hidden)
 
     def mapping_loss(self, batch: ViewBatch) -> torch.Tensor:
         logits = [self.dd(reverse_gradient(batch.e_s)), self.dd(reverse_gradient(batch.e_t))]
