@@ -103,8 +103,8 @@ def tied_copy(mapping: ViewMapping, own: Callable[[str, nn.Module], bool]) -> Vi
     ``mapping`` except the ones ``own(name, layer)`` keeps: those start as copies and then train apart."""
     twin = copy.deepcopy(mapping)
     for name, layer in mapping.named_modules():
-        has_state = any(True for _ in layer.parameters(recurse=False)) or any(True for _ in layer.buffers(recurse=False))
-        if name and has_state and not own(name, layer):
+        tensors = [*layer.parameters(recurse=False), *layer.buffers(recurse=False)]
+        if name and tensors and not own(name, layer):
             parent, _, child = name.rpartition(".")
             setattr(twin.get_submodule(parent), child, layer)
     return twin
