@@ -54,11 +54,15 @@ class Hook:
         pass
 
 
+def _one_start(cfg: "Config") -> bool:
+    """Whether every view starts from the probe backbone's network (Siamese, or tied copies of it)."""
+    return cfg.model.shared or cfg.model.asymmetry != "full"
+
+
 def zero_shot_label(cfg: "Config") -> str:
     """Which untrained features a run's zero-shot floor scores: its distinct networks' initial weights."""
     m = cfg.model
-    one = m.shared or m.asymmetry != "full"  # every view starts from the probe backbone's network
-    nets = [m.probe_backbone] if one else [m.probe_backbone, m.gallery_backbone, *m.extra_backbones]
+    nets = [m.probe_backbone] if _one_start(cfg) else [m.probe_backbone, m.gallery_backbone, *m.extra_backbones]
     names = " / ".join(dict.fromkeys(nets))
     weights = "ImageNet features" if m.pretrained else "random weights"
     return f"zero-shot: {names} {weights}, no training" + (" (mean over the networks)" if len(set(nets)) > 1 else "")
@@ -74,7 +78,9 @@ class ZeroShot(Hook):
         if not t.cfg.eval.zero_shot or t.zero_shot is not None:
             return
         views = t.method.mappings.num_views
-        models = [(Embedder(ViewMappings.single(Pooled(net), views)), None) for net in t.method.mappings.networks()]
+        # Tied copies are the same network before training: scoring one is scoring all.
+        nets = t.method.mappings.networks()[:1] if _one_start(t.cfg) else t.method.mappings.networks()
+        models = [(Embedder(ViewMappings.single(Pooled(net), views)), None) for net in nets]
         t.zero_shot = {"test": t.score(models, "test", rerank="none", distance="cosine")}
         if t.cfg.eval.view_leakage:
             t.zero_shot["view_leakage"] = t.leakage(models)
