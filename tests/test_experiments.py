@@ -20,6 +20,16 @@ def test_registry_overrides_are_valid_configs():
             load_config(None, [o.format(probe="vggm_small", gallery="dnet_small") for o in m.overrides])
 
 
+def test_each_shift_setting_turns_on_its_own_kinds_of_camera_difference():
+    from viewadapt.config import load_config
+
+    knobs = ("colour", "blur", "resolution", "flip", "viewpoint", "occlusion", "clutter", "infrared")
+    on = {s.name: {k for k in knobs if getattr(load_config(None, list(s.overrides)).data.synthetic, k) > 0}
+          for s in EXPERIMENTS["asymmetry"].settings}
+    assert on == {"few_shot": {"colour", "blur", "resolution", "flip"}, "few_shot_colour": {"colour"},
+                  "few_shot_viewpoint": {"viewpoint", "resolution"}, "few_shot_infrared": {"infrared"}}
+
+
 @pytest.fixture
 def fast(tiny_synthetic, tmp_path):
     return tiny_overrides(tiny_synthetic, tmp_path / "unused") + [

@@ -12,10 +12,20 @@ difference that real cameras show:
 - ``resolution``: every camera but the first sees at a lower resolution (down- then up-sampled),
   down to half at strength 1;
 - ``flip``: every second camera sees people walking the other way (its images mirrored), with a
-  probability equal to the strength (capped at 1).
+  probability equal to the strength (capped at 1);
+- ``viewpoint``: every camera but the first sees people from another side, with a probability equal to
+  the strength (capped at 1): every second camera mostly from behind (hair instead of a face, no print
+  on the shirt, a backpack over the back), the others from the side (narrower, one arm, half a face);
+- ``occlusion``: in every camera but the first, up to half the images (at strength 1) have the person
+  partly hidden, by something in front of the legs or beside the body;
+- ``clutter``: every camera's background gets fixed objects of its own (signs, doors, windows), more
+  of them the higher the strength;
+- ``infrared``: every second camera turns towards an infrared-like one: grey levels from a reflectance
+  response of its own instead of colour (fully grey at strength 1). Off (0) in the default set.
 
-With ``view_shift = 0`` the cameras differ in background only. Resolution and flips draw from a
-random stream of their own, so with both at 0 the images are those of the set before they existed.
+With ``view_shift = 0`` the cameras differ in background only. Every knob added after colour and blur
+draws from a random stream of its own, so with those knobs at 0 the images are those of the set before
+they existed.
 
 Images are written as ``<root>/<camera>/<identity>/<file>.jpg`` and read back with the same folder
 loader a custom dataset uses.
@@ -54,6 +64,10 @@ class SyntheticSpec:
     blur: float = 1.0
     resolution: float = 1.0
     flip: float = 1.0
+    viewpoint: float = 0.0
+    occlusion: float = 0.0
+    clutter: float = 0.0
+    infrared: float = 0.0
 
     def check(self, key: str = "data.synthetic") -> None:
         """Each bad value a :class:`ConfigError` naming ``key.field``."""
@@ -61,15 +75,18 @@ class SyntheticSpec:
             (self.num_identities >= 6, "num_identities must be >= 6"),
             (self.images_per_view >= 1, "images_per_view must be >= 1"),
             (2 <= self.num_cameras <= len(CAMERA_NAMES), f"num_cameras must be in 2..{len(CAMERA_NAMES)}"),
-            (min(self.view_shift, self.colour, self.blur, self.resolution, self.flip) >= 0,
-             "view_shift, colour, blur, resolution and flip must be >= 0"),
+            (min(self.view_shift, *(getattr(self, k) for k in KNOBS)) >= 0,
+             f"view_shift and the camera knobs ({', '.join(KNOBS)}) must be >= 0"),
         ):
             if not ok:
                 raise ConfigError(f"{key}.{message}")
 
 
 # What sets written before a knob existed were made with: they must not pass for a set with it on.
-_BEFORE_KNOBS = {"colour": 1.0, "blur": 1.0, "resolution": 0.0, "flip": 0.0}
+_BEFORE_KNOBS = {"colour": 1.0, "blur": 1.0, "resolution": 0.0, "flip": 0.0, "viewpoint": 0.0, "occlusion": 0.0,
+                 "clutter": 0.0, "infrared": 0.0}
+KNOBS = tuple(_BEFORE_KNOBS)
+_MAX_CLUTTER = 8  # background objects per camera at clutter strength 1
 
 
 def _colour(rng: np.random.Generator) -> np.ndarray:
@@ -105,9 +122,11 @@ def _identity(rng: np.random.Generator) -> dict:
     }
 
 
-def _camera(rng: np.random.Generator, extra: np.random.Generator, spec: SyntheticSpec, index: int) -> dict:
-    """Camera ``index``'s imaging chain; all strengths 0 give the neutral camera. ``extra`` is the
-    stream of the knobs added later (resolution, flips)."""
+def _camera(rng: np.random.Generator, extra: np.random.Generator, views: np.random.Generator, spec: SyntheticSpec,
+            index: int) -> dict:
+    """Camera ``index``'s imaging chain and scene; all strengths 0 give the neutral camera. ``extra`` is
+    the stream of resolution and flips, ``views`` that of the later knobs; each camera takes the same
+    draws from ``views`` whatever the strengths, so turning one knob leaves the others' draws alone."""
     u = lambda a, knob: rng.uniform(-a, a) * spec.view_shift * knob  # noqa: E731
     c = spec.colour
     cam = {
@@ -126,7 +145,32 @@ def _camera(rng: np.random.Generator, extra: np.random.Generator, spec: Syntheti
     lower = extra.uniform(0.5, 1.0) if index > 0 else 0.0
     cam["resolution"] = 1.0 / (1.0 + lower * spec.view_shift * spec.resolution)
     cam["flip"] = min(1.0, spec.view_shift * spec.flip) if index % 2 else 0.0
+    other = min(1.0, spec.view_shift * spec.viewpoint) if index > 0 else 0.0
+    cam["facing"] = ("back" if index % 2 else "side", other)
+    cam["occlusion"] = min(1.0, spec.view_shift * spec.occlusion) / 2 if index > 0 else 0.0
+    objects = []
+    for _ in range(_MAX_CLUTTER):  # top, bottom, left, right (fractions of the image), colour
+        top, left = views.uniform(0.0, 0.85), views.uniform(-0.1, 0.9)
+        objects.append((top, top + views.uniform(0.05, 0.3), left, left + views.uniform(0.1, 0.4), _colour(views)))
+    cam["clutter"] = objects[: round(min(1.0, spec.view_shift * spec.clutter) * _MAX_CLUTTER)]
+    cam["infrared"] = min(1.0, spec.view_shift * spec.infrared) if index % 2 else 0.0
+    cam["reflectance"] = views.dirichlet([2.0, 2.0, 2.0])  # the infrared camera's grey level of each colour
     return cam
+
+
+def _scene(views: np.random.Generator, cam: dict) -> dict:
+    """What one image of camera ``cam`` shows beyond the person: the side they are seen from and what
+    hides part of them (None: nothing). The same draws whatever the strengths."""
+    kind, other = cam["facing"]
+    turn, side_instead = views.random(), views.random()
+    facing = "front"
+    if turn < other:
+        facing = "side" if kind == "side" or side_instead < 1 / 3 else "back"
+    hidden, where, size, colour = views.random(), views.random(), views.uniform(0.2, 0.4), _colour(views)
+    occluder = None
+    if hidden < cam["occlusion"]:
+        occluder = ("bottom" if where < 0.5 else "left" if where < 0.75 else "right", size, colour * 0.8)
+    return {"facing": facing, "occluder": occluder}
 
 
 def _texture(kind: str, a: np.ndarray, b: np.ndarray, yy: np.ndarray, xx: np.ndarray, period: float) -> np.ndarray:
@@ -145,18 +189,23 @@ def _paint(img: np.ndarray, mask: np.ndarray, colour: np.ndarray) -> None:
     img[mask] = colour if colour.ndim == 1 else colour[mask]
 
 
-def render_person(ident: dict, cam: dict, rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """Draw one image (h x w x 3 floats in [0, 1]) of ``ident`` seen by camera ``cam``."""
+def render_person(ident: dict, cam: dict, rng: np.random.Generator, h: int, w: int, facing: str = "front") -> np.ndarray:
+    """Draw one image (h x w x 3 floats in [0, 1]) of ``ident`` seen by camera ``cam`` from the
+    ``facing`` side: front, back or side (facing the way their bag hangs)."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    # Background: a wall and a floor in the camera's colours, with a little per-image texture.
+    # Background: a wall and a floor in the camera's colours, with a little per-image texture, and the
+    # camera's fixed objects.
     img = np.where((yy < cam["horizon"] * h)[..., None], cam["bg"], cam["bg2"]).astype(np.float64)
     img += rng.normal(0, 0.03, (1, w, 3)) + 0.04 * np.sin(xx / rng.uniform(3, 9))[..., None]
+    for y0, y1, x0, x1, colour in cam.get("clutter", ()):
+        _paint(img, (yy >= y0 * h) & (yy < y1 * h) & (xx >= x0 * w) & (xx < x1 * w), colour)
 
     scale = ident["height"] * cam["scale"] * rng.uniform(0.95, 1.05)
     ph = h * scale
     cx = w / 2 + rng.uniform(-3, 3)
     top = (h - ph) / 2 + rng.uniform(-3, 3)
-    bw = w * 0.30 * ident["build"] * cam["aspect"]  # shoulder width
+    bw = w * 0.30 * ident["build"] * cam["aspect"] * (0.62 if facing == "side" else 1.0)  # shoulder width
+    ahead = ident["bag_side"]  # seen from the side, the bag hangs on the side they walk towards
     head_r = ph * 0.065
     neck = top + 2 * head_r
     waist = top + ph * (1 - ident["legs"])
@@ -165,13 +214,13 @@ def render_person(ident: dict, cam: dict, rng: np.random.Generator, h: int, w: i
     stride = rng.uniform(-0.35, 0.35) * bw  # walking phase
     swing = rng.uniform(-0.25, 0.25) * bw
     upper = _texture(ident["upper_tex"], ident["upper"], ident["upper2"], yy - top, xx, ident["stripe"])
-    if ident["upper_tex"] == "logo":
+    if ident["upper_tex"] == "logo" and facing == "front":  # a print on the front only
         logo = (np.abs(xx - cx) < bw * 0.18) & (np.abs(yy - (neck + waist) / 2) < bw * 0.15)
         upper = np.where(logo[..., None], ident["upper2"], upper)
     lower = _texture(ident["lower_tex"], ident["lower"], ident["lower"] * 0.6, yy, xx, 4.0)
 
-    if ident["bag"] == "backpack":  # drawn first: it shows beside the torso, behind the arm
-        bx = cx + ident["bag_side"] * bw * 0.45
+    if ident["bag"] == "backpack" and facing != "back":  # drawn first: it shows beside the torso, behind the arm
+        bx = cx + (ident["bag_side"] * bw * 0.45 if facing == "front" else -ahead * bw * 0.75)
         _paint(img, (np.abs(xx - bx) < bw * 0.3) & (yy > neck + 2) & (yy < waist - 2), ident["bag_colour"])
     # Legs: two columns whose feet spread with the stride.
     for side in (-1, 1):
@@ -191,10 +240,12 @@ def render_person(ident: dict, cam: dict, rng: np.random.Generator, h: int, w: i
     t = np.clip((yy - neck) / max(waist - neck, 1), 0, 1)
     _paint(img, (np.abs(xx - cx) < bw * (0.5 - 0.08 * t)) & (yy >= neck) & (yy < waist + 1), upper)
     # Arms swing opposite to the legs; short sleeves show skin below the elbow.
+    if ident["bag"] == "backpack" and facing == "back":  # over the back, hiding most of the shirt
+        _paint(img, (np.abs(xx - cx) < bw * 0.35) & (yy > neck + 2) & (yy < waist - 2), ident["bag_colour"])
     elbow = neck + (waist - neck) * 0.5
-    for side in (-1, 1):
+    for side in (0,) if facing == "side" else (-1, 1):  # from the side one arm shows, swinging ahead
         t = np.clip((yy - neck) / max(waist - neck, 1), 0, 1)
-        ax = cx + side * bw * 0.6 - side * swing * t
+        ax = cx + side * bw * 0.6 - side * swing * t if side else cx + ahead * swing * t
         arm = (np.abs(xx - ax) < bw * 0.11) & (yy >= neck + 1) & (yy < waist + 4)
         sleeve = arm & ((yy < elbow) | ident["long_sleeve"])
         _paint(img, arm & ~sleeve, ident["skin"])
@@ -212,17 +263,44 @@ def render_person(ident: dict, cam: dict, rng: np.random.Generator, h: int, w: i
     face = ((xx - cx) / (head_r * 0.8)) ** 2 + ((yy - hy) / head_r) ** 2 < 1
     _paint(img, face, ident["skin"])
     hair = face & (yy < hy - head_r * 0.35)
+    if facing == "back":
+        hair = face
+    elif facing == "side":
+        hair |= face & ((xx - cx) * ahead < 0)
     if ident["long_hair"]:
         hair |= (np.abs(xx - cx) < head_r * 0.9) & (yy >= hy) & (yy < neck + head_r * 1.2) & ~face
     _paint(img, hair, ident["hair"])
     return np.clip(img, 0, 1)
 
 
+def occlude(img: np.ndarray, occluder: tuple | None) -> np.ndarray:
+    """``img`` with ``occluder`` (where: bottom, left or right; the fraction of the image it covers; its
+    colour) in front of the person: a bench or car before the legs, a pole or passer-by beside them."""
+    if occluder is None:
+        return img
+    where, size, colour = occluder
+    h, w = img.shape[:2]
+    out = img.copy()
+    if where == "bottom":
+        out[round(h * (1 - size)):] = colour
+    elif where == "left":
+        out[:, : round(w * size)] = colour
+    else:
+        out[:, w - round(w * size):] = colour
+    return out
+
+
 def apply_camera(img: np.ndarray, cam: dict, rng: np.random.Generator, extra: np.random.Generator) -> Image.Image:
-    """The camera's imaging chain: colour mixing, white balance, exposure, gamma, blur, resolution,
-    noise; then the mirror image where the camera sees people walking the other way."""
+    """The camera's imaging chain: an infrared camera's grey reflectance, colour mixing, white balance,
+    exposure, gamma, blur, resolution, noise; then the mirror image where the camera sees people walking
+    the other way."""
+    ir = cam.get("infrared", 0.0)
+    if ir:  # a grey level per colour that is not its brightness, and no colour left after the chain
+        img = (1 - ir) * img + ir * (img @ cam["reflectance"])[..., None]
     out = img @ cam["mix"].T * cam["gain"] * cam["bright"] * rng.uniform(0.9, 1.1)
     out = np.clip(out, 0, 1) ** cam["gamma"]
+    if ir:
+        out = (1 - ir) * out + ir * out.mean(-1, keepdims=True)
     pil = Image.fromarray((out * 255).astype(np.uint8))
     if cam["blur"] > 0.05:
         pil = pil.filter(ImageFilter.GaussianBlur(cam["blur"]))
@@ -257,15 +335,18 @@ def generate(root: str | Path, spec: SyntheticSpec, height: int = 128, width: in
         for old in CAMERA_NAMES[: previous[0].num_cameras]:
             shutil.rmtree(root / old, ignore_errors=True)
     rng, extra = np.random.default_rng(spec.seed), np.random.default_rng([spec.seed, 1])
+    views = np.random.default_rng([spec.seed, 2])
     names = CAMERA_NAMES[: spec.num_cameras]
-    cams = [_camera(rng, extra, spec, i) for i in range(len(names))]
+    cams = [_camera(rng, extra, views, spec, i) for i in range(len(names))]
     for pid in range(spec.num_identities):
         ident = _identity(rng)
         for cam_name, cam in zip(names, cams):
             folder = root / cam_name / f"{pid:04d}"
             folder.mkdir(parents=True, exist_ok=True)
             for k in range(spec.images_per_view):
-                img = apply_camera(render_person(ident, cam, rng, height, width), cam, rng, extra)
+                scene = _scene(views, cam)
+                person = occlude(render_person(ident, cam, rng, height, width, scene["facing"]), scene["occluder"])
+                img = apply_camera(person, cam, rng, extra)
                 img.save(folder / f"{pid:04d}_{cam_name}_{k:02d}.jpg", quality=95)
     (root / "synthetic.json").write_text(json.dumps({**asdict(spec), "height": height, "width": width}, indent=1))
     return root

@@ -72,6 +72,18 @@ REGIMES = (
                            "train.adaptation.epochs=1"),
             "Multi-shot: 200 training identities, four images per camera"),
 )
+# Kinds of camera difference, each alone in the few-shot regime (the regime's own set has colour, blur,
+# half resolution and flips together).
+_ONLY = {"colour": 0, "blur": 0, "resolution": 0, "flip": 0}
+SHIFTS = tuple(
+    Setting(f"few_shot_{name}", REGIMES[0].overrides + tuple(f"data.synthetic.{k}={v}" for k, v in {**_ONLY, **on}.items()),
+            f"Few-shot, {title}")
+    for name, on, title in (
+        ("colour", {"colour": 1}, "colour only: colour response, white balance, exposure, noise, scale"),
+        ("viewpoint", {"viewpoint": 1, "resolution": 1},
+         "viewpoint and resolution: the second camera sees people from behind or the side, at half resolution"),
+        ("infrared", {"infrared": 1}, "infrared-like: the second camera sees grey reflectance, not colour"),
+    ))
 GAMMAS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
 VIEW_SHIFTS = (0.0, 0.5, 1.0, 2.0)
 # The few-shot learners embed both views with one network and match by cosine (unit embeddings).
@@ -138,7 +150,7 @@ for _experiment in (
         Method("full: {probe} / {gallery}, stages a+b+c, DANN gradient reversal", ("loss.adaptation=dann",)),
         Method("full: {probe} / {gallery}, one stage (a) classifier for both, stages a+b+c",
                ("train.init_classifier=shared",)),
-    ), synthetic_only=True, settings=REGIMES[:1]),
+    ), synthetic_only=True, settings=REGIMES[:1] + SHIFTS),
     Experiment("recipe_ablation", "What each part of the strong recipe adds to softmax ID", (
         Method("strong recipe", SOFTMAX_ONLY + STRONG_RECIPE),
         Method("without augmentation", SOFTMAX_ONLY + STRONG_RECIPE + ("data.augment.preset=paper",)),
