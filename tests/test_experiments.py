@@ -30,6 +30,26 @@ def test_each_shift_setting_turns_on_its_own_kinds_of_camera_difference():
                   "few_shot_viewpoint": {"viewpoint", "resolution"}, "few_shot_infrared": {"infrared"}}
 
 
+def test_a_synthetic_set_gets_its_own_folder_and_where_is_not_part_of_the_run_key():
+    from viewadapt.config import load_config
+    from viewadapt.experiments.runner import own_synthetic_root, run_key
+
+    def placed(*overrides: str):
+        cfg = load_config(None, ["data.root=sets", *overrides])
+        key = run_key(cfg)
+        own_synthetic_root(cfg)
+        return cfg.data.root, key
+
+    (plain, key), (again, _) = placed(), placed()
+    (shifted, _), (larger, _) = placed("data.synthetic.infrared=1"), placed("data.height=160")
+    assert plain == again and len({plain, shifted, larger}) == 3 and plain.startswith("sets-")
+    assert placed("data.root=elsewhere")[1] == key  # the images are the same wherever they are written
+    real = [load_config(None, ["data.dataset=market1501", f"data.root={r}"]) for r in ("a", "b")]
+    assert run_key(real[0]) != run_key(real[1])
+    own_synthetic_root(real[0])
+    assert real[0].data.root == "a"
+
+
 @pytest.fixture
 def fast(tiny_synthetic, tmp_path):
     return tiny_overrides(tiny_synthetic, tmp_path / "unused") + [

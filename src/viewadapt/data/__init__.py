@@ -3,7 +3,7 @@
 from viewadapt.data.datasets import DATASETS
 from viewadapt.data.records import DatasetDescription, ImageRecord, ViewRecord
 from viewadapt.data.splits import Split, camera_views, make_identity_split, make_split
-from viewadapt.data.synthetic import SyntheticSpec, generate
+from viewadapt.data.synthetic import SyntheticSpec, generate, set_name
 
 __all__ = [
     "DATASETS",
@@ -16,4 +16,5 @@ __all__ = [
     "generate",
     "make_identity_split",
     "make_split",
+    "set_name",
 ]

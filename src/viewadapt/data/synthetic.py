@@ -34,6 +34,7 @@ loader a custom dataset uses.
 from __future__ import annotations
 
 import colorsys
+import hashlib
 import json
 import shutil
 from dataclasses import asdict, dataclass
@@ -322,6 +323,12 @@ def read_spec(root: str | Path) -> tuple[SyntheticSpec, tuple[int, int]] | None:
     values = {**_BEFORE_KNOBS, **json.loads(stamp.read_text())}
     size = (values.pop("height"), values.pop("width"))
     return SyntheticSpec(**values), size
+
+
+def set_name(spec: SyntheticSpec, height: int, width: int) -> str:
+    """A folder name that differs between any two sets that differ (spec or image size)."""
+    digest = hashlib.sha1(json.dumps({**asdict(spec), "size": [height, width]}, sort_keys=True).encode())
+    return f"{height}x{width}-{digest.hexdigest()[:10]}"
 
 
 def generate(root: str | Path, spec: SyntheticSpec, height: int = 128, width: int = 64) -> Path:

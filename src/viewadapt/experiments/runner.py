@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from viewadapt.config import STAGES, Config, load_config
+from viewadapt.data import set_name
 from viewadapt.errors import ConfigError, ViewAdaptError
 from viewadapt.experiments.registry import EXPERIMENTS, Experiment, Method, Setting
 from viewadapt.reports.figures import plot_cmc, plot_sweep
@@ -31,11 +32,24 @@ LEAKAGE = ("view_leakage", "view leakage")
 
 
 def _settings(cfg: Config) -> dict:
-    """A run's resolved config less where it is written."""
+    """A run's resolved config less where it is written, and, for the synthetic set, where its images
+    are (its spec and size determine them)."""
     tree = cfg.to_dict()
     for key in ("output_dir", "name"):
         tree.pop(key)
+    if tree["data"]["dataset"] == "synthetic":
+        tree["data"].pop("root")
     return tree
+
+
+def own_synthetic_root(cfg: Config) -> None:
+    """Give a synthetic set a folder of its own beside ``data.root`` (``<root>-<size>-<digest>``):
+    experiments running side by side, or a run resumed after another setting's, then never regenerate
+    the images another run reads. Beside, not inside: the folder loader would take a set inside the
+    root for one of its cameras."""
+    d = cfg.data
+    if d.dataset == "synthetic":
+        d.root = f"{str(d.root).rstrip('/')}-{set_name(d.synthetic, d.height, d.width)}"
 
 
 def run_key(cfg: Config) -> str:
@@ -111,6 +125,7 @@ def run_setting(exp: Experiment, setting: Setting, config: str | Path | None, ov
             if not quiet:
                 print(f"== {setting.name + ': ' if setting.name else ''}{label}, seed {seed}")
             cfg = load_config(config, overrides + extra + [f"train.seed={seed}"])
+            own_synthetic_root(cfg)
             run = out / "runs" / run_key(cfg) / f"seed{seed}"
             metrics = run_method(cfg, run, quiet)
             train_s += metrics["train_time_s"]
