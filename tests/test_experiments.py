@@ -124,6 +124,7 @@ def test_experiment_command_lists_and_rejects_unknown(capsys):
     assert main(["experiment", "list"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in ("table2", "table6", "table7", "fig6", "fig7", "ablation", "viewshift"))
+    assert "  2. No adaptation (stage c, Eq. 5 only)\n" in out and "settings: few_shot, viper_like" in out
     assert main(["experiment", "table99"]) == 2
     assert "unknown experiment 'table99'" in capsys.readouterr().err
 
@@ -157,6 +158,16 @@ def test_a_run_cached_before_a_config_key_existed_is_found_and_reused(fast, tmp_
     assert len(moved) == 2 and not old.exists()  # the emptied key folder is gone too
     assert {p.parent.name for p in moved} == {run_key(load_config(p / "config.yaml")) for p in moved}
     assert any((p / "metrics.json").stat().st_mtime_ns == stamp for p in moved)  # reused, not retrained
+
+
+def test_methods_are_chosen_by_their_listed_numbers(fast, tmp_path, capsys):
+    path = run_experiment("table7", None, fast, seeds=1, out=tmp_path / "exp", methods=[2, 1])
+    rows = [line.split(" |")[0] for line in path.read_text().splitlines() if line.startswith("| ") and "zero" not in line]
+    assert rows[1:] == ["| No adaptation (stage c, Eq. 5 only)", "| Ours* (Eq. 3 view confusion)"]
+    assert len(list((tmp_path / "exp" / "runs").iterdir())) == 2
+    assert main(["experiment", "table7", "--methods", "0", "5", "--out", str(tmp_path / "none")]) == 2
+    assert "has methods 1 to 4 (viewadapt experiment list), not 0, 5" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()
 
 
 def test_settings_are_chosen_by_name_and_an_unknown_one_is_named(tmp_path, capsys):

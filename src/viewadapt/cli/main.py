@@ -161,7 +161,10 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 
     if args.name == "list":
         for name, exp in EXPERIMENTS.items():
-            print(f"{name:8} {exp.title}: " + "; ".join(m.label for m in exp.methods))
+            print(f"{name}: {exp.title}")
+            print("".join(f"  {i}. {m.label}\n" for i, m in enumerate(exp.methods, 1)), end="")
+            if exp.settings[0].name:
+                print("  settings: " + ", ".join(s.name for s in exp.settings))
         return 0
     config, overrides = args.config, list(args.overrides)
     if args.dataset:
@@ -173,7 +176,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     if args.data_root:
         overrides.insert(0, f"data.root={args.data_root}")
     path = run_experiment(args.name, config, overrides, args.seeds, args.out, quiet=args.quiet,
-                          settings=args.settings)
+                          settings=args.settings, methods=args.methods)
     print(path.read_text())
     print(f"written: {path}")
     return 0
@@ -284,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="experiments", help="folder of the runs and results (reused when re-run)")
     p.add_argument("--settings", nargs="+", metavar="SETTING",
                    help="only these of the experiment's settings (e.g. recipes: few_shot viper_like multi_shot)")
+    p.add_argument("--methods", nargs="+", type=int, metavar="N",
+                   help="only these of the experiment's methods, by the numbers `viewadapt experiment list` shows")
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=_cmd_experiment)
 

@@ -13,6 +13,7 @@ import os
 import shutil
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from viewadapt.config import STAGES, Config, load_config
@@ -139,6 +140,18 @@ def run_setting(exp: Experiment, setting: Setting, config: str | Path | None, ov
     return results, floors, train_s
 
 
+def _chosen_methods(exp: Experiment, positions: list[int] | None) -> Experiment:
+    """``exp`` with only the methods at ``positions`` (1-based, as `viewadapt experiment list` numbers
+    them), in that order: a grid trimmed where one seed already shows the trend."""
+    if not positions:
+        return exp
+    wrong = [str(p) for p in positions if not 1 <= p <= len(exp.methods)]
+    if wrong:
+        raise ConfigError(f"experiment '{exp.name}' has methods 1 to {len(exp.methods)} (viewadapt experiment list), "
+                          f"not {', '.join(wrong)}")
+    return replace(exp, methods=tuple(exp.methods[p - 1] for p in positions))
+
+
 def _chosen_settings(exp: Experiment, names: list[str] | None) -> tuple[Setting, ...]:
     if not names:
         return exp.settings
@@ -151,11 +164,12 @@ def _chosen_settings(exp: Experiment, names: list[str] | None) -> tuple[Setting,
 
 
 def run_experiment(name: str, config: str | Path | None = None, overrides: list[str] | None = None, seeds: int = 3,
-                   out: str | Path = "experiments", quiet: bool = True, settings: list[str] | None = None) -> Path:
+                   out: str | Path = "experiments", quiet: bool = True, settings: list[str] | None = None,
+                   methods: list[int] | None = None) -> Path:
     """Train every method of experiment ``name`` in each of its settings (or the named ones) with
     train.seed 0..seeds-1; write ``results.md``: per setting, a table of mean +- std over the seeds that
     starts with the zero-shot floor of the networks the methods start from."""
-    exp: Experiment = EXPERIMENTS[name]
+    exp: Experiment = _chosen_methods(EXPERIMENTS[name], methods)
     chosen = _chosen_settings(exp, settings)
     overrides = list(overrides or [])
     base = load_config(config, overrides)
