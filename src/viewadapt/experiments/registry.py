@@ -150,6 +150,11 @@ for _experiment in (
         Method("full: {probe} / {gallery}, stages a+b+c, DANN gradient reversal", ("loss.adaptation=dann",)),
         Method("full: {probe} / {gallery}, one stage (a) classifier for both, stages a+b+c",
                ("train.init_classifier=shared",)),
+        # Stage (c) without its view term: what the view term adds at the same budget.
+        Method("bn: view-specific batch norms ({probe}), stages a+b+c without the view term (Eq. 5 only)",
+               ("model.asymmetry=bn", "loss.adaptation=none")),
+        Method("full: {probe} / {gallery}, stages a+b+c without the view term (Eq. 5 only)",
+               ("loss.adaptation=none",)),
     ), synthetic_only=True, settings=REGIMES[:1] + SHIFTS),
     Experiment("recipe_ablation", "What each part of the strong recipe adds to softmax ID", (
         Method("strong recipe", SOFTMAX_ONLY + STRONG_RECIPE),
@@ -162,6 +167,8 @@ for _experiment in (
         Method("without label smoothing", SOFTMAX_ONLY + STRONG_RECIPE + ("loss.label_smoothing=0",)),
         Method("step schedule, no warm-up", SOFTMAX_ONLY + STRONG_RECIPE + ("train.init.schedule=step",
                                                                              "train.init.warmup=0")),
+        Method("PK batches (8 identities x 4 images), no triplet", SOFTMAX_ONLY + STRONG_RECIPE
+               + ("train.init_sampler=pk",)),
         Method("with the batch-hard triplet (bot)", SOFTMAX_ONLY + BOT_RECIPE),
     ), synthetic_only=True, settings=REGIMES[:1]),
 ):
