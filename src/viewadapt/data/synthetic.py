@@ -192,7 +192,7 @@ def _paint(img: np.ndarray, mask: np.ndarray, colour: np.ndarray) -> None:
 
 def render_person(ident: dict, cam: dict, rng: np.random.Generator, h: int, w: int, facing: str = "front") -> np.ndarray:
     """Draw one image (h x w x 3 floats in [0, 1]) of ``ident`` seen by camera ``cam`` from the
-    ``facing`` side: front, back or side (facing the way their bag hangs)."""
+    ``facing`` side: front, back or side."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     # Background: a wall and a floor in the camera's colours, with a little per-image texture, and the
     # camera's fixed objects.
@@ -206,7 +206,7 @@ def render_person(ident: dict, cam: dict, rng: np.random.Generator, h: int, w: i
     cx = w / 2 + rng.uniform(-3, 3)
     top = (h - ph) / 2 + rng.uniform(-3, 3)
     bw = w * 0.30 * ident["build"] * cam["aspect"] * (0.62 if facing == "side" else 1.0)  # shoulder width
-    ahead = ident["bag_side"]  # seen from the side, the bag hangs on the side they walk towards
+    ahead = ident["bag_side"]  # seen from the side, the way they walk: fixed per identity
     head_r = ph * 0.065
     neck = top + 2 * head_r
     waist = top + ph * (1 - ident["legs"])
