@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-"recipes 3 all all
 recipe_ablation 3 all all
 asymmetry 1 few_shot all
-asymmetry 1 few_shot_colour,few_shot_viewpoint,few_shot_infrared 1,3,5,6"}
+asymmetry 1 few_shot_colour,few_shot_viewpoint 1,3,6"}
 out=viewadapt-experiments/pretrained
 mkdir -p docs/results
 {
