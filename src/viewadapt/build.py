@@ -17,8 +17,9 @@ from viewadapt.objectives import DOMAIN_TERMS, MATCHERS, Method
 def ensure_generated(d: DataConfig) -> None:
     """Make the synthetic benchmark under ``d.root`` the one this config describes.
 
-    Runs with other settings (a view-shift sweep) regenerate the same root, so a run that is resumed
-    or evaluated later must not trust what it finds there. Nothing to do for a real dataset.
+    Runs with other settings regenerate the same root (experiments give each set a root of its own,
+    `viewadapt train` runs do not), so a run that is resumed or evaluated later must not trust what it
+    finds there. Nothing to do for a real dataset.
     """
     if d.dataset == "synthetic":
         generate(d.root, d.synthetic, d.height, d.width)
