@@ -22,9 +22,9 @@ def test_registry_overrides_are_valid_configs():
 
 def test_each_shift_setting_turns_on_its_own_kinds_of_camera_difference():
     from viewadapt.config import load_config
+    from viewadapt.data.synthetic import KNOBS
 
-    knobs = ("colour", "blur", "resolution", "flip", "viewpoint", "occlusion", "clutter", "infrared")
-    on = {s.name: {k for k in knobs if getattr(load_config(None, list(s.overrides)).data.synthetic, k) > 0}
+    on = {s.name: {k for k in KNOBS if getattr(load_config(None, list(s.overrides)).data.synthetic, k) > 0}
           for s in EXPERIMENTS["asymmetry"].settings}
     assert on == {"few_shot": {"colour", "blur", "resolution", "flip"}, "few_shot_colour": {"colour"},
                   "few_shot_viewpoint": {"viewpoint", "resolution"}, "few_shot_infrared": {"infrared"}}
