@@ -155,6 +155,10 @@ for _experiment in (
                ("model.asymmetry=bn", "loss.adaptation=none")),
         Method("full: {probe} / {gallery}, stages a+b+c without the view term (Eq. 5 only)",
                ("loss.adaptation=none",)),
+        # The Siamese row at the budget of the a+b+c rows: whether a lead over Siamese is stage (c)'s
+        # extra similarity training rather than the asymmetry.
+        Method("none: Siamese ({probe} shared), stages a+b+c without the view term (Eq. 5 only)",
+               ("model.shared=true", "loss.adaptation=none")),
     ), synthetic_only=True, settings=REGIMES[:1] + SHIFTS),
     Experiment("recipe_ablation", "What each part of the strong recipe adds to softmax ID", (
         Method("strong recipe", SOFTMAX_ONLY + STRONG_RECIPE),
