@@ -2,17 +2,48 @@
 # Regenerates docs/results.md: the experiments below on the synthetic benchmark with the ImageNet-pretrained
 # EfficientNet-Lite0/Lite1 pair (experiments-pretrained, 96 x 48; 2 to 8 minutes per run on a 2-core CPU).
 # Runs are cached under viewadapt-experiments/pretrained/runs (keyed by their config and shared between
-# experiments), so a re-run only trains what is missing; docs/results-reading.md (the reading of the
-# tables, by hand) is appended as it is. Each line of RUNS: experiment, seeds, settings and methods (each
-# comma-separated, as `viewadapt experiment list` names and numbers them; all: every one).
+# experiments), so a re-run only trains what is missing. Each line of RUNS: experiment, seeds, settings and
+# methods (each comma-separated, as `viewadapt experiment list` names and numbers them; all: every one).
+#
+# Each line's table is kept in docs/results/sections/ once its experiment has run, and docs/results.md is
+# put together from those sections (in the order of ALL, then any other line of RUNS) and
+# docs/results-reading.md (the reading, by hand). So a RUNS naming some lines rewrites only their
+# sections (`RUNS= bash docs/make_results.sh` only puts the page together again), and a line that fails
+# leaves its earlier section, and docs/results.md, as they were.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${RUNS:-"recipes 3 all all
+ALL="recipes 3 all all
 recipe_ablation 3 all all
 asymmetry 1 few_shot all
-asymmetry 1 few_shot_colour,few_shot_viewpoint 1,3,6"}
+asymmetry 3 few_shot,few_shot_viewpoint 1,3,9,11
+asymmetry 1 few_shot_infrared 1,3,9,11"
+RUNS=${RUNS-$ALL}
 out=viewadapt-experiments/pretrained
-mkdir -p docs/results
+sections=docs/results/sections
+mkdir -p "$sections"
+
+section() {  # the file one line's table is kept in
+  local IFS=' '
+  set -- $1
+  echo "$sections/$1-s$2-${3//,/_}-${4//,/_}.md"
+}
+
+while read -r e seeds settings methods; do
+  [ -n "$e" ] || continue
+  choice=()
+  if [ "$settings" != all ]; then choice+=(--settings ${settings//,/ }); fi
+  if [ "$methods" != all ]; then choice+=(--methods ${methods//,/ }); fi
+  viewadapt experiment "$e" -c experiments-pretrained --seeds "$seeds" "${choice[@]}" --out "$out" -q > /dev/null
+  file=$(section "$e $seeds $settings $methods")
+  sed -e "s#](\(cmc[a-z_]*\).png)#](results/${e}_\1.png)#" -e "s#](\(sweep[a-z_]*\).png)#](results/${e}_\1.png)#" \
+    -e "s/^## /### /" -e "s/^# /## /" "$out/$e/results.md" > "$file.tmp"
+  mv "$file.tmp" "$file"
+  for f in "$out/$e"/cmc*.png "$out/$e"/sweep*.png; do
+    if [ -f "$f" ]; then cp "$f" "docs/results/${e}_$(basename "$f")"; fi
+  done
+done <<< "$RUNS"
+
+page=docs/results.md.tmp
 {
   echo "# Measured results"
   echo
@@ -24,17 +55,12 @@ mkdir -p docs/results
   echo "The tables of 2026-11-24, measured with the paper's recipe on the earlier benchmark, are in"
   echo "[results-2026-11-24.md](results-2026-11-24.md)."
   echo
-} > docs/results.md
-while read -r e seeds settings methods; do
-  choice=()
-  if [ "$settings" != all ]; then choice+=(--settings ${settings//,/ }); fi
-  if [ "$methods" != all ]; then choice+=(--methods ${methods//,/ }); fi
-  viewadapt experiment "$e" -c experiments-pretrained --seeds "$seeds" "${choice[@]}" --out "$out" -q > /dev/null
-  sed -e "s#](\(cmc[a-z_]*\).png)#](results/${e}_\1.png)#" -e "s#](\(sweep[a-z_]*\).png)#](results/${e}_\1.png)#" \
-    -e "s/^## /### /" -e "s/^# /## /" "$out/$e/results.md" >> docs/results.md
-  echo >> docs/results.md
-  for f in "$out/$e"/cmc*.png "$out/$e"/sweep*.png; do
-    if [ -f "$f" ]; then cp "$f" "docs/results/${e}_$(basename "$f")"; fi
+  { echo "$ALL"; grep -vxF -f <(echo "$ALL") <<< "$RUNS" || true; } | while read -r line; do
+    if [ -n "$line" ] && [ -f "$(section "$line")" ]; then
+      cat "$(section "$line")"
+      echo
+    fi
   done
-done <<< "$RUNS"
-cat docs/results-reading.md >> docs/results.md
+  cat docs/results-reading.md
+} > "$page"
+mv "$page" docs/results.md

@@ -70,3 +70,44 @@ def test_dann_hands_dd_the_gradient_of_eq1_and_the_embeddings_its_opposite():
     view_discriminator_loss([term.dd(plain_s), term.dd(plain_t)], (0, 1)).backward()
     assert all(torch.allclose(a, p.grad) for a, p in zip(dd, term.dd.parameters()))  # Dd: Eq. 1 as it is
     assert torch.allclose(e_s.grad, -plain_s.grad) and torch.allclose(e_t.grad, -plain_t.grad)  # reversed
+
+
+def test_embedded_batches_carry_the_feature_before_the_neck_batch_norm_beside_the_embedding():
+    from viewadapt.objectives import embed_views
+
+    torch.manual_seed(0)
+    images, pids, views = torch.rand(4, 3, 64, 32), torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 0, 1])
+    for shared in (True, False):
+        mappings = ViewMappings.build("vggm_small", "vggm_small", 8, shared=shared, pretrained=False,
+                                      normalize=True, neck="bnneck").eval()
+        batch = embed_views(mappings, images, pids, views)
+        for view, (f, e) in enumerate(((batch.f_s, batch.e_s), (batch.f_t, batch.e_t))):
+            feat, emb = mappings.mapping(view).forward_train(images[views == view])
+            assert torch.allclose(f, feat) and torch.allclose(e, emb)
+        assert not torch.allclose(batch.f_s, batch.e_s)  # batch norm and L2 normalisation come after
+        assert batch.fixed_probe_side().f_s.requires_grad is False and batch.float().f_t.dtype == torch.float32
+
+
+@pytest.mark.parametrize("name", ["confusion", "dann", "adda"])
+def test_a_view_discriminator_on_the_feature_sees_and_moves_the_feature_not_the_embedding(name):
+    from viewadapt.objectives.batch import ViewBatch
+
+    torch.manual_seed(0)
+    term = DOMAIN_TERMS[name](4, 2, 8, on="feature")
+    e_s, e_t, f_s, f_t = (torch.randn(6, 4, requires_grad=True) for _ in range(4))
+    batch = ViewBatch(e_s, e_t, torch.zeros(6), torch.zeros(6), f_s=f_s, f_t=f_t)
+    term.mapping_loss(term.mapping_batch(batch)).backward()
+    assert e_s.grad is None and e_t.grad is None
+    assert f_t.grad is not None and f_t.grad.abs().sum() > 0
+    assert (f_s.grad is None) == (name == "adda")  # ADDA holds the probe side fixed
+    if term.adversarial:  # Dd's own update (Eq. 1) learns the views from the features too
+        on_embedding = DOMAIN_TERMS[name](4, 2, 8)
+        on_embedding.dd.load_state_dict(term.dd.state_dict())
+        features_as_embeddings = ViewBatch(f_s, f_t, torch.zeros(6), torch.zeros(6))
+        loss = term.discriminator_loss(batch)[0]
+        assert torch.allclose(loss, on_embedding.discriminator_loss(features_as_embeddings)[0])
+        assert not torch.allclose(loss, on_embedding.discriminator_loss(batch)[0])
+    with pytest.raises(ValueError, match="without the features"):
+        term.mapping_loss(ViewBatch(e_s, e_t, torch.zeros(6), torch.zeros(6)))
+    with pytest.raises(ValueError, match="choose one of embedding, feature"):
+        DOMAIN_TERMS[name](4, 2, 8, on="pooled")

@@ -204,12 +204,30 @@ def test_view_leakage_is_high_when_the_embedding_says_the_view_and_chance_when_n
         view_leakage(plain, np.zeros(80), pids)
 
 
-def test_runs_log_where_each_stage_starts_and_the_view_leakage_after_it(tiny_config):
-    metrics = Trainer.create(tiny_config("train.adaptation.epochs=1"), verbose=False).fit()
+def test_runs_log_where_each_stage_starts_and_the_view_leakage_after_it_and_on_c_test(tiny_config):
+    from viewadapt.experiments.leakage import add_test_leakage
+
+    trainer = Trainer.create(tiny_config("train.adaptation.epochs=1"), verbose=False)
+    metrics = trainer.fit()
     for name in ("init", "similarity", "adaptation"):
         result = metrics["stages"][name]
         assert 0 <= result["start_val_rank1"] <= 1 and 0 <= result["view_leakage"] <= 1
     assert 0 <= metrics["zero_shot"]["view_leakage"] <= 1
+    trained, floor = metrics["test"]["view_leakage"], metrics["zero_shot"]["test"]["view_leakage"]
+    assert 0 <= trained <= 1 and 0 <= floor <= 1
+    # A run written before the test split was probed gets the very numbers a fresh run writes, its
+    # floor from initial networks rebuilt with the run's seed, and the caller's random state is kept.
+    file = trainer.run_dir / "metrics.json"
+    older = json.loads(file.read_text())
+    del older["test"]["view_leakage"], older["zero_shot"]["test"]["view_leakage"]
+    file.write_text(json.dumps(older))
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    filled = add_test_leakage(trainer.run_dir)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert filled["test"]["view_leakage"] == pytest.approx(trained)
+    assert filled["zero_shot"]["test"]["view_leakage"] == pytest.approx(floor)
+    assert json.loads(file.read_text())["test"]["view_leakage"] == pytest.approx(trained)
 
 
 def test_a_shared_stage_a_classifier_puts_both_networks_in_one_prototype_space(tiny_config):

@@ -17,7 +17,7 @@ from viewadapt.errors import ConfigError
 from viewadapt.evaluation.options import EvalOptions
 from viewadapt.models.backbones import BACKBONES, build_backbone
 from viewadapt.models.mapping import ASYMMETRIES, NECKS, parse_asymmetry
-from viewadapt.objectives import DOMAIN_TERMS, MATCHERS
+from viewadapt.objectives import DD_INPUTS, DOMAIN_TERMS, MATCHERS
 
 STAGES = ("init", "similarity", "adaptation")
 MONITORS = ("val_loss", "val_rank1")
@@ -71,6 +71,9 @@ class ModelConfig:
     normalize: bool = True  # L2-normalised embeddings (what the classifier of stage (a) and Eq. 2/5 see)
     ds_hidden: list[int] = field(default_factory=lambda: [1024, 2048])
     dd_hidden: int = 256
+    # What Dd looks at: the embedding, or the feature before the neck's batch norm (the pooled backbone
+    # feature with a BNNeck), which per-view batch norms cannot normalise the views' difference out of
+    dd_input: str = "embedding"
     regressor_hidden: list[int] = field(default_factory=lambda: [512])  # loss.metric=regression's T
 
 
@@ -142,7 +145,7 @@ class EvalConfig(EvalOptions):
 
     after_each_stage: bool = True
     zero_shot: bool = True  # score the test split before training, with the untrained (pretrained) features
-    view_leakage: bool = True  # after each stage, a fresh probe's accuracy at telling the views apart on C_valid
+    view_leakage: bool = True  # a fresh probe's view accuracy on C_valid after each stage, and on the test split scored
     rank_lists: int = 10  # probes drawn as rank-list images by `viewadapt evaluate`
 
 
@@ -333,6 +336,7 @@ def validate(cfg: Config) -> None:
     _check(m.embedding_dim >= 2, "model.embedding_dim must be >= 2")
     _check(len(m.ds_hidden) >= 1 and min(m.ds_hidden) >= 1, "model.ds_hidden must list positive layer widths")
     _check(m.dd_hidden >= 1, "model.dd_hidden must be >= 1")
+    _check(m.dd_input in DD_INPUTS, f"model.dd_input '{m.dd_input}' is not one of: {', '.join(DD_INPUTS)}")
     _check(len(m.regressor_hidden) >= 1 and min(m.regressor_hidden) >= 1,
            "model.regressor_hidden must list positive layer widths")
     loss = cfg.loss

@@ -71,7 +71,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     validate(cfg)  # the options meet the config's own rules (faiss search, Ds re-ranking of a run without Ds)
     result = score_records(method.embedder(), run.split.subset(args.subset), e, cfg.data.height, cfg.data.width,
                            seed=cfg.train.seed, device=device, num_workers=cfg.data.num_workers,
-                           pair_scorer=method.matcher.pair_scorer(), rank_lists=e.rank_lists)
+                           pair_scorer=method.matcher.pair_scorer(), rank_lists=e.rank_lists,
+                           view_leakage=e.view_leakage)
     result["split"] = run.split.label
     name = "_".join([args.subset, e.protocol] + ([e.rerank] if e.rerank != "none" else []) + ([e.ap] if args.ap else [])
                     + ([f"faiss{e.faiss_k}"] if e.search == "faiss" else []))

@@ -11,6 +11,7 @@ from torch import nn
 from viewadapt.data.records import ViewRecord
 from viewadapt.evaluation.distances import unit_rows
 from viewadapt.evaluation.features import extract_embeddings
+from viewadapt.evaluation.leakage import view_leakage as probe_views
 from viewadapt.evaluation.options import EvalOptions
 from viewadapt.evaluation.protocols import RescorerFactory, evaluate_views, split_views
 from viewadapt.evaluation.rank_lists import pick_queries, rank_list_entries
@@ -45,6 +46,7 @@ def score_records(
     embeddings: np.ndarray | None = None,
     rank_lists: int = 0,
     rank_list_length: int = 10,
+    view_leakage: bool = False,
 ) -> dict:
     """Score records: ``model(images, view)`` embeds each view (probes through Ms, gallery through Mt),
     resized to ``height`` x ``width``; ``seed`` draws the single-shot galleries and the rank-list probes.
@@ -53,6 +55,8 @@ def score_records(
 
     With ``rank_lists`` > 0 the result also holds ``rank_lists``: that many seeded probes with their
     top ``rank_list_length`` gallery items, ranked the way the metrics were (same re-scoring).
+    With ``view_leakage`` it holds ``view_leakage``: a fresh probe's view accuracy on the very embeddings
+    scored (:func:`~viewadapt.evaluation.leakage.view_leakage`, seeded by ``seed``).
     """
     if embeddings is None:
         embeddings = extract_embeddings(model, records, height, width, options.batch_size, device, num_workers)
@@ -70,6 +74,9 @@ def score_records(
                             faiss_k=o.faiss_k if o.search == "faiss" else 0, faiss_index=o.faiss_index,
                             distance=o.distance)
     result = {**result, "distance": o.distance, "ap": o.ap, "rerank": o.rerank, "search": o.search}
+    if view_leakage:
+        result["view_leakage"] = probe_views(embeddings, np.array([r.view for r in records]),
+                                             np.array([r.pid for r in records]), seed=seed)
     if rank_lists:
         q, g = split_views(records)
         rescore = rescorer(embeddings[q], embeddings[g]) if factory else None

@@ -159,6 +159,11 @@ for _experiment in (
         # extra similarity training rather than the asymmetry.
         Method("none: Siamese ({probe} shared), stages a+b+c without the view term (Eq. 5 only)",
                ("model.shared=true", "loss.adaptation=none")),
+        # Dd where per-view batch norms cannot hide the views' difference from it: before the BNNeck.
+        Method("bn: view-specific batch norms ({probe}), stages a+b+c, Dd on the pooled backbone feature",
+               ("model.asymmetry=bn", "model.dd_input=feature")),
+        Method("full: {probe} / {gallery}, stages a+b+c, Dd on the pooled backbone feature",
+               ("model.dd_input=feature",)),
     ), synthetic_only=True, settings=REGIMES[:1] + SHIFTS),
     Experiment("recipe_ablation", "What each part of the strong recipe adds to softmax ID", (
         Method("strong recipe", SOFTMAX_ONLY + STRONG_RECIPE),

@@ -5,6 +5,7 @@ together (:class:`Method`)."""
 from viewadapt.objectives.batch import ViewBatch, embed_views
 from viewadapt.objectives.domain import (
     ADDA,
+    DD_INPUTS,
     DOMAIN_TERMS,
     MMD,
     AdversarialTerm,
@@ -18,6 +19,7 @@ from viewadapt.objectives.method import Method
 
 __all__ = [
     "ADDA",
+    "DD_INPUTS",
     "DOMAIN_TERMS",
     "MATCHERS",
     "MMD",

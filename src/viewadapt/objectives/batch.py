@@ -11,7 +11,9 @@ from viewadapt.models import ViewMappings
 
 @dataclass
 class ViewBatch:
-    """Embeddings of a batch's two views: ``view_s`` (probe side, e.g. through Ms) and ``view_t``."""
+    """Embeddings of a batch's two views: ``view_s`` (probe side, e.g. through Ms) and ``view_t``; with
+    ``f_s`` and ``f_t`` each view's feature before the neck's batch norm (the pooled backbone feature
+    with a BNNeck), where a view discriminator may look instead."""
 
     e_s: torch.Tensor
     e_t: torch.Tensor
@@ -19,14 +21,23 @@ class ViewBatch:
     pid_t: torch.Tensor
     view_s: int = 0
     view_t: int = 1
+    f_s: torch.Tensor | None = None
+    f_t: torch.Tensor | None = None
+
+    def features(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.f_s is None or self.f_t is None:
+            raise ValueError("this batch was embedded without the features before the neck's batch norm")
+        return self.f_s, self.f_t
 
     def float(self) -> "ViewBatch":
         """Embeddings in float32: the losses are computed at full precision under mixed precision too."""
-        return replace(self, e_s=self.e_s.float(), e_t=self.e_t.float())
+        return replace(self, e_s=self.e_s.float(), e_t=self.e_t.float(),
+                       f_s=None if self.f_s is None else self.f_s.float(),
+                       f_t=None if self.f_t is None else self.f_t.float())
 
     def fixed_probe_side(self) -> "ViewBatch":
-        """The same batch with the probe-side embeddings as constants: no gradient reaches their mapping."""
-        return replace(self, e_s=self.e_s.detach())
+        """The same batch with the probe side as constants: no gradient reaches its mapping."""
+        return replace(self, e_s=self.e_s.detach(), f_s=None if self.f_s is None else self.f_s.detach())
 
 
 def embed_views(mappings: ViewMappings, images: torch.Tensor, pids: torch.Tensor, views: torch.Tensor) -> ViewBatch:
@@ -39,6 +50,7 @@ def embed_views(mappings: ViewMappings, images: torch.Tensor, pids: torch.Tensor
     a, b = int(views.min()), int(views.max())
     s, t = views == a, views == b
     if mappings.shared:
-        emb = mappings.probe(images)
-        return ViewBatch(emb[s], emb[t], pids[s], pids[t], a, b)
-    return ViewBatch(mappings.mapping(a)(images[s]), mappings.mapping(b)(images[t]), pids[s], pids[t], a, b)
+        feat, emb = mappings.probe.forward_train(images)
+        return ViewBatch(emb[s], emb[t], pids[s], pids[t], a, b, feat[s], feat[t])
+    (f_s, e_s), (f_t, e_t) = mappings.mapping(a).forward_train(images[s]), mappings.mapping(b).forward_train(images[t])
+    return ViewBatch(e_s, e_t, pids[s], pids[t], a, b, f_s, f_t)

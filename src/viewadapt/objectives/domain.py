@@ -57,17 +57,31 @@ class DomainTerm(nn.Module):
 
 DOMAIN_TERMS: Registry[type[DomainTerm]] = Registry("domain term")
 
+# What a view discriminator looks at: the embedding the matcher scores, or the feature before the neck's
+# batch norm (the pooled backbone feature with a BNNeck), where the per-view normalisation of the
+# embedding cannot hide a difference between the views from it.
+DD_INPUTS = ("embedding", "feature")
+
 
 class ViewDiscriminatorTerm(DomainTerm):
-    """A domain term with a view discriminator Dd of its own: two FC layers, one logit per view."""
+    """A domain term with a view discriminator Dd of its own: two FC layers, one logit per view, on the
+    embeddings or (``on="feature"``) on the features before the neck's batch norm, which have the same
+    width."""
 
-    def __init__(self, embedding_dim: int, num_views: int = 2, hidden: int = 256) -> None:
+    def __init__(self, embedding_dim: int, num_views: int = 2, hidden: int = 256, on: str = "embedding") -> None:
         super().__init__()
+        if on not in DD_INPUTS:
+            raise ValueError(f"unknown view discriminator input '{on}': choose one of {', '.join(DD_INPUTS)}")
         self.dd = ViewDiscriminator(embedding_dim, hidden, num_views)
+        self.on = on
 
     @classmethod
     def from_config(cls, cfg: "Config", embedding_dim: int) -> "ViewDiscriminatorTerm":
-        return cls(embedding_dim, cfg.num_views, cfg.model.dd_hidden)
+        return cls(embedding_dim, cfg.num_views, cfg.model.dd_hidden, cfg.model.dd_input)
+
+    def inputs(self, batch: ViewBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """What Dd sees of the two views."""
+        return (batch.e_s, batch.e_t) if self.on == "embedding" else batch.features()
 
 
 class AdversarialTerm(ViewDiscriminatorTerm):
@@ -78,7 +92,7 @@ class AdversarialTerm(ViewDiscriminatorTerm):
 
     def discriminator_loss(self, batch: ViewBatch) -> tuple[torch.Tensor, float]:
         """Eq. 1 on detached embeddings (the mappings stay fixed) and Dd's view accuracy on them."""
-        logits = [self.dd(batch.e_s.detach()), self.dd(batch.e_t.detach())]
+        logits = [self.dd(x.detach()) for x in self.inputs(batch)]
         views = (batch.view_s, batch.view_t)
         with torch.no_grad():
             correct = sum((lg.argmax(1) == v).sum().item() for v, lg in zip(views, logits))
@@ -97,7 +111,7 @@ class ViewConfusion(AdversarialTerm):
     stat = "confusion"
 
     def mapping_loss(self, batch: ViewBatch) -> torch.Tensor:
-        return view_confusion_loss([self.frozen_dd(batch.e_s), self.frozen_dd(batch.e_t)])
+        return view_confusion_loss([self.frozen_dd(x) for x in self.inputs(batch)])
 
 
 @DOMAIN_TERMS.register("dann")
@@ -110,7 +124,7 @@ class GradientReversal(ViewDiscriminatorTerm):
     stat = "dann"
 
     def mapping_loss(self, batch: ViewBatch) -> torch.Tensor:
-        logits = [self.dd(reverse_gradient(batch.e_s)), self.dd(reverse_gradient(batch.e_t))]
+        logits = [self.dd(reverse_gradient(x)) for x in self.inputs(batch)]
         return view_discriminator_loss(logits, (batch.view_s, batch.view_t))
 
 
@@ -135,7 +149,7 @@ class ADDA(AdversarialTerm):
         return batch.fixed_probe_side()
 
     def mapping_loss(self, batch: ViewBatch) -> torch.Tensor:
-        return adda_mapping_loss(self.frozen_dd(batch.e_t), batch.view_s)
+        return adda_mapping_loss(self.frozen_dd(self.inputs(batch)[1]), batch.view_s)
 
 
 @DOMAIN_TERMS.register("coral")

@@ -42,8 +42,12 @@ def _metrics_row(label: str, m: dict) -> str:
 
 
 def _leakage(result: dict) -> str:
-    """Where measured: how well a fresh probe told the views apart on C_valid (0.5 = not at all, 2 views)."""
-    return f"; view leakage {100 * result['view_leakage']:.0f}%" if "view_leakage" in result else ""
+    """Where measured: how well a fresh probe told the views apart (0.5 = not at all, 2 views), on C_valid
+    after the stage and on the test embeddings scored."""
+    where = [f"{100 * r['view_leakage']:.0f}% on {name}" for r, name in ((result, "C_valid"),
+                                                                       (result.get("test", {}), "C_test"))
+             if "view_leakage" in r]
+    return f"; view leakage {', '.join(where)}" if where else ""
 
 
 def _table(rows: list[str]) -> str:

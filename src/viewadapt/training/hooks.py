@@ -68,6 +68,13 @@ def zero_shot_label(cfg: "Config") -> str:
     return f"zero-shot: {names} {weights}, no training" + (" (mean over the networks)" if len(set(nets)) > 1 else "")
 
 
+def zero_shot_models(cfg: "Config", mappings: ViewMappings) -> list[tuple[Embedder, None]]:
+    """The untrained networks a zero-shot floor scores, each as an embedder of its pooled backbone
+    feature; tied copies are the same network before training, so scoring one is scoring all."""
+    nets = mappings.networks()[:1] if _one_start(cfg) else mappings.networks()
+    return [(Embedder(ViewMappings.single(Pooled(net), mappings.num_views)), None) for net in nets]
+
+
 class ZeroShot(Hook):
     """Before any training: the test split scored with each network's pooled backbone feature and the
     cosine distance, the floor every trained method must clear (``eval.zero_shot``). With ImageNet
@@ -77,10 +84,7 @@ class ZeroShot(Hook):
         t = self.trainer
         if not t.cfg.eval.zero_shot or t.zero_shot is not None:
             return
-        views = t.method.mappings.num_views
-        # Tied copies are the same network before training: scoring one is scoring all.
-        nets = t.method.mappings.networks()[:1] if _one_start(t.cfg) else t.method.mappings.networks()
-        models = [(Embedder(ViewMappings.single(Pooled(net), views)), None) for net in nets]
+        models = zero_shot_models(t.cfg, t.method.mappings)
         t.zero_shot = {"test": t.score(models, "test", rerank="none", distance="cosine")}
         if t.cfg.eval.view_leakage:
             t.zero_shot["view_leakage"] = t.leakage(models)

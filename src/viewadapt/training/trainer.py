@@ -172,7 +172,8 @@ class Trainer:
             d = self.cfg.data
             result = score_records(model, self.split.subset(subset), options, d.height, d.width,
                                    seed=self.cfg.train.seed, device=self.device, num_workers=d.num_workers,
-                                   pair_scorer=pair_scorer)
+                                   pair_scorer=pair_scorer,
+                                   view_leakage=self.cfg.eval.view_leakage and subset == "test")
             result = {**result, "split": self.split.label}
         return self.dist.broadcast(result)
 
