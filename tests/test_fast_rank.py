@@ -124,3 +124,20 @@ def test_faiss_topk_equals_dense_when_k_covers_the_gallery_and_truncates_ap_othe
     assert top["mAP"] < dense["mAP"] and top["topk"] == 40
     approx = evaluate_topk(faiss_search(qf, gf, 40, index="ivf", nlist=8, nprobe=8)[1], qp, gp, qc, gc, 30)
     assert approx["cmc"][0] == pytest.approx(dense["cmc"][0], abs=1e-9)  # nprobe = nlist: every cell searched
+
+
+def test_ranking_runs_on_torch_threads_and_leaves_their_count_as_it_was():
+    # numba's OpenMP layer once reset the process's thread count to every core: a run held to one
+    # thread to train beside another then took both cores after its first evaluation.
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one core: numba and torch cannot disagree on the thread count")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        d, q_pids, g_pids, q_cams, g_cams = random_problem(0)
+        assert_same(evaluate_rank(d, q_pids, g_pids, q_cams, g_cams), reference_rank(d, q_pids, g_pids, q_cams, g_cams))
+        assert torch.get_num_threads() == 1 and numba.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from viewadapt.evaluation.ranking_kernel import match_ranks
+from viewadapt.evaluation.ranking_kernel import match_ranks_in_torch_threads
 
 AP_DEFINITIONS = ("step", "trapezoid")
 
@@ -55,8 +55,8 @@ def rank_block(d: np.ndarray, q_pids: np.ndarray, q_cams: np.ndarray, gallery: G
     num_q = d.shape[0]
     out = {k: np.zeros(num_q) for k in ("ap", "ap_trapezoid", "inp")}
     first, num_matches = np.zeros(num_q, np.int64), np.zeros(num_q, np.int64)
-    match_ranks(d, q_pids, q_cams, gallery.cams, gallery.by_pid, gallery.starts, gallery.keys, first,
-                out["ap"], out["ap_trapezoid"], out["inp"], num_matches)
+    match_ranks_in_torch_threads(d, q_pids, q_cams, gallery.cams, gallery.by_pid, gallery.starts, gallery.keys,
+                                 first, out["ap"], out["ap_trapezoid"], out["inp"], num_matches)
     return {"first_rank": first, "ap": out["ap_trapezoid" if ap == "trapezoid" else "ap"], "inp": out["inp"],
             "num_matches": num_matches}
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+import torch
 
 # Above this many matches one stable sort of the row is cheaper than a pass per match.
 SORT_ABOVE = 48
@@ -106,3 +107,19 @@ def match_ranks(d, q_pids, q_cams, g_cams, by_pid, starts, pid_keys, first, ap, 
         ap[i] = step / m
         ap_trapezoid[i] = trapezoid / m
         inp[i] = m / (ranks[m - 1] + 1)
+
+
+def match_ranks_in_torch_threads(*args: np.ndarray) -> None:
+    """:func:`match_ranks` on at most the threads torch is set to use, leaving that setting as it was.
+
+    numba's OpenMP layer sets the process's OpenMP thread count, which torch's CPU kernels share, to its
+    own (every core by default): a run held to one thread (``OMP_NUM_THREADS=1`` or
+    ``torch.set_num_threads``, to train runs side by side) trained on every core after its first
+    evaluation, and two such runs on a 2-core machine slowed each other six- to tenfold.
+    """
+    threads = torch.get_num_threads()
+    nb.set_num_threads(min(threads, nb.config.NUMBA_NUM_THREADS))
+    try:
+        match_ranks(*args)
+    finally:
+        torch.set_num_threads(threads)
