@@ -164,6 +164,11 @@ for _experiment in (
                ("model.asymmetry=bn", "model.dd_input=feature")),
         Method("full: {probe} / {gallery}, stages a+b+c, Dd on the pooled backbone feature",
                ("model.dd_input=feature",)),
+        # Dd stays at chance through stage (c) (accuracy 0.51) while a fresh probe still finds the views:
+        # an adversary that never learns pushes nothing. This one trains 5 steps per mapping step at 10x.
+        Method("bn: view-specific batch norms ({probe}), stages a+b+c, Dd on the pooled backbone feature, "
+               "5 Dd steps per mapping step at 10x its learning rate",
+               ("model.asymmetry=bn", "model.dd_input=feature", "train.dd_steps=5", "train.dd_lr=0.01")),
     ), synthetic_only=True, settings=REGIMES[:1] + SHIFTS),
     Experiment("recipe_ablation", "What each part of the strong recipe adds to softmax ID", (
         Method("strong recipe", SOFTMAX_ONLY + STRONG_RECIPE),
