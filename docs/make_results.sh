@@ -15,8 +15,10 @@ cd "$(dirname "$0")/.."
 ALL="recipes 3 all all
 recipe_ablation 3 all all
 asymmetry 1 few_shot all
-asymmetry 3 few_shot,few_shot_viewpoint 1,3,9,11
-asymmetry 1 few_shot_infrared 1,3,9,11"
+asymmetry 3 few_shot_viewpoint 1,11,3,9
+asymmetry 3 few_shot 1,11,3
+asymmetry 1 few_shot_viewpoint 12
+asymmetry 1 few_shot_infrared 1,3"
 RUNS=${RUNS-$ALL}
 out=viewadapt-experiments/pretrained
 sections=docs/results/sections
@@ -35,11 +37,12 @@ while read -r e seeds settings methods; do
   if [ "$methods" != all ]; then choice+=(--methods ${methods//,/ }); fi
   viewadapt experiment "$e" -c experiments-pretrained --seeds "$seeds" "${choice[@]}" --out "$out" -q > /dev/null
   file=$(section "$e $seeds $settings $methods")
-  sed -e "s#](\(cmc[a-z_]*\).png)#](results/${e}_\1.png)#" -e "s#](\(sweep[a-z_]*\).png)#](results/${e}_\1.png)#" \
+  name=$(basename "$file" .md)  # each line's figures apart: two lines may share a setting
+  sed -e "s#](\(cmc[a-z_]*\).png)#](results/${name}_\1.png)#" -e "s#](\(sweep[a-z_]*\).png)#](results/${name}_\1.png)#" \
     -e "s/^## /### /" -e "s/^# /## /" "$out/$e/results.md" > "$file.tmp"
   mv "$file.tmp" "$file"
-  for f in "$out/$e"/cmc*.png "$out/$e"/sweep*.png; do
-    if [ -f "$f" ]; then cp "$f" "docs/results/${e}_$(basename "$f")"; fi
+  for f in $(grep -o "](results/${name}_[a-z_]*.png)" "$file" | sed "s#](results/${name}_\(.*\))#\1#"); do
+    cp "$out/$e/$f" "docs/results/${name}_$f"  # the figures the table shows, not an earlier call's
   done
 done <<< "$RUNS"
 
