@@ -17,7 +17,7 @@ recipe_ablation 3 all all
 asymmetry 1 few_shot all
 asymmetry 3 few_shot_viewpoint 1,11,3,9
 asymmetry 3 few_shot 1,11,3
-asymmetry 1 few_shot_viewpoint 12
+asymmetry 1 few_shot_viewpoint 12,14
 asymmetry 1 few_shot_infrared 1,3"
 RUNS=${RUNS-$ALL}
 out=viewadapt-experiments/pretrained
