@@ -9,10 +9,15 @@ alike to it and near 1 when the embedding says which camera took the image.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from viewadapt.data.records import ViewRecord
+from viewadapt.evaluation.features import extract_embeddings
 
 
 def view_leakage(embeddings: np.ndarray, views: np.ndarray, pids: np.ndarray, seed: int = 0, hidden: int = 64,
@@ -47,3 +52,15 @@ def view_leakage(embeddings: np.ndarray, views: np.ndarray, pids: np.ndarray, se
             correct = (probe(x[~tr]).argmax(1) == y[~tr]).numpy()
     held_out = labels[~train]
     return float(np.mean([correct[held_out == v].mean() for v in np.unique(held_out)]))
+
+
+def records_leakage(embeddings: np.ndarray, records: Sequence[ViewRecord], seed: int = 0) -> float:
+    """:func:`view_leakage` of embeddings in record order, the views and identities read off the records."""
+    return view_leakage(embeddings, np.array([r.view for r in records]), np.array([r.pid for r in records]), seed=seed)
+
+
+def models_leakage(models: Sequence[nn.Module], records: Sequence[ViewRecord], height: int, width: int,
+                   batch_size: int, device: torch.device | str, seed: int = 0, num_workers: int = 0) -> float:
+    """:func:`records_leakage` of each model's embeddings of ``records``, averaged over the models."""
+    return float(np.mean([records_leakage(extract_embeddings(m, records, height, width, batch_size, device,
+                                                             num_workers), records, seed) for m in models]))

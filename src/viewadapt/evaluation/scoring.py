@@ -11,7 +11,7 @@ from torch import nn
 from viewadapt.data.records import ViewRecord
 from viewadapt.evaluation.distances import unit_rows
 from viewadapt.evaluation.features import extract_embeddings
-from viewadapt.evaluation.leakage import view_leakage as probe_views
+from viewadapt.evaluation.leakage import records_leakage
 from viewadapt.evaluation.options import EvalOptions
 from viewadapt.evaluation.protocols import RescorerFactory, evaluate_views, split_views
 from viewadapt.evaluation.rank_lists import pick_queries, rank_list_entries
@@ -75,8 +75,7 @@ def score_records(
                             distance=o.distance)
     result = {**result, "distance": o.distance, "ap": o.ap, "rerank": o.rerank, "search": o.search}
     if view_leakage:
-        result["view_leakage"] = probe_views(embeddings, np.array([r.view for r in records]),
-                                             np.array([r.pid for r in records]), seed=seed)
+        result["view_leakage"] = records_leakage(embeddings, records, seed)
     if rank_lists:
         q, g = split_views(records)
         rescore = rescorer(embeddings[q], embeddings[g]) if factory else None

@@ -12,24 +12,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from viewadapt.build import build_method
 from viewadapt.config import load_config
-from viewadapt.data.records import ViewRecord
-from viewadapt.evaluation.features import extract_embeddings
-from viewadapt.evaluation.leakage import view_leakage
+from viewadapt.evaluation.leakage import models_leakage
 from viewadapt.runs import CONFIG_FILE, METRICS_FILE, load_trained, resolve_device
 from viewadapt.runs.folder import ZERO_SHOT, write_json
 from viewadapt.training.hooks import zero_shot_models
-
-
-def _probe(models: list, records: list[ViewRecord], height: int, width: int, batch_size: int,
-           device: torch.device, seed: int) -> float:
-    views, pids = np.array([r.view for r in records]), np.array([r.pid for r in records])
-    return float(np.mean([view_leakage(extract_embeddings(m, records, height, width, batch_size, device), views,
-                                       pids, seed=seed) for m in models]))
 
 
 def add_test_leakage(run: str | Path) -> dict:
@@ -51,11 +41,11 @@ def add_test_leakage(run: str | Path) -> dict:
         device = resolve_device(cfg.train.device)
         args = (records, d.height, d.width, cfg.eval.batch_size, device, cfg.train.seed)
         if wants_trained:
-            trained["view_leakage"] = _probe([loaded.method.embedder().to(device)], *args)
+            trained["view_leakage"] = models_leakage([loaded.method.embedder().to(device)], *args)
         if wants_floor:
             initial = load_config(run / CONFIG_FILE)  # with its initial weights, which load_trained drops
             torch.manual_seed(initial.train.seed)
             mappings = build_method(initial).mappings.to(device)
-            floor["view_leakage"] = _probe([m for m, _ in zero_shot_models(initial, mappings)], *args)
+            floor["view_leakage"] = models_leakage([m for m, _ in zero_shot_models(initial, mappings)], *args)
     write_json(run / METRICS_FILE, metrics)
     return metrics

@@ -13,7 +13,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
@@ -24,8 +23,7 @@ from viewadapt.data import Split
 from viewadapt.data.augment import eval_transform, train_transform
 from viewadapt.data.images import ViewImages, ensure_readable
 from viewadapt.errors import CheckpointError
-from viewadapt.evaluation.features import extract_embeddings
-from viewadapt.evaluation.leakage import view_leakage
+from viewadapt.evaluation.leakage import models_leakage
 from viewadapt.evaluation.scoring import score_records
 from viewadapt.models import Embedder
 from viewadapt.runs.checkpoint import load_checkpoint, rng_state, set_rng_state
@@ -182,12 +180,9 @@ class Trainer:
         model, averaged over the models (stage (a)'s networks)."""
         value = None
         if self.dist.is_main:
-            records, d = self.split.subset(subset), self.cfg.data
-            views, pids = np.array([r.view for r in records]), np.array([r.pid for r in records])
-            value = float(np.mean([
-                view_leakage(extract_embeddings(model, records, d.height, d.width, self.cfg.eval.batch_size,
-                                                self.device, d.num_workers), views, pids, seed=self.cfg.train.seed)
-                for model, _ in models]))
+            d = self.cfg.data
+            value = models_leakage([model for model, _ in models], self.split.subset(subset), d.height, d.width,
+                                   self.cfg.eval.batch_size, self.device, self.cfg.train.seed, d.num_workers)
         return self.dist.broadcast(value)
 
     def score(self, models: list[tuple[Embedder, nn.Module | None]], subset: str = "test",
