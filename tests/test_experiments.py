@@ -26,7 +26,8 @@ def test_each_shift_setting_turns_on_its_own_kinds_of_camera_difference():
 
     on = {s.name: {k for k in KNOBS if getattr(load_config(None, list(s.overrides)).data.synthetic, k) > 0}
           for s in EXPERIMENTS["asymmetry"].settings}
-    assert on == {"few_shot": {"colour", "blur", "resolution", "flip"}, "few_shot_colour": {"colour"},
+    default = {"colour", "blur", "resolution", "flip"}
+    assert on == {"few_shot": default, "viper_like": default, "multi_shot": default, "few_shot_colour": {"colour"},
                   "few_shot_viewpoint": {"viewpoint", "resolution"}, "few_shot_infrared": {"infrared"}}
 
 

@@ -169,7 +169,7 @@ for _experiment in (
         Method("bn: view-specific batch norms ({probe}), stages a+b+c, Dd on the pooled backbone feature, "
                "5 Dd steps per mapping step at 10x its learning rate",
                ("model.asymmetry=bn", "model.dd_input=feature", "train.dd_steps=5", "train.dd_lr=0.01")),
-    ), synthetic_only=True, settings=REGIMES[:1] + SHIFTS),
+    ), synthetic_only=True, settings=REGIMES + SHIFTS),
     Experiment("recipe_ablation", "What each part of the strong recipe adds to softmax ID", (
         Method("strong recipe", SOFTMAX_ONLY + STRONG_RECIPE),
         Method("without augmentation", SOFTMAX_ONLY + STRONG_RECIPE + ("data.augment.preset=paper",)),
