@@ -220,3 +220,39 @@ def test_resuming_or_loading_a_run_regenerates_the_synthetic_benchmark_it_was_tr
     generate(root, replace(spec, view_shift=spec.view_shift + 1.0), height, width)
     load_trained(trainer.run_dir)
     assert read_spec(root) == own
+
+
+def test_dd_warm_up_trains_dd_alone_before_stage_c_and_resumes_exactly(tiny_config):
+    """train.dd_warmup: passes of Eq. 1 alone before stage (c)'s first mapping update. The mappings'
+    weights stay as stage (b) left them, Dd learns, the first epoch's record says how well, and an
+    interrupted stage (c) resumes without warming up again."""
+    from torch.utils.data import DataLoader
+
+    from viewadapt.training.stages import ViewAdaptation
+
+    overrides = ("train.dd_warmup=3", "model.asymmetry=bn", "model.probe_backbone=mobilenet_v3_small",
+                 "train.adaptation.epochs=3")
+    trainer = Trainer.create(tiny_config(*overrides, "name=warm"), verbose=False)
+    trainer.fit(max_epochs=4)  # stages (a) and (b)
+    stage = next(s for s in trainer.stages if isinstance(s, ViewAdaptation))
+    stage.start()
+    weights = {k: v.clone() for k, v in trainer.method.mappings.named_parameters()}
+    dd = [p.clone() for p in trainer.method.domain.parameters()]
+    loader = DataLoader(trainer.train_set, batch_sampler=stage.sampler(0))
+    warm = stage.warm_up_dd(loader)
+    assert set(warm) == {"dd_warmup_loss", "dd_warmup_acc"} and 0 <= warm["dd_warmup_acc"] <= 1
+    assert all(torch.equal(weights[k], v) for k, v in trainer.method.mappings.named_parameters())
+    assert all(not torch.equal(a, p) for a, p in zip(dd, trainer.method.domain.parameters()))
+
+    straight = Trainer.create(tiny_config(*overrides, "name=straight"), verbose=False)
+    metrics = straight.fit()
+    first, *rest = [h for h in metrics["history"] if h["stage"] == "adaptation"]
+    assert "dd_warmup_acc" in first and not any("dd_warmup_acc" in h for h in rest)
+
+    interrupted = Trainer.create(tiny_config(*overrides, "name=interrupted"), verbose=False)
+    interrupted.fit(max_epochs=5)  # inside stage (c), after its first epoch (and the warm-up)
+    resumed = Trainer.resume(interrupted.run_dir, verbose=False)
+    done = resumed.fit()
+    assert [h["loss"] for h in done["history"]] == [h["loss"] for h in metrics["history"]]
+    a, b = _params(straight), _params(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -301,10 +301,40 @@ class ViewAdaptation(SimilarityTraining):
             opts["dd"] = torch.optim.Adam(method.domain.parameters(), lr=t.dd_lr, betas=(0.5, 0.999))
         return opts
 
+    def start(self) -> None:
+        super().start()
+        self.dd_warm = not (self.ctx.method.domain.adversarial and self.ctx.cfg.train.dd_warmup > 0)
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.dd_warm = True  # a checkpoint of this stage comes after its first epoch, warm-up included
+
+    def warm_up_dd(self, batches: Batches) -> dict:
+        """Eq. 1 alone, for ``train.dd_warmup`` passes over the stage's first batches, the mappings'
+        weights fixed: in stage (c) proper Dd gets one step per mapping step and stays at chance, so
+        Eq. 3 has nothing to push against. The mappings run in train mode, so Dd learns the per-view
+        batch statistics the game shows it (their batch norms' running statistics move as in any
+        train-mode pass). Returns the last pass's mean Dd loss and accuracy."""
+        ctx, domain = self.ctx, self.ctx.method.domain
+        stats = EpochStats()
+        for n in range(ctx.cfg.train.dd_warmup):
+            stats = EpochStats()
+            for images, labels, views in progress(batches, f"Dd warm-up {n + 1}/{ctx.cfg.train.dd_warmup}"):
+                with torch.no_grad():
+                    batch = self._embed(images, labels, views)
+                loss, acc = domain.discriminator_loss(batch)
+                ctx.stepper.step(loss, self.optimizers["dd"])
+                ctx.stepper.end_iteration()
+                stats.add(loss=loss, acc=acc)
+        self.dd_warm = True
+        result = stats.result()
+        return {"dd_warmup_loss": result["loss"], "dd_warmup_acc": result["acc"]}
+
     def train_epoch(self, batches: Batches, desc: str) -> dict:
         ctx, method, stats = self.ctx, self.ctx.method, EpochStats()
         for module in (method.mappings, method.matcher, method.domain):
             module.train()
+        warmup = {} if self.dd_warm else self.warm_up_dd(batches)
         for images, labels, views in progress(batches, desc):
             batch = self._embed(images, labels, views)
             values = {}
@@ -319,7 +349,7 @@ class ViewAdaptation(SimilarityTraining):
             if method.domain.stat:
                 values[method.domain.stat] = term
             stats.add(loss=loss, **values, similarity=sim)
-        return stats.result()
+        return {**stats.result(), **warmup}
 
     def batch_objective(self, batch: ViewBatch) -> torch.Tensor:
         method = self.ctx.method
