@@ -134,8 +134,8 @@ class TrainConfig:
     init_classifier: str = "separate"
     dd_lr: float = 1e-3
     dd_steps: int = 1
-    # passes of Dd alone (Eq. 1, the mappings fixed) over stage (c)'s first batches before its first
-    # mapping update: Dd starts the game knowing the views instead of at chance
+    # steps of Dd alone (Eq. 1, the mappings fixed) on stage (c)'s batches before its first mapping
+    # update: Dd starts the game knowing the views instead of at chance
     dd_warmup: int = 0
     seed: int = 0
     device: str = "auto"
@@ -379,7 +379,7 @@ def validate(cfg: Config) -> None:
     _check(t.init_classifier in CLASSIFIERS,
            f"train.init_classifier '{t.init_classifier}' is not one of: {', '.join(CLASSIFIERS)}")
     _check(t.dd_lr > 0 and t.dd_steps >= 1, "train.dd_lr must be > 0 and train.dd_steps >= 1")
-    _check(t.dd_warmup >= 0, "train.dd_warmup must be >= 0 (passes of Dd alone before stage (c); 0: none)")
+    _check(t.dd_warmup >= 0, "train.dd_warmup must be >= 0 (steps of Dd alone before stage (c); 0: none)")
     _check(t.device in ("auto", "cpu") or t.device.startswith("cuda"), "train.device must be auto, cpu or cuda[:N]")
     _check(t.amp in AMP_MODES, f"train.amp '{t.amp}' is not one of: {', '.join(AMP_MODES)}")
     cfg.eval.check("eval")

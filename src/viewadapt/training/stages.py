@@ -310,22 +310,27 @@ class ViewAdaptation(SimilarityTraining):
         self.dd_warm = True  # a checkpoint of this stage comes after its first epoch, warm-up included
 
     def warm_up_dd(self, batches: Batches) -> dict:
-        """Eq. 1 alone, for ``train.dd_warmup`` passes over the stage's first batches, the mappings'
-        weights fixed: in stage (c) proper Dd gets one step per mapping step and stays at chance, so
-        Eq. 3 has nothing to push against. The mappings run in train mode, so Dd learns the per-view
-        batch statistics the game shows it (their batch norms' running statistics move as in any
-        train-mode pass). Returns the last pass's mean Dd loss and accuracy."""
-        ctx, domain = self.ctx, self.ctx.method.domain
-        stats = EpochStats()
-        for n in range(ctx.cfg.train.dd_warmup):
-            stats = EpochStats()
-            for images, labels, views in progress(batches, f"Dd warm-up {n + 1}/{ctx.cfg.train.dd_warmup}"):
-                with torch.no_grad():
-                    batch = self._embed(images, labels, views)
-                loss, acc = domain.discriminator_loss(batch)
-                ctx.stepper.step(loss, self.optimizers["dd"])
-                ctx.stepper.end_iteration()
-                stats.add(loss=loss, acc=acc)
+        """``train.dd_warmup`` steps of Eq. 1 alone, cycling over the stage's first batches, the mappings'
+        weights fixed: stage (c) proper starts with a Dd that tells the views apart rather than one at
+        chance, which the mappings fool at once. The mappings run in train mode, so Dd learns the
+        per-view batch statistics the game shows it (their batch norms' running statistics move as in
+        any train-mode pass). Returns Dd's mean loss and accuracy over the last tenth of the steps."""
+        ctx, domain, steps = self.ctx, self.ctx.method.domain, self.ctx.cfg.train.dd_warmup
+        stats, done = EpochStats(), 0
+        with tqdm(total=steps, desc="Dd warm-up", leave=False, disable=None, dynamic_ncols=True) as bar:
+            while done < steps:
+                for images, labels, views in batches:
+                    with torch.no_grad():
+                        batch = self._embed(images, labels, views)
+                    loss, acc = domain.discriminator_loss(batch)
+                    ctx.stepper.step(loss, self.optimizers["dd"])
+                    ctx.stepper.end_iteration()
+                    done += 1
+                    bar.update()
+                    if done > steps - max(1, steps // 10):
+                        stats.add(loss=loss, acc=acc)
+                    if done == steps:
+                        break
         self.dd_warm = True
         result = stats.result()
         return {"dd_warmup_loss": result["loss"], "dd_warmup_acc": result["acc"]}
