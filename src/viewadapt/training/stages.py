@@ -4,6 +4,7 @@ and its validation objective. The trainer runs a list of them and knows none of 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain, islice, repeat
 from typing import Iterable
 
 import torch
@@ -59,8 +60,8 @@ class EpochStats:
         return {**{k: v / max(self.weight, 1) for k, v in self.sums.items()}, "first_loss": self.first or 0.0}
 
 
-def progress(batches: Batches, desc: str) -> Batches:
-    return tqdm(batches, desc=desc, leave=False, disable=None, dynamic_ncols=True)
+def progress(batches: Batches, desc: str, total: int | None = None) -> Batches:
+    return tqdm(batches, desc=desc, total=total, leave=False, disable=None, dynamic_ncols=True)
 
 
 class Stage:
@@ -316,21 +317,16 @@ class ViewAdaptation(SimilarityTraining):
         per-view batch statistics the game shows it (their batch norms' running statistics move as in
         any train-mode pass). Returns Dd's mean loss and accuracy over the last tenth of the steps."""
         ctx, domain, steps = self.ctx, self.ctx.method.domain, self.ctx.cfg.train.dd_warmup
-        stats, done = EpochStats(), 0
-        with tqdm(total=steps, desc="Dd warm-up", leave=False, disable=None, dynamic_ncols=True) as bar:
-            while done < steps:
-                for images, labels, views in batches:
-                    with torch.no_grad():
-                        batch = self._embed(images, labels, views)
-                    loss, acc = domain.discriminator_loss(batch)
-                    ctx.stepper.step(loss, self.optimizers["dd"])
-                    ctx.stepper.end_iteration()
-                    done += 1
-                    bar.update()
-                    if done > steps - max(1, steps // 10):
-                        stats.add(loss=loss, acc=acc)
-                    if done == steps:
-                        break
+        stats, logged_from = EpochStats(), steps - max(1, steps // 10)
+        passes = chain.from_iterable(repeat(batches))  # each pass draws the batches (and augmentations) anew
+        for step, (images, labels, views) in enumerate(progress(islice(passes, steps), "Dd warm-up", steps)):
+            with torch.no_grad():
+                batch = self._embed(images, labels, views)
+            loss, acc = domain.discriminator_loss(batch)
+            ctx.stepper.step(loss, self.optimizers["dd"])
+            ctx.stepper.end_iteration()
+            if step >= logged_from:
+                stats.add(loss=loss, acc=acc)
         self.dd_warm = True
         result = stats.result()
         return {"dd_warmup_loss": result["loss"], "dd_warmup_acc": result["acc"]}
