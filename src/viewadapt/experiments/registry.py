@@ -177,6 +177,9 @@ for _experiment in (
         # A view term with no adversary to outrun: DAN's multi-kernel MMD between the views' embeddings.
         Method("bn: view-specific batch norms ({probe}), stages a+b+c, DAN's MMD as the view term",
                ("model.asymmetry=bn", "loss.adaptation=mmd")),
+        # The other adversarial form of Table VII: ADDA's inverted labels, the probe mapping fixed.
+        Method("bn: view-specific batch norms ({probe}), stages a+b+c, ADDA's inverted labels as the view term",
+               ("model.asymmetry=bn", "loss.adaptation=adda")),
     ), synthetic_only=True, settings=REGIMES + SHIFTS),
     Experiment("recipe_ablation", "What each part of the strong recipe adds to softmax ID", (
         Method("strong recipe", SOFTMAX_ONLY + STRONG_RECIPE),
