@@ -13,7 +13,7 @@ from viewadapt.data import make_identity_split
 from viewadapt.data.datasets import read_folder_dataset
 from viewadapt.data.augment import eval_transform
 from viewadapt.data.images import ViewImages
-from viewadapt.data.records import DatasetDescription, ImageRecord
+from viewadapt.data.records import DatasetDescription, ImageRecord, ViewRecord
 from viewadapt.data.splits import Split
 from viewadapt.data.synthetic import SyntheticSpec, generate
 from viewadapt.config import DataConfig
@@ -116,6 +116,28 @@ def test_more_than_two_cameras_get_a_random_pair_per_identity(tmp_path):
     pairs = {(r.pid, r.view): r.camid for r in all_recs}
     assert all(pairs[(pid, 0)] != pairs[(pid, 1)] for pid, _ in pairs)
     assert len({(pairs[(p, 0)], pairs[(p, 1)]) for p, _ in pairs}) > 2  # not one fixed camera pair
+
+
+def test_a_gallery_camera_with_few_labels_keeps_them_for_that_many_identities(tmp_path):
+    from viewadapt.config import load_config
+    from viewadapt.data.splits import hide_gallery_labels
+    from viewadapt.errors import ConfigError
+
+    records = [ViewRecord(f"{pid}_{view}_{i}.jpg", pid, view, view) for pid in (3, 5, 8, 9) for view in (0, 1)
+               for i in range(2)]
+    labeled, unlabeled = hide_gallery_labels(records, 2, seed=0)
+    kept = {r.pid for r in labeled if r.view == 1}
+    assert len(kept) == 2 and len(labeled) == 8 + 4 and len(unlabeled) == 4
+    assert {r.pid for r in labeled if r.view == 0} == {3, 5, 8, 9}  # every identity keeps its probe images
+    assert {r.pid for r in unlabeled} == {3, 5, 8, 9} - kept and all(r.view == 1 for r in unlabeled)
+    assert hide_gallery_labels(records, 2, seed=0) == (labeled, unlabeled)
+    assert {r.pid for r in hide_gallery_labels(records, 2, seed=1)[1]} != {r.pid for r in unlabeled} or \
+        {r.pid for r in hide_gallery_labels(records, 2, seed=2)[1]} != {r.pid for r in unlabeled}
+    assert hide_gallery_labels(records, -1, seed=0) == (records, [])
+    with pytest.raises(DataError, match="data.labeled_pairs=5 but C_train has 4 identities"):
+        hide_gallery_labels(records, 5, seed=0)
+    with pytest.raises(ConfigError, match="data.labeled_pairs needs two views .*, not 3"):
+        load_config(None, ["data.labeled_pairs=4", "data.camera_groups=[[a],[b],[c]]"])
 
 
 def test_split_json_round_trip_uses_relative_paths(tiny_synthetic, tmp_path):

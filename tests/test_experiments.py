@@ -28,7 +28,8 @@ def test_each_shift_setting_turns_on_its_own_kinds_of_camera_difference():
           for s in EXPERIMENTS["asymmetry"].settings}
     default = {"colour", "blur", "resolution", "flip"}
     assert on == {"few_shot": default, "viper_like": default, "multi_shot": default, "few_shot_colour": {"colour"},
-                  "few_shot_viewpoint": {"viewpoint", "resolution"}, "few_shot_infrared": {"infrared"}}
+                  "few_shot_viewpoint": {"viewpoint", "resolution"}, "few_shot_infrared": {"infrared"},
+                  "unlabeled_gallery": default}
 
 
 def test_a_synthetic_set_gets_its_own_folder_and_where_is_not_part_of_the_run_key():

@@ -111,3 +111,25 @@ def test_a_view_discriminator_on_the_feature_sees_and_moves_the_feature_not_the_
         term.mapping_loss(ViewBatch(e_s, e_t, torch.zeros(6), torch.zeros(6)))
     with pytest.raises(ValueError, match="choose one of embedding, feature"):
         DOMAIN_TERMS[name](4, 2, 8, on="pooled")
+
+
+def test_unlabelled_images_count_in_the_view_term_and_never_in_the_matchers_loss():
+    from viewadapt.objectives import adaptation_objective
+    from viewadapt.objectives.batch import ViewBatch
+
+    torch.manual_seed(0)
+    matcher, term = SimilarityMatcher(4, (8, 8)), ViewConfusion(4, 2, 8)
+    e_s, e_t, extra = torch.randn(4, 4), torch.randn(4, 4), torch.randn(3, 4)
+    pids = torch.tensor([0, 0, 1, 1])
+    labelled = ViewBatch(e_s, e_t, pids, pids)
+    joined = ViewBatch(e_s, torch.cat([e_t, extra]), pids, torch.cat([pids, torch.full((3,), -1)]))
+    assert labelled.labeled() is labelled
+    assert torch.equal(joined.labeled().e_t, e_t) and joined.labeled().pid_t.tolist() == [0, 0, 1, 1]
+    total_l, term_l, sim_l = adaptation_objective(labelled, term, matcher, lambda_sim=1.0)
+    total_j, term_j, sim_j = adaptation_objective(joined, term, matcher, lambda_sim=1.0)
+    assert torch.equal(sim_j, sim_l)  # Eq. 5 on the labelled pairs only
+    assert not torch.allclose(term_j, term_l)  # Eq. 3 over every gallery image, unlabelled ones too
+    logits = term.dd(torch.cat([e_t, extra]))
+    assert torch.allclose(term_j - term_l, -F.log_softmax(logits, 1).mean() + F.log_softmax(term.dd(e_t), 1).mean(),
+                          atol=1e-6)
+    assert term.discriminator_loss(joined)[0] != term.discriminator_loss(labelled)[0]

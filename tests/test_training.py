@@ -256,3 +256,30 @@ def test_dd_warm_up_trains_dd_alone_before_stage_c_and_resumes_exactly(tiny_conf
     assert [h["loss"] for h in done["history"]] == [h["loss"] for h in metrics["history"]]
     a, b = _params(straight), _params(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_gallery_camera_with_few_labels_feeds_its_unlabelled_images_to_the_view_term_only(tiny_config):
+    """data.labeled_pairs: stages (a) and (b) never see the hidden identities' gallery images; each stage
+    (c) batch gets as many of them as it has labelled gallery images, labelled -1; and an interrupted
+    run draws them again as the straight one did."""
+    from torch.utils.data import DataLoader
+
+    overrides = ("data.labeled_pairs=4", "model.asymmetry=bn", "model.probe_backbone=mobilenet_v3_small",
+                 "train.adaptation.epochs=3")
+    straight = Trainer.create(tiny_config(*overrides, "name=straight"), verbose=False)
+    stage = straight.stages[-1]
+    train, unlabelled = {(r.pid, r.view) for r in straight.train_set.records}, stage.ctx.unlabeled_set.records
+    assert len({pid for pid, view in train if view == 1}) == 4 and len({pid for pid, _ in train}) == 8
+    assert unlabelled and all(r.view == 1 and (r.pid, 1) not in train for r in unlabelled)
+    metrics = straight.fit()
+    assert metrics["finished"] and "dd_acc" in metrics["history"][-1]
+
+    stage.start()
+    images, labels, views = next(iter(DataLoader(straight.train_set, batch_sampler=stage.sampler(0))))
+    batch = stage._embed(images, labels, views)
+    assert len(batch.e_t) == 2 * int((views == 1).sum()) and (batch.pid_t == -1).sum() == (views == 1).sum()
+
+    interrupted = Trainer.create(tiny_config(*overrides, "name=interrupted"), verbose=False)
+    interrupted.fit(max_epochs=5)  # inside stage (c)
+    done = Trainer.resume(interrupted.run_dir, verbose=False).fit()
+    assert [h["loss"] for h in done["history"]] == [h["loss"] for h in metrics["history"]]

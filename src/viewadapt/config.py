@@ -50,6 +50,10 @@ class DataConfig:
     num_valid: int = 30
     num_test: int = -1
     split_seed: int = 0
+    # A gallery camera with few labels: only this many C_train identities keep their labels in both
+    # views; the others are labelled in the probe view only, and their gallery-view images are seen,
+    # unlabelled, by stage (c)'s view term alone (-1: every identity labelled in both views).
+    labeled_pairs: int = -1
     num_workers: int = 0
 
 
@@ -321,6 +325,8 @@ def validate(cfg: Config) -> None:
     _check(d.num_train >= 2 and d.num_valid >= 2, "data.num_train and data.num_valid must be >= 2")
     _check(d.num_test == -1 or d.num_test >= 2, "data.num_test must be >= 2, or -1 for every identity left")
     _check(d.num_workers >= 0, "data.num_workers must be >= 0")
+    _check(d.labeled_pairs == -1 or d.labeled_pairs >= 2,
+           "data.labeled_pairs must be >= 2 (SP batches need identities labelled in both views), or -1 for all")
     d.augment.check("data.augment")
     d.synthetic.check("data.synthetic")
     groups = d.camera_groups
@@ -328,6 +334,9 @@ def validate(cfg: Config) -> None:
            "data.camera_groups must list at least two non-empty groups of camera names")
     flat = [c for g in groups for c in g]
     _check(len(flat) == len(set(flat)), "data.camera_groups: a camera may belong to one group only")
+    _check(d.labeled_pairs == -1 or cfg.num_views == 2,
+           f"data.labeled_pairs needs two views (a probe and a gallery camera), not {cfg.num_views}: "
+           "set data.camera_groups to two groups")
     for key in ("probe_backbone", "gallery_backbone"):
         BACKBONES.check(getattr(m, key), f"model.{key}")
     _check(not m.extra_backbones or len(m.extra_backbones) == cfg.num_views - 2,

@@ -35,6 +35,15 @@ class ViewBatch:
                        f_s=None if self.f_s is None else self.f_s.float(),
                        f_t=None if self.f_t is None else self.f_t.float())
 
+    def labeled(self) -> "ViewBatch":
+        """The batch without its unlabelled images (label -1: ``data.labeled_pairs``), which only a
+        view term may see."""
+        s, t = self.pid_s >= 0, self.pid_t >= 0
+        if bool(s.all()) and bool(t.all()):
+            return self
+        return replace(self, e_s=self.e_s[s], e_t=self.e_t[t], pid_s=self.pid_s[s], pid_t=self.pid_t[t],
+                       f_s=None if self.f_s is None else self.f_s[s], f_t=None if self.f_t is None else self.f_t[t])
+
     def fixed_probe_side(self) -> "ViewBatch":
         """The same batch with the probe side as constants: no gradient reaches its mapping."""
         return replace(self, e_s=self.e_s.detach(), f_s=None if self.f_s is None else self.f_s.detach())

@@ -175,11 +175,12 @@ def adaptation_objective(batch: ViewBatch, domain: DomainTerm, matcher: Matcher,
     """Stage (c)'s mapping update: domain term + lambda_sim * the matcher's loss (Eq. 2 or 5).
 
     Returns (total, domain term, matcher loss). ``lambda_sim = 0`` is the literal Algorithm 1; the
-    matcher's term keeps the mappings discriminative (METHOD.md's reading).
+    matcher's term keeps the mappings discriminative (METHOD.md's reading). Unlabelled images in the
+    batch (``data.labeled_pairs``) count in the domain term only.
     """
     batch = domain.mapping_batch(batch)
     term = domain.mapping_loss(batch)
     if lambda_sim > 0:
-        sim = matcher.loss(batch)
+        sim = matcher.loss(batch.labeled())
         return term + lambda_sim * sim, term, sim
     return term, term, torch.zeros((), device=term.device)

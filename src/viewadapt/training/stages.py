@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import chain, islice, repeat
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import torch
 from torch import nn
@@ -38,6 +38,8 @@ class StageContext:
     device: torch.device
     stepper: Stepper
     dist: Dist
+    # C_train's gallery-view images without labels (data.labeled_pairs), for stage (c)'s view term
+    unlabeled_set: ViewImages | None = None
 
 
 class EpochStats:
@@ -301,6 +303,31 @@ class ViewAdaptation(SimilarityTraining):
         if method.domain.adversarial:
             opts["dd"] = torch.optim.Adam(method.domain.parameters(), lr=t.dd_lr, betas=(0.5, 0.999))
         return opts
+
+    def __init__(self, ctx: StageContext) -> None:
+        super().__init__(ctx)
+        self.unlabeled: Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
+
+    def sampler(self, epoch: int) -> Sampler[list[int]]:
+        data, t = self.ctx.unlabeled_set, self.ctx.cfg.train
+        if data is not None:
+            # As many unlabelled gallery images join each batch as it has labelled ones, in an order
+            # that depends on (train.seed, epoch, rank) only, as the SP batches' does.
+            gen = torch.Generator().manual_seed((t.seed * 100003 + epoch) * 1009 + self.ctx.dist.rank)
+            size = min(t.batch_p * (t.batch_s // 2), len(data))
+            loader = DataLoader(data, batch_size=size, sampler=RandomSampler(data, generator=gen), drop_last=True,
+                                num_workers=self.ctx.cfg.data.num_workers)
+            self.unlabeled = chain.from_iterable(repeat(loader))  # each pass a new order
+        return super().sampler(epoch)
+
+    def _embed(self, images: torch.Tensor, labels: torch.Tensor, views: torch.Tensor) -> ViewBatch:
+        """The batch with the epoch's next unlabelled images, labelled -1: the view term sees them, the
+        matcher's loss does not (:meth:`ViewBatch.labeled`)."""
+        if self.unlabeled is not None:
+            extra, _, extra_views = next(self.unlabeled)
+            images, views = torch.cat([images, extra]), torch.cat([views, extra_views])
+            labels = torch.cat([labels, labels.new_full((len(extra),), -1)])
+        return super()._embed(images, labels, views)
 
     def start(self) -> None:
         super().start()

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 from viewadapt.build import build_method, ensure_generated, prepare_split, split_base
 from viewadapt.config import STAGES, Config, config_from_dict, load_config
 from viewadapt.data import Split
+from viewadapt.data.splits import hide_gallery_labels
 from viewadapt.data.augment import eval_transform, train_transform
 from viewadapt.data.images import ViewImages, ensure_readable
 from viewadapt.errors import CheckpointError
@@ -56,8 +57,10 @@ class Trainer:
         torch.manual_seed(cfg.train.seed)
         self.method = build_method(cfg).to(self.device)
         h, w = cfg.data.height, cfg.data.width
-        ctx = StageContext(cfg, self.method, ViewImages(split.train, train_transform(h, w, cfg.data.augment)),
-                           ViewImages(split.valid, eval_transform(h, w)), self.device, self.stepper, self.dist)
+        labeled, unlabeled = hide_gallery_labels(split.train, cfg.data.labeled_pairs, cfg.data.split_seed)
+        augmented = train_transform(h, w, cfg.data.augment)
+        ctx = StageContext(cfg, self.method, ViewImages(labeled, augmented), ViewImages(split.valid, eval_transform(h, w)),
+                           self.device, self.stepper, self.dist, ViewImages(unlabeled, augmented) if unlabeled else None)
         self.stages: list[Stage] = build_stages(ctx)
         self.train_set = ctx.train_set
         for module in self.modules().values():
