@@ -190,6 +190,11 @@ for _experiment in (
         Method("bn: view-specific batch norms ({probe}), stages a+b+c, ADDA's inverted labels as the view term",
                ("model.asymmetry=bn", "loss.adaptation=adda")),
         Method("none: Siamese ({probe} shared), stages a+b+c (Eq. 3 + Eq. 5)", ("model.shared=true",)),
+        # The view terms without an alternating adversary, on the shared network.
+        Method("none: Siamese ({probe} shared), stages a+b+c, DAN's MMD as the view term",
+               ("model.shared=true", "loss.adaptation=mmd")),
+        Method("none: Siamese ({probe} shared), stages a+b+c, DANN gradient reversal",
+               ("model.shared=true", "loss.adaptation=dann")),
     ), synthetic_only=True, settings=REGIMES + SHIFTS + FEW_LABELS),
     Experiment("recipe_ablation", "What each part of the strong recipe adds to softmax ID", (
         Method("strong recipe", SOFTMAX_ONLY + STRONG_RECIPE),
