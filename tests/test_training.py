@@ -278,6 +278,11 @@ def test_a_gallery_camera_with_few_labels_feeds_its_unlabelled_images_to_the_vie
     images, labels, views = next(iter(DataLoader(straight.train_set, batch_sampler=stage.sampler(0))))
     batch = stage._embed(images, labels, views)
     assert len(batch.e_t) == 2 * int((views == 1).sum()) and (batch.pid_t == -1).sum() == (views == 1).sum()
+    # Without a view term they would only move the batch norms' statistics (AdaBN): the control gets none.
+    control = Trainer.create(tiny_config(*overrides, "loss.adaptation=none", "name=control"), verbose=False).stages[-1]
+    control.start()
+    loader = DataLoader(control.ctx.train_set, batch_sampler=control.sampler(0))
+    assert (control._embed(*next(iter(loader))).pid_t >= 0).all()
 
     interrupted = Trainer.create(tiny_config(*overrides, "name=interrupted"), verbose=False)
     interrupted.fit(max_epochs=5)  # inside stage (c)

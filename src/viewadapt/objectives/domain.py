@@ -37,6 +37,9 @@ class DomainTerm(nn.Module):
     stat: str | None = None
     #: True for a term with a discriminator that :meth:`discriminator_loss` trains
     adversarial: bool = False
+    #: False for a term that never compares the views: it is given no unlabelled images, which would
+    #: otherwise still move the batch-norm statistics (an adaptation of its own)
+    compares_views: bool = True
 
     @classmethod
     def from_config(cls, cfg: "Config", embedding_dim: int) -> "DomainTerm":
@@ -165,6 +168,8 @@ class CORAL(DomainTerm):
 @DOMAIN_TERMS.register("none")
 class NoAdaptation(DomainTerm):
     """No domain term: stage (c) as more similarity training, the ablation with the method's budget."""
+
+    compares_views = False
 
     def mapping_loss(self, batch: ViewBatch) -> torch.Tensor:
         return torch.zeros((), device=batch.e_s.device)

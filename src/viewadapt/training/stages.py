@@ -310,7 +310,7 @@ class ViewAdaptation(SimilarityTraining):
 
     def sampler(self, epoch: int) -> Sampler[list[int]]:
         data, t = self.ctx.unlabeled_set, self.ctx.cfg.train
-        if data is not None:
+        if data is not None and self.ctx.method.domain.compares_views:
             # As many unlabelled gallery images join each batch as it has labelled ones, in an order
             # that depends on (train.seed, epoch, rank) only, as the SP batches' does.
             gen = torch.Generator().manual_seed((t.seed * 100003 + epoch) * 1009 + self.ctx.dist.rank)
