@@ -20,10 +20,13 @@ asymmetry 3 few_shot 1,11,3
 asymmetry 1 few_shot_viewpoint 12,14
 asymmetry 3 few_shot_viewpoint 1,15
 asymmetry 3 few_shot_infrared 1,11,9,3,15
-asymmetry 1 few_shot_infrared 1,9,16,17
-asymmetry 3 few_shot_colour 1,9,3
-asymmetry 3 viper_like 1,9,3
-asymmetry 3 multi_shot 1,9,3"
+asymmetry 1 few_shot_infrared 1,9,16
+asymmetry 3 few_shot_colour 1,3
+asymmetry 3 viper_like 1,3
+asymmetry 1 viper_like 1,9,3
+asymmetry 3 multi_shot 1,11,9,3
+asymmetry 3 unlabeled_gallery 1,18
+asymmetry 1 unlabeled_gallery 1,18,9,3"
 RUNS=${RUNS-$ALL}
 out=viewadapt-experiments/pretrained
 sections=docs/results/sections
