@@ -2,7 +2,7 @@
 
 from viewadapt.data.datasets import DATASETS
 from viewadapt.data.records import DatasetDescription, ImageRecord, ViewRecord
-from viewadapt.data.splits import Split, camera_views, make_identity_split, make_split
+from viewadapt.data.splits import Split, camera_views, hide_gallery_labels, make_identity_split, make_split
 from viewadapt.data.synthetic import SyntheticSpec, generate, set_name
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "ViewRecord",
     "camera_views",
     "generate",
+    "hide_gallery_labels",
     "make_identity_split",
     "make_split",
     "set_name",

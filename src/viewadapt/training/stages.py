@@ -290,6 +290,10 @@ class ViewAdaptation(SimilarityTraining):
 
     name = "adaptation"
 
+    def __init__(self, ctx: StageContext) -> None:
+        super().__init__(ctx)
+        self.unlabeled: Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
+
     def modules(self) -> dict[str, nn.Module]:
         return {**super().modules(), **dict(self.ctx.method.domain.named_children())}
 
@@ -303,10 +307,6 @@ class ViewAdaptation(SimilarityTraining):
         if method.domain.adversarial:
             opts["dd"] = torch.optim.Adam(method.domain.parameters(), lr=t.dd_lr, betas=(0.5, 0.999))
         return opts
-
-    def __init__(self, ctx: StageContext) -> None:
-        super().__init__(ctx)
-        self.unlabeled: Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
 
     def sampler(self, epoch: int) -> Sampler[list[int]]:
         data, t = self.ctx.unlabeled_set, self.ctx.cfg.train

@@ -19,8 +19,7 @@ from torch.utils.data import DataLoader
 
 from viewadapt.build import build_method, ensure_generated, prepare_split, split_base
 from viewadapt.config import STAGES, Config, config_from_dict, load_config
-from viewadapt.data import Split
-from viewadapt.data.splits import hide_gallery_labels
+from viewadapt.data import Split, hide_gallery_labels
 from viewadapt.data.augment import eval_transform, train_transform
 from viewadapt.data.images import ViewImages, ensure_readable
 from viewadapt.errors import CheckpointError
