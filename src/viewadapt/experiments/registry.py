@@ -195,6 +195,12 @@ for _experiment in (
                ("model.shared=true", "loss.adaptation=mmd")),
         Method("none: Siamese ({probe} shared), stages a+b+c, DANN gradient reversal",
                ("model.shared=true", "loss.adaptation=dann")),
+        # Stage (c) at its default rate moves the shared network too little for Eq. 3 to take the camera
+        # out (Dd still finds it); the same stage at 10x the rate, with its same-budget control.
+        Method("none: Siamese ({probe} shared), stages a+b+c (Eq. 3 + Eq. 5), stage (c) at 10x the learning rate",
+               ("model.shared=true", "train.adaptation.lr=0.001")),
+        Method("none: Siamese ({probe} shared), stages a+b+c without the view term, stage (c) at 10x the learning "
+               "rate", ("model.shared=true", "loss.adaptation=none", "train.adaptation.lr=0.001")),
     ), synthetic_only=True, settings=REGIMES + SHIFTS + FEW_LABELS),
     Experiment("recipe_ablation", "What each part of the strong recipe adds to softmax ID", (
         Method("strong recipe", SOFTMAX_ONLY + STRONG_RECIPE),
