@@ -25,8 +25,7 @@ asymmetry 3 few_shot_colour 1,3
 asymmetry 3 viper_like 1,3
 asymmetry 1 viper_like 1,9,3
 asymmetry 3 multi_shot 1,11,9,3
-asymmetry 3 unlabeled_gallery 1,18
-asymmetry 1 unlabeled_gallery 1,18,9,3"
+asymmetry 3 unlabeled_gallery 1,11,18,19,20,21,22,2,9,3,17"
 RUNS=${RUNS-$ALL}
 out=viewadapt-experiments/pretrained
 sections=docs/results/sections
