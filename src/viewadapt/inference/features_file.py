@@ -1,7 +1,7 @@
 """Features files: embeddings of a folder of crops, with the paths, the view and the model they came from.
 
 One safetensors file: tensor ``features`` (N x D) and JSON metadata (``paths``, ``view``, ``model``:
-the weights fingerprint). Written to a temporary name and renamed, so a crash never leaves a
+the weights fingerprint). Written atomically (:mod:`viewadapt.files`): a crash never leaves a
 half-written file under the real name.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from safetensors.torch import load_file, save_file
 from safetensors import safe_open
 
 from viewadapt.errors import DataError
+from viewadapt.files import atomic_write
 
 FORMAT = 1
 
@@ -44,17 +44,12 @@ class Features:
         if not path.parent.is_dir():
             raise DataError(f"cannot write features file {path}: the folder {path.parent} does not exist; "
                             "create it or write the file elsewhere")
-        tmp = path.with_name(path.name + ".partial")
+        if path.is_dir():
+            raise DataError(f"cannot write features file {path}: it is a folder; give a file name such as "
+                            f"{path / 'features.safetensors'}")
         meta = {"format": str(FORMAT), "paths": json.dumps(self.paths), "view": str(self.view), "model": self.model}
-        try:
-            save_file({"features": torch.from_numpy(np.ascontiguousarray(self.features, np.float32))}, str(tmp), meta)
-            os.replace(tmp, path)
-        except Exception as exc:  # safetensors reports I/O failures (permissions, a full disk) as its own error
-            raise DataError(f"cannot write features file {path} ({exc!s:.80}): check the folder is writable "
-                            "and has space") from None
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path
+        tensors = {"features": torch.from_numpy(np.ascontiguousarray(self.features, np.float32))}
+        return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), meta))
 
     @classmethod
     def load(cls, path: str | Path) -> "Features":

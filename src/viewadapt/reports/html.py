@@ -13,6 +13,7 @@ from pathlib import Path
 
 from viewadapt.config import load_config
 from viewadapt.errors import ViewAdaptError
+from viewadapt.files import write_text
 from viewadapt.reports.figures import draw_rank_list, plot_cmc, plot_training
 from viewadapt.runs.folder import CONFIG_FILE, ENVIRONMENT_FILE, METRICS_FILE, ZERO_SHOT
 
@@ -119,6 +120,4 @@ def build_report(run_dir: str | Path) -> Path:
         parts += ["<h2>Environment</h2>", f"<pre>{html.escape((run / ENVIRONMENT_FILE).read_text())}</pre>"]
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>viewadapt {html.escape(run.name)}</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
-    path = run / "report.html"
-    path.write_text(page)
-    return path
+    return write_text(run / "report.html", page)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import torch
 
 from viewadapt import __version__
 from viewadapt.errors import CheckpointError
+from viewadapt.files import atomic_write, write_failure
 
 FORMAT = 1
 
@@ -41,10 +41,11 @@ def set_rng_state(state: dict) -> None:
 def save_checkpoint(path: str | Path, state: dict) -> None:
     """Write atomically: a crash while saving leaves the previous checkpoint intact."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"format": FORMAT, "version": __version__, **state}, tmp)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_failure(path, exc) from None
+    atomic_write(path, lambda tmp: torch.save({"format": FORMAT, "version": __version__, **state}, tmp))
 
 
 def load_checkpoint(path: str | Path) -> dict:

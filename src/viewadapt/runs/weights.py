@@ -10,6 +10,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from viewadapt.errors import CheckpointError
+from viewadapt.files import atomic_write
 
 
 def save_weights(path: Path, modules: Mapping[str, nn.Module], metadata: dict[str, str] | None = None) -> None:
@@ -17,7 +18,7 @@ def save_weights(path: Path, modules: Mapping[str, nn.Module], metadata: dict[st
     # each name gets its own copy (and loading writes the same values into the one layer twice).
     tensors = {f"{prefix}.{k}": v.detach().cpu().clone()
                for prefix, module in modules.items() for k, v in module.state_dict().items()}
-    save_file(tensors, str(path), metadata=metadata)
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
 def load_weights(path: Path, modules: Mapping[str, nn.Module]) -> None:
