@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from viewadapt.config import load_config, packaged_configs
+from viewadapt.files import write_text
 from viewadapt.reports import plot_cmc
 from viewadapt.training import Trainer
 from viewadapt.runs.folder import ZERO_SHOT
@@ -55,7 +56,8 @@ def run_demo(config: str | None = None, overrides: list[str] | None = None, quie
         if not quiet:
             print(f"== {run}: Ms={cfg.model.probe_backbone} "
                   f"Mt={cfg.model.probe_backbone if cfg.model.shared else cfg.model.gallery_backbone}")
-        results[run] = Trainer.create(cfg, verbose=not quiet).fit()
+        with Trainer.create(cfg, verbose=not quiet) as trainer:
+            results[run] = trainer.fit()
     wall = time.time() - start
     s = cfg.data.synthetic
     table = format_table(results, cfg.eval.protocol, floors)
@@ -63,7 +65,7 @@ def run_demo(config: str | None = None, overrides: list[str] | None = None, quie
               f"view, view shift {s.view_shift}; C_train {cfg.data.num_train}, C_valid {cfg.data.num_valid}, "
               f"C_test the rest; {cfg.eval.trials} single-shot trials. Wall time {wall / 60:.1f} min.")
     out = Path(cfg.output_dir) / "demo.md"
-    out.write_text(header + "\n\n" + table + "\n")
+    write_text(out, header + "\n\n" + table + "\n")
     curves = {label.format(**floors).split(" (")[0]: _result(results, run, stage)["cmc"] for label, run, stage in ROWS}
     plot = plot_cmc(curves, Path(cfg.output_dir) / "demo_cmc.png", title=f"CMC, synthetic ({cfg.eval.protocol})")
     print("\n" + header + "\n\n" + table + f"\n\nwritten: {out}, {plot}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import statistics
 import time
 from dataclasses import replace
@@ -20,10 +19,12 @@ from viewadapt.config import Config, load_config
 from viewadapt.data import set_name
 from viewadapt.errors import ConfigError, ViewAdaptError
 from viewadapt.experiments.leakage import add_test_leakage
+from viewadapt.files import WriteError, write_text
 from viewadapt.experiments.registry import EXPERIMENTS, Experiment, Method, Setting
 from viewadapt.reports.figures import plot_cmc, plot_sweep
-from viewadapt.runs import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE
-from viewadapt.runs.folder import ZERO_SHOT, environment, write_json
+from viewadapt.runs import CONFIG_FILE, METRICS_FILE
+from viewadapt.runs.folder import ZERO_SHOT, environment, run_finished, write_json
+from viewadapt.runs.lock import RunLock
 from viewadapt.training import Trainer
 from viewadapt.training.hooks import zero_shot_label
 
@@ -83,19 +84,21 @@ def run_method(cfg: Config, run: Path, quiet: bool) -> dict:
     (there, or under an earlier key: the run folder then moves to ``run``)."""
     if not run.exists() and (earlier := _earlier_run(cfg, run)) is not None:
         run.parent.mkdir(parents=True, exist_ok=True)
-        earlier.rename(run)
-        if not any(earlier.parent.iterdir()):  # its last seed moved: no empty key folder left behind
+        with RunLock.acquire(earlier):  # never move a run another process is training
+            earlier.rename(run)
+        if not any(earlier.parent.iterdir()):  # its last seed moved: the key folder this cache made is empty
             earlier.parent.rmdir()
-    metrics_file = run / METRICS_FILE
-    if metrics_file.is_file():
-        metrics = json.loads(metrics_file.read_text())
-        if metrics.get("finished"):
-            return metrics
-    if (run / CHECKPOINT_FILE).is_file():
-        return Trainer.resume(run, verbose=not quiet).fit()
-    shutil.rmtree(run, ignore_errors=True)  # died before its first checkpoint: nothing to keep
+    if run_finished(run):
+        return json.loads((run / METRICS_FILE).read_text())
+    if (run / CONFIG_FILE).is_file():  # left half done (or live in another process: the lock says so)
+        with Trainer.resume(run, verbose=not quiet) as trainer:
+            return trainer.fit()
+    if run.exists():
+        raise ViewAdaptError(f"{run} is in the way of an experiment run but is no run folder (no {CONFIG_FILE}): "
+                             "move it elsewhere, or give the experiment another --out")
     cfg.output_dir, cfg.name = str(run.parent), run.name
-    return Trainer.create(cfg, verbose=not quiet).fit()
+    with Trainer.create(cfg, verbose=not quiet) as trainer:
+        return trainer.fit()
 
 
 def _cell(values: list[float | None]) -> str:
@@ -177,8 +180,13 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
     if exp.synthetic_only and base.data.dataset != "synthetic":
         raise ConfigError(f"experiment '{name}' varies the synthetic benchmark: run it with data.dataset=synthetic "
                           f"(e.g. -c experiments-small), not {base.data.dataset}")
+    if seeds < 1:
+        raise ConfigError(f"an experiment needs at least one seed, not {seeds}")
     folder = Path(out) / name
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"cannot make {folder}: {exc.strerror or exc}; give --out a writable folder") from None
     start = time.time()
     env = environment()
     dataset = base.data.dataset
@@ -224,7 +232,7 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
     wall = time.time() - start
     lines.insert(4, f"Wall time of this call: {wall / 60:.1f} min.")
     path = folder / "results.md"
-    path.write_text("\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")
     write_json(folder / "results.json", {"experiment": name, "dataset": dataset, "seeds": seeds, "wall_s": wall,
                                          "settings": everything})
     return path

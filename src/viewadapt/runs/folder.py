@@ -8,6 +8,7 @@ import platform
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -16,17 +17,22 @@ import numpy as np
 import torch
 
 from viewadapt import __version__
+from viewadapt.files import WriteError, write_text
+from viewadapt.runs.lock import LOCK_FILE
 
 if TYPE_CHECKING:
     from viewadapt.config import Config
     from viewadapt.data import Split
 
 LOGGER_NAME = "viewadapt"
+# A log record with this attribute set goes to train.log only (the console has its own line for it).
+FILE_ONLY = "file_only"
 # What a run folder holds, by name.
 CONFIG_FILE = "config.yaml"
 ENVIRONMENT_FILE = "environment.json"
 SPLIT_FILE = "split.json"
 METRICS_FILE = "metrics.json"
+LOG_FILE = "train.log"
 CHECKPOINT_FILE = Path("checkpoints") / "last.pt"
 WEIGHTS_FILE = "model.safetensors"
 # Where metrics.json keeps the zero-shot floor, beside the results of the stages.
@@ -37,20 +43,59 @@ def new_run_dir(output_dir: str | Path, name: str = "") -> Path:
     """``<output_dir>/<name or timestamp>``; an existing folder gets a numbered suffix, never overwritten."""
     base = Path(output_dir) / (name or time.strftime("%Y%m%d-%H%M%S"))
     path, n = base, 1
-    while path.exists():
-        path, n = base.with_name(f"{base.name}-{n}"), n + 1
-    path.mkdir(parents=True)
-    return path
+    while True:
+        try:
+            path.mkdir(parents=True)  # not exist_ok: of two processes making one name, the second moves on
+            return path
+        except FileExistsError:
+            if not path.parent.is_dir():
+                raise WriteError(f"cannot make run folder {path}: {path.parent} is a file; set output_dir to a "
+                                 "folder") from None
+            path, n = base.with_name(f"{base.name}-{n}"), n + 1
+        except OSError as exc:
+            raise WriteError(f"cannot make run folder {path}: {exc.strerror}; set output_dir to a writable "
+                             "folder") from None
 
 
 def new_run_folder(cfg: "Config", split: "Split", split_base: str, world: int = 1) -> Path:
     """A new run folder holding the resolved config, the environment and the split (paths relative to
     ``split_base``)."""
     run_dir = new_run_dir(cfg.output_dir, cfg.name)
-    (run_dir / CONFIG_FILE).write_text(cfg.to_yaml())
-    write_json(run_dir / ENVIRONMENT_FILE, {**environment(), "world_size": world})
-    split.to_json(run_dir / SPLIT_FILE, split_base)
+    try:
+        write_text(run_dir / CONFIG_FILE, cfg.to_yaml())
+        write_json(run_dir / ENVIRONMENT_FILE, {**environment(), "world_size": world})
+        split.to_json(run_dir / SPLIT_FILE, split_base)
+    except BaseException:
+        remove_new_run_folder(run_dir)  # a folder without its config could not be resumed
+        raise
     return run_dir
+
+
+# What a run folder holds before its first epoch: all a failed start may take back.
+_BEFORE_TRAINING = (CONFIG_FILE, ENVIRONMENT_FILE, SPLIT_FILE, LOG_FILE, LOCK_FILE)
+
+
+def remove_new_run_folder(run_dir: Path) -> None:
+    """Take back a run folder that never trained, so a failed start leaves no half-made run: the files a
+    new run folder holds before its first epoch, by name, then the folder if that left it empty (a file
+    of anyone else's stays, and so does the folder)."""
+    logger = logging.getLogger(LOGGER_NAME)
+    for h in list(logger.handlers):
+        if isinstance(h, logging.FileHandler) and Path(h.baseFilename).parent == run_dir.resolve():
+            logger.removeHandler(h)
+            h.close()
+    for name in _BEFORE_TRAINING:
+        (run_dir / name).unlink(missing_ok=True)
+    with suppress(OSError):  # rmdir removes an empty folder only
+        run_dir.rmdir()
+
+
+def run_finished(run_dir: Path) -> bool:
+    """Whether the run in ``run_dir`` trained to its end (weights written, metrics say so)."""
+    try:
+        return (run_dir / WEIGHTS_FILE).is_file() and json.loads((run_dir / METRICS_FILE).read_text())["finished"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def environment() -> dict:
@@ -77,24 +122,23 @@ def environment() -> dict:
 
 
 def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)
+    write_text(path, json.dumps(data, indent=1))
 
 
 def setup_logging(run_dir: Path, verbose: bool = True) -> logging.Logger:
-    """Log to ``run_dir/train.log`` and, when ``verbose``, to the console."""
+    """Log to ``run_dir/train.log`` and, when ``verbose``, to the console (all but ``FILE_ONLY`` records)."""
     logger = logging.getLogger(LOGGER_NAME)
     logger.setLevel(logging.INFO)
     for h in list(logger.handlers):
         logger.removeHandler(h)
         h.close()
-    fh = logging.FileHandler(run_dir / "train.log")
+    fh = logging.FileHandler(run_dir / LOG_FILE)
     fh.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     logger.addHandler(fh)
     if verbose:
         ch = logging.StreamHandler(sys.stderr)
         ch.setFormatter(logging.Formatter("%(message)s"))
+        ch.addFilter(lambda record: not getattr(record, FILE_ONLY, False))
         logger.addHandler(ch)
     logger.propagate = False
     return logger

@@ -12,6 +12,7 @@ import logging
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -28,7 +29,9 @@ from viewadapt.evaluation.scoring import score_records
 from viewadapt.models import Embedder
 from viewadapt.runs.checkpoint import load_checkpoint, rng_state, set_rng_state
 from viewadapt.runs.device import resolve_device
-from viewadapt.runs.folder import CHECKPOINT_FILE, CONFIG_FILE, SPLIT_FILE, ZERO_SHOT, new_run_folder, setup_logging
+from viewadapt.runs.folder import (CHECKPOINT_FILE, CONFIG_FILE, SPLIT_FILE, ZERO_SHOT, new_run_folder,
+                                  remove_new_run_folder, run_finished, setup_logging)
+from viewadapt.runs.lock import RunLock
 from viewadapt.training.distributed import Dist, ShardedBatches
 from viewadapt.training.hooks import Hook, default_hooks
 from viewadapt.training.stages import Stage, StageContext, build_stages
@@ -76,6 +79,19 @@ class Trainer:
         self.zero_shot: dict | None = None  # the untrained networks' scores, before stage (a)
         self.elapsed = 0.0
         self._resume_state: dict | None = None
+        self._lock: RunLock | None = None  # rank 0's hold on the run folder, from create/resume to close
+
+    def close(self) -> None:
+        """Let other processes train or resume this run folder."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> "Trainer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
@@ -86,37 +102,86 @@ class Trainer:
         Under ``torchrun`` rank 0 makes the folder and the split; the other ranks read them from it.
         """
         d = d or Dist()
-        run_dir = None
+        device = device or resolve_device(cfg.train.device)  # a missing GPU is told before a folder is made
+        run_dir, lock = None, None
         if d.is_main:
             _, split = prepare_split(cfg.data)
             ensure_readable([r.path for n in ("train", "valid", "test") for r in split.subset(n)], cfg.data.dataset)
             run_dir = new_run_folder(cfg, split, split_base(cfg.data), d.world)
+            lock = RunLock.acquire(run_dir)
         run_dir = Path(d.broadcast(str(run_dir)))
         if not d.is_main:
             split = Split.from_json(run_dir / SPLIT_FILE, split_base(cfg.data))
         logger = setup_logging(run_dir, verbose) if d.is_main else _quiet_logger()
         logger.info(f"run folder {run_dir}" + (f", {d.world} processes" if d.active else ""))
-        return cls(cfg, run_dir, split, logger, d, device)
+        try:
+            return cls._locked(lock, lambda: cls(cfg, run_dir, split, logger, d, device))
+        except BaseException:
+            if d.is_main:
+                remove_new_run_folder(run_dir)  # nothing trained yet: the same command starts it again
+            raise
+
+    @staticmethod
+    def _locked(lock: RunLock | None, make: Callable[[], Trainer]) -> "Trainer":
+        """The trainer ``make`` builds, holding ``lock``; the lock is let go if building fails."""
+        try:
+            trainer = make()
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        trainer._lock = lock
+        return trainer
 
     @classmethod
     def resume(cls, run_dir: str | Path, verbose: bool = True, d: Dist | None = None,
                device: torch.device | None = None) -> "Trainer":
+        """Continue the run in ``run_dir`` from its last checkpoint; a run that stopped before its first
+        checkpoint starts over in the same folder, with the config and split it was created with."""
         d = d or Dist()
         run_dir = Path(run_dir)
-        state = load_checkpoint(run_dir / CHECKPOINT_FILE)
+        if not (run_dir / CONFIG_FILE).is_file() or not (run_dir / SPLIT_FILE).is_file():
+            raise CheckpointError(f"{run_dir} is not a run folder (no {CONFIG_FILE} and {SPLIT_FILE}): give the "
+                                  "folder `viewadapt train` printed")
+        if run_finished(run_dir):
+            raise CheckpointError(f"{run_dir} has finished training: nothing to resume (its files are unchanged); "
+                                  f"score it with `viewadapt evaluate {run_dir}`, or train a new run")
+        lock = RunLock.acquire(run_dir) if d.is_main else None
+        return cls._locked(lock, lambda: cls._resumed(run_dir, verbose, d, device))
+
+    @classmethod
+    def _resumed(cls, run_dir: Path, verbose: bool, d: Dist, device: torch.device | None) -> "Trainer":
+        has_checkpoint = (run_dir / CHECKPOINT_FILE).is_file()
+        state = load_checkpoint(run_dir / CHECKPOINT_FILE) if has_checkpoint else None
         cfg = load_config(run_dir / CONFIG_FILE)
-        saved = state.get("config")
-        if not isinstance(saved, dict) or config_from_dict(saved).to_dict() != cfg.to_dict():
-            raise CheckpointError(f"{run_dir / CHECKPOINT_FILE} was written for another config than "
-                                  f"{run_dir / CONFIG_FILE}: restore that file or start a new run")
+        if state is not None:
+            saved = state.get("config")
+            if not isinstance(saved, dict) or config_from_dict(saved).to_dict() != cfg.to_dict():
+                raise CheckpointError(f"{run_dir / CHECKPOINT_FILE} was written for another config than "
+                                      f"{run_dir / CONFIG_FILE}: restore that file or start a new run")
         if d.is_main:
             ensure_generated(cfg.data)
         d.broadcast(None)  # the other ranks read the images only once rank 0 has them in place
         split = Split.from_json(run_dir / SPLIT_FILE, split_base(cfg.data))
         trainer = cls(cfg, run_dir, split, setup_logging(run_dir, verbose) if d.is_main else _quiet_logger(), d, device)
+        if state is None:
+            trainer.log.info(f"{run_dir} stopped before its first checkpoint: training it from the start")
+            return trainer
         trainer.load_state_dict(state, run_dir / CHECKPOINT_FILE)
-        trainer.log.info(f"resumed {run_dir} at stage {STAGES[trainer.stage_index]}, epoch {trainer.epoch + 1}")
+        trainer.log.info(f"resumed {run_dir}: {trainer.progress()}")
         return trainer
+
+    def progress(self) -> str:
+        """Where a resumed run stands: the last epoch completed and the one it continues with."""
+        current = STAGES[self.stage_index]
+        if current in self.stage_results or self.epoch < 0:
+            done = [s for s in STAGES if s in self.stage_results]
+            upcoming = next((s.name for s in self.stages if s.name not in self.stage_results), None)
+            last = f"stage {done[-1]} completed" if done else "no epoch completed"
+            return f"{last}; continuing with stage {upcoming}, epoch 1" if upcoming else f"{last}; every stage done"
+        total = next(s.settings.epochs for s in self.stages if s.name == current)
+        return (f"last completed stage {current} epoch {self.epoch + 1}/{total}; "
+                f"continuing with epoch {self.epoch + 2}")
 
     # ---- state --------------------------------------------------------------------------------
     def modules(self) -> dict[str, nn.Module]:
@@ -149,15 +214,20 @@ class Trainer:
         try:
             for key, module in self.modules().items():
                 module.load_state_dict(state["models"][key])
-        except (KeyError, RuntimeError):
+        except (KeyError, RuntimeError, TypeError):
             raise CheckpointError(f"{source} holds other models than this version of viewadapt builds for its "
                                   "config: resume it with the version that wrote it, or start a new run") from None
-        self.stage_index, self.epoch = state["stage_index"], state["epoch"]
-        self.history, self.stage_results = state["history"], state["stage_results"]
-        self.zero_shot = state.get("zero_shot")
-        self.elapsed = state["elapsed"]
-        set_rng_state(state["rng"])
-        self.stepper.load_state_dict(state.get("grad_scaler", {}))
+        try:
+            self.stage_index, self.epoch = int(state["stage_index"]), int(state["epoch"])
+            self.history, self.stage_results = list(state["history"]), dict(state["stage_results"])
+            self.zero_shot = state.get("zero_shot")
+            self.elapsed = float(state["elapsed"])
+            set_rng_state(state["rng"])
+            self.stepper.load_state_dict(state.get("grad_scaler", {}))
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise CheckpointError(f"{source} is incomplete ({type(exc).__name__}: {exc!s:.40}): it was not written "
+                                  "by this version of viewadapt or was altered; resume with the version that wrote "
+                                  "it, or start a new run") from None
         self._resume_state = state
 
     # ---- evaluation ---------------------------------------------------------------------------
@@ -249,10 +319,15 @@ class Trainer:
         self._call("before_stage", stage)
         resume, self._resume_state = self._resume_state, None
         if resume is not None and resume["epoch"] >= 0:
-            stage.load_state_dict(resume)
-            for hook in self.hooks:
-                if hook.state_key:
-                    hook.load_state_dict(resume.get(hook.state_key))  # None: written before the hook had state
+            try:
+                stage.load_state_dict(resume)
+                for hook in self.hooks:
+                    if hook.state_key:
+                        hook.load_state_dict(resume.get(hook.state_key))  # None: written before the hook had state
+            except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+                raise CheckpointError(f"{self.run_dir / CHECKPOINT_FILE} holds no usable state of stage {stage.name}'s "
+                                      f"optimisers ({type(exc).__name__}): it was altered or written by another "
+                                      "version; resume with that version, or start a new run") from None
         while not self.stop_stage and self.epoch + 1 < stage.settings.epochs:
             if budget is not None and budget <= 0:
                 return budget
