@@ -35,6 +35,17 @@ def tiny_overrides(root: Path, out: Path) -> list[str]:
     ]
 
 
+@pytest.fixture(scope="session")
+def trained_run(tiny_synthetic, tmp_path_factory) -> Path:
+    """A finished tiny run (stages a+b), trained once for every test that only reads it."""
+    from viewadapt.cli.main import main
+
+    out = tmp_path_factory.mktemp("runs")
+    args = tiny_overrides(tiny_synthetic, out) + ["train.adaptation.enabled=false", "name=inf"]
+    assert main(["train", "--quiet", *args]) == 0
+    return out / "inf"
+
+
 @pytest.fixture
 def tiny_config(tiny_synthetic, tmp_path):
     def make(*extra: str):

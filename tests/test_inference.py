@@ -18,12 +18,9 @@ from viewadapt.errors import DataError
 from viewadapt.inference import Features, ReIDModel, export_onnx
 
 
-@pytest.fixture(scope="module")
-def run(tiny_synthetic, tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs")
-    args = tiny_overrides(tiny_synthetic, out) + ["train.adaptation.enabled=false", "name=inf"]
-    assert main(["train", "--quiet", *args]) == 0
-    return out / "inf"
+@pytest.fixture
+def run(trained_run):
+    return trained_run
 
 
 def test_extract_embeds_through_the_views_mapping(run, tiny_synthetic, tmp_path):

@@ -227,6 +227,9 @@ def _build(cls: type, values: dict, where: str = "") -> Any:
         if name in values:
             current = getattr(base, name)
             if dataclasses.is_dataclass(current):
+                if values[name] is not None and not isinstance(values[name], dict):
+                    raise ConfigError(f"config {where}{name} is a section, not a value: set its keys, e.g. "
+                                      f"{where}{name}.{dataclasses.fields(current)[0].name}=...")
                 # A partial section keeps the section's own defaults (a stage's monitor, say).
                 merged = {**asdict(current), **(values[name] or {})}
                 kwargs[name] = _coerce(merged, hints[name], f"{where}{name}.")
@@ -262,6 +265,8 @@ def resolve_config_path(path: str | Path) -> Path:
     """A YAML file, or the name of a packaged config (``-c market1501``)."""
     if Path(path).is_file():
         return Path(path)
+    if Path(path).is_dir():
+        raise ConfigError(f"config file {path} is a folder: give the path of a YAML file")
     named = packaged_configs()
     if str(path) in named:
         return named[str(path)]
@@ -275,16 +280,24 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     if path is not None:
         path = resolve_config_path(path)
         try:
-            tree = yaml.safe_load(path.read_text()) or {}
+            tree = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        except (UnicodeDecodeError, OSError) as exc:
+            reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
+            raise ConfigError(f"config file {path} cannot be read ({reason}): give a YAML text file") from None
         if not isinstance(tree, dict):
             raise ConfigError(f"config file {path} must hold a mapping of settings at the top level")
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"config override '{item}' must look like key.path=value (e.g. train.seed=1)")
         key, raw = item.split("=", 1)
-        _set_path(tree, key.strip(), yaml.safe_load(raw) if raw.strip() else "")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config override '{item}': the value is not valid YAML ({str(exc).splitlines()[0]}); "
+                              "quote it or fix its brackets, e.g. key=[1,2] or key='text'") from None
+        _set_path(tree, key.strip(), value)
     cfg = _build(Config, tree)
     validate(cfg)
     return cfg
@@ -314,6 +327,8 @@ def validate(cfg: Config) -> None:
     the registry that holds them, the evaluation options by their own class, a matcher's own rules
     by the matcher."""
     d, m, t = cfg.data, cfg.model, cfg.train
+    _check(cfg.name in ("", Path(cfg.name).name) and cfg.name not in (".", ".."),
+           f"name '{cfg.name}' must be a plain folder name (no / or ..): it names the run's folder inside output_dir")
     DATASETS.check(d.dataset, "data.dataset")
     source = DATASETS[d.dataset]
     _check(d.protocol in source.protocols,

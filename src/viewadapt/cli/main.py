@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from viewadapt import __version__
 from viewadapt.errors import ViewAdaptError, user_message
+from viewadapt.cli.signals import Stop, stop_on_signals
+from viewadapt.files import write_text
+
+if TYPE_CHECKING:
+    from viewadapt.training import Trainer
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
@@ -20,12 +27,15 @@ def _config_args(p: argparse.ArgumentParser) -> None:
 def _cmd_train(args: argparse.Namespace) -> int:
     from viewadapt.config import load_config
     from viewadapt.reports import build_report
+    from viewadapt.runs import resolve_device
     from viewadapt.training import Trainer
     from viewadapt.training.distributed import setup, teardown
 
     if args.resume and (args.config or args.overrides):
         raise ViewAdaptError("--resume continues a run with its own config.yaml: drop --config and overrides")
     cfg = None if args.resume else load_config(args.config, args.overrides)
+    if cfg is not None:
+        resolve_device(cfg.train.device)  # a missing GPU is told before anything starts
     d, device = setup(cfg.train.device if cfg else "auto")  # under torchrun: join the job
     try:
         verbose = not args.quiet and d.is_main
@@ -33,19 +43,48 @@ def _cmd_train(args: argparse.Namespace) -> int:
             trainer = Trainer.resume(args.resume, verbose=verbose, d=d, device=device)
         else:
             trainer = Trainer.create(cfg, verbose=verbose, d=d, device=device)
-        try:
-            metrics = trainer.fit()
-        except KeyboardInterrupt:
-            print(f"interrupted; continue with: viewadapt train --resume {trainer.run_dir}", file=sys.stderr)
-            return 130
-        if d.is_main:
-            test = metrics["test"]
-            _print_metrics(test, f"test ({test['split']}, {test['protocol']})")
-            report = build_report(trainer.run_dir)
-            print(f"run folder: {trainer.run_dir} (report: {report.name})")
+        with trainer:
+            metrics = _fit(trainer, args.stop)
+            if metrics is None:
+                return args.stop.exit_code
+            if d.is_main:
+                test = metrics["test"]
+                _print_metrics(test, f"test ({test['split']}, {test['protocol']})")
+                report = build_report(trainer.run_dir)
+                print(f"run folder: {trainer.run_dir} (report: {report.name})")
         return 0
     finally:
         teardown()
+
+
+def _fit(trainer: Trainer, stop: Stop) -> dict | None:
+    """Train; None when a signal stopped it. However training ends early, the last checkpoint stays, and
+    the command that continues the run is printed and written to the run's ``train.log``."""
+    from viewadapt.runs.folder import FILE_ONLY
+
+    resume = f"viewadapt train --resume {trainer.run_dir}"
+    file_only = {FILE_ONLY: True}
+    try:
+        return trainer.fit()
+    except KeyboardInterrupt:
+        pass
+    except ViewAdaptError as exc:
+        if stop.signal is None:
+            message = f"{user_message(exc)}; then continue with: {resume}"
+            trainer.log.error(f"error: {message}", extra=file_only)
+            raise ViewAdaptError(message) from None
+    except Exception as exc:
+        if stop.signal is None:  # our fault, not the user's: the traceback goes to the log, not away
+            trainer.log.exception(f"failed ({type(exc).__name__}); once the cause is fixed, continue with: {resume}",
+                                  extra=file_only)
+            print(f"viewadapt: training failed; the log is in {trainer.run_dir / 'train.log'}; continue with: "
+                  f"{resume}", file=sys.stderr)
+            raise
+    # Stopped by a signal, which may have killed the data loader's workers before it reached this process.
+    name = signal.Signals(stop.signal or signal.SIGINT).name
+    trainer.log.info(f"stopped by {name}; continue with: {resume}", extra=file_only)
+    print(f"interrupted ({name}); continue with: {resume}", file=sys.stderr)
+    return None
 
 
 def _print_metrics(m: dict, title: str) -> None:
@@ -66,7 +105,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     e = cfg.eval
     for key, value in (("protocol", args.protocol), ("rerank", args.rerank), ("ap", args.ap),
                        ("search", args.search), ("faiss_k", args.topk), ("trials", args.trials)):
-        if value:
+        if value is not None:
             setattr(e, key, value)
     validate(cfg)  # the options meet the config's own rules (faiss search, Ds re-ranking of a run without Ds)
     result = score_records(method.embedder(), run.split.subset(args.subset), e, cfg.data.height, cfg.data.width,
@@ -77,11 +116,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     name = "_".join([args.subset, e.protocol] + ([e.rerank] if e.rerank != "none" else []) + ([e.ap] if args.ap else [])
                     + ([f"faiss{e.faiss_k}"] if e.search == "faiss" else []))
     out = Path(args.run) / "eval"
-    out.mkdir(exist_ok=True)
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise ViewAdaptError(f"cannot make {out}: {exc.strerror}; make the run folder writable") from None
     lists = result.pop("rank_lists", [])
-    (out / f"{name}.json").write_text(json.dumps(result, indent=1))
+    write_text(out / f"{name}.json", json.dumps(result, indent=1))
     if lists:
-        (out / f"{name}_ranklists.json").write_text(json.dumps(lists, indent=1))
+        write_text(out / f"{name}_ranklists.json", json.dumps(lists, indent=1))
     report = build_report(args.run)
     _print_metrics(result, f"{args.subset} ({run.split.label}, {e.protocol}, {result['trials']} trials, "
                            f"{result['num_queries']} queries{', rerank ' + e.rerank if e.rerank != 'none' else ''})")
@@ -111,9 +153,22 @@ def _output(path: str | None, option: str) -> Path | None:
     """A file the command will write: its folder must exist, checked before any work is done."""
     if path is None:
         return None
+    if Path(path).is_dir():
+        raise ViewAdaptError(f"{option} {path} is a folder: give a file name inside it")
     if not Path(path).parent.is_dir():
         raise ViewAdaptError(f"{option} {path}: the folder {Path(path).parent} does not exist; create it first")
     return Path(path)
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 def _view(text: str) -> int | str:
@@ -135,7 +190,7 @@ def _cmd_match(args: argparse.Namespace) -> int:
             same = "-" if m.same_person is None else f"{m.same_person:.3f}"
             print(f"  {m.rank:>4}  {m.distance:>8.4f}  {same:>16}  {m.path}")
     if json_out:
-        json_out.write_text(json.dumps({p: [vars(m) for m in ms] for p, ms in results.items()}, indent=1))
+        write_text(json_out, json.dumps({p: [vars(m) for m in ms] for p, ms in results.items()}, indent=1))
     if image_out:
         for n, (probe, matches) in enumerate(results.items()):
             entry = {"query": {"path": probe}, "gallery": [
@@ -151,7 +206,7 @@ def _cmd_match(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from viewadapt.inference import export_onnx
 
-    for path in export_onnx(args.run, args.out):
+    for path in export_onnx(args.run, args.out, force=args.force):
         print(f"written: {path}")
     return 0
 
@@ -176,8 +231,13 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
             overrides.insert(0, f"data.dataset={args.dataset}")
     if args.data_root:
         overrides.insert(0, f"data.root={args.data_root}")
-    path = run_experiment(args.name, config, overrides, args.seeds, args.out, quiet=args.quiet,
-                          settings=args.settings, methods=args.methods)
+    try:
+        path = run_experiment(args.name, config, overrides, args.seeds, args.out, quiet=args.quiet,
+                              settings=args.settings, methods=args.methods)
+    except KeyboardInterrupt:
+        print("interrupted; finished runs are kept: the same command continues where this one stopped",
+              file=sys.stderr)
+        return args.stop.exit_code
     print(path.read_text())
     print(f"written: {path}")
     return 0
@@ -218,8 +278,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes in one line, like every other mistake (the full usage is one --help away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="viewadapt", description=__doc__)
+    parser = _Parser(prog="viewadapt", description=__doc__)
     parser.add_argument("--version", action="version", version=f"viewadapt {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -239,13 +306,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subset", choices=("test", "valid"), default="test")
     # Option values are checked by the config's own rules, which list the valid ones.
     p.add_argument("--protocol", help="evaluation protocol (eval.protocol; default: the run's)")
-    p.add_argument("--trials", type=int, help="single-shot repetitions (default: the run's eval.trials)")
+    p.add_argument("--trials", type=_positive, help="single-shot repetitions (default: the run's eval.trials)")
     p.add_argument("--rerank", help="re-score before ranking (eval.rerank): Ds on each probe's top-k, "
                                     "k-reciprocal, or none; default: the run's")
     p.add_argument("--ap", help="mAP definition (eval.ap; trapezoid: Market's MATLAB code)")
     p.add_argument("--search", help="eval.search; faiss: each probe's top-k only (huge galleries; CMC to rank k, "
                                     "AP@k); default: the run's")
-    p.add_argument("--topk", type=int, help="k of --search faiss (default eval.faiss_k)")
+    p.add_argument("--topk", type=_positive, help="k of --search faiss (default eval.faiss_k)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("report", help="rebuild a run's self-contained HTML report from its folder")
@@ -257,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", help="folder of crops (searched recursively) or one image")
     p.add_argument("--view", default="gallery", help="probe (Ms) or gallery (Mt), or 0/1 (default: gallery)")
     p.add_argument("--out", required=True, help="features file to write (.safetensors)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=_positive, default=64)
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: the run's train.device)")
     p.set_defaults(func=_cmd_extract)
 
@@ -265,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run folder written by `viewadapt train`")
     p.add_argument("probes", nargs="+", help="probe image(s) or a folder of them")
     p.add_argument("--gallery", required=True, help="gallery folder, or a features file from `viewadapt extract`")
-    p.add_argument("--k", type=int, default=10, help="gallery items to list per probe")
+    p.add_argument("--k", type=_positive, default=10, help="gallery items to list per probe")
     p.add_argument("--probe-view", default="probe")
     p.add_argument("--gallery-view", default="gallery")
     p.add_argument("--faiss", action="store_true", help="search with a faiss index (large galleries)")
@@ -276,7 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="write each view mapping as ONNX (dynamic batch, the run's image size)")
     p.add_argument("run", help="run folder written by `viewadapt train`")
-    p.add_argument("--out", required=True, help="folder for probe.onnx, gallery.onnx (shared.onnx) and onnx.json")
+    p.add_argument("--out", required=True, help="folder for probe.onnx, gallery.onnx (shared.onnx) and onnx.json: "
+                                                "new, empty, or an earlier export")
+    p.add_argument("--force", action="store_true",
+                   help="write into a folder that holds other files (only the export's own files are replaced)")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("experiment", help="run one of the paper's comparisons over seeds: table of mean +- std")
@@ -284,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     _config_args(p)
     p.add_argument("--dataset", help="viper, cuhk03, market1501, dukemtmc (their packaged config unless -c), synthetic...")
     p.add_argument("--data-root", help="folder holding the datasets (data.root)")
-    p.add_argument("--seeds", type=int, default=3, help="train.seed 0..N-1 per method (default 3)")
+    p.add_argument("--seeds", type=_positive, default=3, help="train.seed 0..N-1 per method (default 3)")
     p.add_argument("--out", default="experiments", help="folder of the runs and results (reused when re-run)")
     p.add_argument("--settings", nargs="+", metavar="SETTING",
                    help="only these of the experiment's settings (e.g. recipes: few_shot viper_like multi_shot)")
@@ -314,11 +384,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except ViewAdaptError as exc:
-        print(f"viewadapt: error: {user_message(exc)}", file=sys.stderr)
-        return 2
+    with stop_on_signals() as stop:
+        args.stop = stop
+        try:
+            return args.func(args)
+        except ViewAdaptError as exc:
+            print(f"viewadapt: error: {user_message(exc)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return stop.exit_code
 
 
 if __name__ == "__main__":

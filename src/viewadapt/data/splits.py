@@ -19,6 +19,7 @@ import numpy as np
 
 from viewadapt.data.records import DISTRACTOR_PID, DatasetDescription, ViewRecord
 from viewadapt.errors import DataError
+from viewadapt.files import write_text
 
 SPLIT_NAMES = ("train", "valid", "test")
 SPLIT_PROTOCOLS = ("custom", "paper", "standard")
@@ -51,7 +52,7 @@ class Split:
         data: dict = {"dataset": self.dataset, "protocol": self.protocol, "seed": self.seed, "trial": self.trial}
         for name in SPLIT_NAMES:
             data[name] = [{**asdict(r), "path": _relative(r.path, base)} for r in self.subset(name)]
-        Path(path).write_text(json.dumps(data, indent=1))
+        write_text(path, json.dumps(data, indent=1))
 
     @classmethod
     def from_json(cls, path: Path, base: str) -> "Split":
@@ -178,6 +179,10 @@ def make_split(dataset: DatasetDescription, protocol: str, num_train: int, num_v
                seed: int, trial: int = 0, paper_split: tuple[int, int, int] | None = None) -> Split:
     """The split of ``protocol``: ``custom`` sizes come from the arguments, ``paper`` sizes are the
     dataset's Table I row (``paper_split``, its source's), ``standard`` is the field's protocol."""
+    if dataset.num_cameras < 2:
+        found = ", ".join(dataset.camera_names) or "none"
+        raise DataError(f"{dataset.name} at {dataset.root} has {dataset.num_cameras} camera(s) ({found}): matching "
+                        "across cameras needs at least two; add the images of a second camera")
     if protocol == "standard":
         return make_standard_split(dataset, num_valid, seed, trial)
     if protocol == "paper":

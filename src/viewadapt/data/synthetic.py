@@ -36,7 +36,7 @@ from __future__ import annotations
 import colorsys
 import hashlib
 import json
-import shutil
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -44,6 +44,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from viewadapt.errors import ConfigError
+from viewadapt.files import write_text
 
 CAMERA_NAMES = tuple(f"cam_{c}" for c in "abcdefghijklmnopqrstuvwxyz")
 _SKIN = np.array([[255, 224, 196], [234, 192, 160], [198, 152, 112], [160, 110, 75], [110, 72, 48]]) / 255
@@ -331,6 +332,24 @@ def set_name(spec: SyntheticSpec, height: int, width: int) -> str:
     return f"{height}x{width}-{digest.hexdigest()[:10]}"
 
 
+def _remove_set(root: Path, spec: SyntheticSpec) -> None:
+    """Delete the images an earlier :func:`generate` wrote, by the names it gave them, then its folders
+    where they are left empty: a file someone else put there stays, and so does its folder."""
+    for cam in CAMERA_NAMES[: spec.num_cameras]:
+        for pid in range(spec.num_identities):
+            folder = root / cam / f"{pid:04d}"
+            for k in range(spec.images_per_view):
+                (folder / _image_name(pid, cam, k)).unlink(missing_ok=True)
+            with suppress(OSError):
+                folder.rmdir()
+        with suppress(OSError):
+            (root / cam).rmdir()
+
+
+def _image_name(pid: int, cam: str, k: int) -> str:
+    return f"{pid:04d}_{cam}_{k:02d}.jpg"
+
+
 def generate(root: str | Path, spec: SyntheticSpec, height: int = 128, width: int = 64) -> Path:
     """Write the benchmark at ``height`` x ``width`` under ``root`` unless an identical one is already
     there; return ``root``."""
@@ -339,8 +358,7 @@ def generate(root: str | Path, spec: SyntheticSpec, height: int = 128, width: in
     if previous == (spec, (height, width)):
         return root
     if previous is not None:  # our own older set: its cameras and identities must not linger
-        for old in CAMERA_NAMES[: previous[0].num_cameras]:
-            shutil.rmtree(root / old, ignore_errors=True)
+        _remove_set(root, previous[0])
     rng, extra = np.random.default_rng(spec.seed), np.random.default_rng([spec.seed, 1])
     views = np.random.default_rng([spec.seed, 2])
     names = CAMERA_NAMES[: spec.num_cameras]
@@ -354,6 +372,6 @@ def generate(root: str | Path, spec: SyntheticSpec, height: int = 128, width: in
                 scene = _scene(views, cam)
                 person = occlude(render_person(ident, cam, rng, height, width, scene["facing"]), scene["occluder"])
                 img = apply_camera(person, cam, rng, extra)
-                img.save(folder / f"{pid:04d}_{cam_name}_{k:02d}.jpg", quality=95)
-    (root / "synthetic.json").write_text(json.dumps({**asdict(spec), "height": height, "width": width}, indent=1))
+                img.save(folder / _image_name(pid, cam_name, k), quality=95)
+    write_text(root / "synthetic.json", json.dumps({**asdict(spec), "height": height, "width": width}, indent=1))
     return root

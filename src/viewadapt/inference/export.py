@@ -8,54 +8,89 @@ from __future__ import annotations
 
 import inspect
 import json
-import shutil
 import warnings
+from contextlib import ExitStack
 from pathlib import Path
 
 import torch
 
 from viewadapt.errors import ViewAdaptError
+from viewadapt.files import WriteError, atomic_path, write_text
 from viewadapt.inference.features_file import fingerprint
 from viewadapt.runs import WEIGHTS_FILE, load_trained
 
 
-def export_onnx(run_dir: str | Path, out_dir: str | Path, opset: int = 17) -> list[Path]:
+META_FILE = "onnx.json"
+
+
+def export_onnx(run_dir: str | Path, out_dir: str | Path, opset: int = 17, force: bool = False) -> list[Path]:
     """Write ``probe.onnx`` and ``gallery.onnx`` (``view2.onnx``... for further camera views; one
-    ``shared.onnx`` for a Siamese run) and ``onnx.json`` (input size, views, model fingerprint).
-    All or nothing: the files appear together."""
+    ``shared.onnx`` for a Siamese run) and ``onnx.json`` (input size, views, model fingerprint) into
+    ``out_dir``, which may be new, empty or an earlier export; any other folder only with ``force``.
+    Nothing else in ``out_dir`` is touched: files of an earlier export that this one does not write
+    (its ``shared.onnx`` where there are now two views) are removed, as ``onnx.json`` lists them."""
     try:
         import onnx  # noqa: F401 - the exporter needs it
     except ImportError:
         raise ViewAdaptError("ONNX export needs the onnx package: pip install \"viewadapt[onnx]\"") from None
+    out_dir = Path(out_dir).resolve()
+    earlier = _check_out_dir(out_dir, force)
     run = load_trained(run_dir)
     cfg, embedder = run.cfg, run.method.embedder().eval()
-    out_dir = Path(out_dir)
-    tmp = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     if embedder.one_network:
         parts = {"shared": embedder.mapping(0)}
     else:
         parts = {"probe": embedder.mapping(0), "gallery": embedder.mapping(1)}
         parts.update({f"view{v}": embedder.mapping(v) for v in range(2, embedder.num_views)})
+    try:
+        out_dir.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"cannot make folder {out_dir}: {exc.strerror}; give --out a writable place") from None
     example = torch.rand(2, 3, cfg.data.height, cfg.data.width)
     # torch >= 2.5 defaults new code paths to the torch.export exporter; the TorchScript one handles the
     # size-dependent TF padding of the EfficientNet-Lite nets, so ask for it where the switch exists.
     legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
-    try:
+    files = {name: f"{name}.onnx" for name in parts}
+    with ExitStack() as written:
+        # Every graph goes to a temporary name first; only when all are written do they take their names.
+        staged = {name: written.enter_context(atomic_path(out_dir / file)) for name, file in files.items()}
         for name, module in parts.items():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                torch.onnx.export(module, (example,), str(tmp / f"{name}.onnx"), input_names=["images"],
+                torch.onnx.export(module, (example,), str(staged[name]), input_names=["images"],
                                   output_names=["embeddings"], opset_version=opset,
                                   dynamic_axes={"images": {0: "batch"}, "embeddings": {0: "batch"}}, **legacy)
-        meta = {"height": cfg.data.height, "width": cfg.data.width, "embedding_dim": embedder.embedding_dim,
-                "input": "RGB in [0, 1], NCHW float32; normalisation is inside the graph",
-                "files": {name: f"{name}.onnx" for name in parts}, "model": fingerprint(Path(run_dir) / WEIGHTS_FILE)}
-        (tmp / "onnx.json").write_text(json.dumps(meta, indent=1))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return sorted(out_dir.glob("*.onnx"))
+    for stale in sorted(earlier - set(files.values())):
+        (out_dir / stale).unlink(missing_ok=True)  # a graph the earlier export wrote, listed in its onnx.json
+    meta = {"height": cfg.data.height, "width": cfg.data.width, "embedding_dim": embedder.embedding_dim,
+            "input": "RGB in [0, 1], NCHW float32; normalisation is inside the graph",
+            "files": files, "model": fingerprint(Path(run_dir) / WEIGHTS_FILE)}
+    write_text(out_dir / META_FILE, json.dumps(meta, indent=1))
+    return [out_dir / file for file in sorted(files.values())]
+
+
+def _check_out_dir(out_dir: Path, force: bool) -> set[str]:
+    """Whether the export may write into ``out_dir``; returns the graph files an earlier export there
+    wrote (names from its ``onnx.json``, plain ``*.onnx`` names only)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ViewAdaptError(f"--out {out_dir} is a file: give a folder (new, empty or an earlier export)")
+    if not out_dir.parent.is_dir():
+        raise ViewAdaptError(f"--out {out_dir}: the folder {out_dir.parent} does not exist; create it first")
+    if not out_dir.exists() or not any(out_dir.iterdir()):
+        return set()
+    earlier = _earlier_export(out_dir / META_FILE)
+    if earlier is None and not force:
+        raise ViewAdaptError(f"--out {out_dir} is not empty and holds no earlier export: give a new or empty "
+                             "folder, or add --force to write the export's files there (nothing else is touched)")
+    return earlier or set()
+
+
+def _earlier_export(meta: Path) -> set[str] | None:
+    try:
+        files = json.loads(meta.read_text())["files"]
+        names = set(files.values())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not all(isinstance(n, str) and n == Path(n).name and n.endswith(".onnx") for n in names):
+        return None
+    return names

@@ -23,17 +23,21 @@ VIEW_NAMES = ("probe", "gallery")
 
 
 def image_paths(source: str | Path | Sequence[str | Path]) -> list[str]:
-    """Image files of a folder (recursive, sorted), or the given files."""
-    if isinstance(source, (str, Path)) and Path(source).is_dir():
-        paths = sorted(str(p) for p in Path(source).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not paths:
-            raise DataError(f"{source} holds no images (.jpg, .jpeg, .png, .bmp)")
-        return paths
+    """The given image files, and the image files of the given folders (recursive, sorted), in order."""
     items = [source] if isinstance(source, (str, Path)) else list(source)
-    missing = [str(p) for p in items if not Path(p).is_file()]
+    missing = [str(p) for p in items if not Path(p).exists()]
     if missing:
         raise DataError(f"image {missing[0]} does not exist" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
-    return [str(p) for p in items]
+    paths = []
+    for item in items:
+        if Path(item).is_dir():
+            found = sorted(str(p) for p in Path(item).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise DataError(f"{item} holds no images (.jpg, .jpeg, .png, .bmp)")
+            paths += found
+        else:
+            paths.append(str(item))
+    return paths
 
 
 @dataclass

@@ -10,7 +10,7 @@ import yaml
 from viewadapt.build import build_method, ensure_generated, split_base
 from viewadapt.config import Config, config_from_dict, load_config
 from viewadapt.data import Split
-from viewadapt.errors import CheckpointError
+from viewadapt.errors import CheckpointError, ConfigError
 from viewadapt.objectives import Method
 from viewadapt.runs.folder import CONFIG_FILE, SPLIT_FILE, WEIGHTS_FILE
 from viewadapt.runs.weights import load_weights, weights_metadata
@@ -54,7 +54,15 @@ def _check_model_unchanged(cfg: Config, weights: Path) -> None:
     written = weights_metadata(weights).get("config")
     if written is None:
         return
-    before = {k: v for k, v in asdict(config_from_dict(yaml.safe_load(written)).model).items() if k not in _INITIAL}
+    try:
+        tree = yaml.safe_load(written)
+        if not isinstance(tree, dict):
+            raise ConfigError("not a mapping of settings")
+        model = config_from_dict(tree).model
+    except (yaml.YAMLError, ConfigError) as exc:
+        raise CheckpointError(f"{weights}: the config stored in its metadata cannot be read ({str(exc).splitlines()[0]}): "
+                              "the file was altered or not written by viewadapt; restore it or retrain") from None
+    before = {k: v for k, v in asdict(model).items() if k not in _INITIAL}
     now = {k: v for k, v in asdict(cfg.model).items() if k not in _INITIAL}
     changed = sorted(k for k in now if before.get(k) != now[k])
     if changed:

@@ -22,13 +22,18 @@ def read_csv_index(index: str | Path, name: str = "csv") -> DatasetDescription:
     if not index.is_file():
         raise DataError(f"index file {index} does not exist: point data.root at a CSV with columns "
                         f"{','.join(COLUMNS)}[,subset]")
-    with index.open(newline="") as f:
-        reader = csv.DictReader(f)
-        header = [h.strip() for h in reader.fieldnames or []]
-        if any(c not in header for c in COLUMNS):
-            raise DataError(f"{index}: the first line must name the columns {','.join(COLUMNS)} "
-                            f"(optionally ,subset); found {','.join(header) or 'nothing'}")
-        rows = [({k.strip(): (v or "").strip() for k, v in row.items() if k}, n) for n, row in enumerate(reader, 2)]
+    # utf-8-sig: spreadsheet programs start a UTF-8 CSV with a byte-order mark, which is no part of a name
+    try:
+        with index.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            header = [h.strip() for h in reader.fieldnames or []]
+            if any(c not in header for c in COLUMNS):
+                raise DataError(f"{index}: the first line must name the columns {','.join(COLUMNS)} "
+                                f"(optionally ,subset); found {','.join(header) or 'nothing'}")
+            rows = [({k.strip(): (v or "").strip() for k, v in row.items() if k}, n)
+                    for n, row in enumerate(reader, 2)]
+    except UnicodeDecodeError:
+        raise DataError(f"{index} is not UTF-8 text: save it as CSV in UTF-8 (spreadsheets: \"CSV UTF-8\")") from None
     if not rows:
         raise DataError(f"{index} lists no images: add one row per image")
     base = index.parent
