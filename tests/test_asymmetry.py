@@ -39,6 +39,52 @@ def test_bn_level_owns_its_batch_norms_and_shares_every_other_weight():
         assert torch.equal(m.eval().probe(x), m.gallery(x))
 
 
+def test_stats_level_shares_every_weight_and_normalises_each_view_by_its_own_statistics():
+    m = _build("stats").train()
+    assert all(same for _, same in _layers(m))  # the affine weights too: one network's parameters
+    assert sum(p.numel() for p in m.parameters()) == sum(p.numel() for p in m.probe.parameters())
+    bn = {"probe": m.probe.backbone.features[1], "gallery": m.gallery.backbone.features[1]}
+    assert isinstance(bn["probe"], torch.nn.BatchNorm2d) and bn["probe"].running_mean is not bn["gallery"].running_mean
+    inputs = {}
+    for name, layer in bn.items():
+        layer.register_forward_pre_hook(lambda mod, inp, name=name: inputs.setdefault(name, inp[0].detach().clone()))
+    images, views = torch.rand(6, 3, 64, 32), torch.tensor([0, 1, 0, 1, 1, 0])
+    feat, emb, kept = m.forward_train_by_view(images, views)
+    assert kept.all() and feat.shape == (6, m.embedding_dim)
+    for name, view in (("probe", 0), ("gallery", 1)):
+        x = inputs[name]
+        assert len(x) == 3  # this view's three images, and only they, reached its statistics
+        mom = bn[name].momentum
+        assert torch.allclose(bn[name].running_mean, mom * x.mean((0, 2, 3)), atol=1e-6)
+        assert torch.allclose(bn[name].running_var, (1 - mom) + mom * x.var((0, 2, 3), unbiased=True), atol=1e-5)
+    # Rows come back in the batch's order, each view's rows as its own mapping gives them alone.
+    m.eval()
+    feat, emb, kept = m.forward_train_by_view(images, views)
+    with torch.no_grad():
+        assert torch.allclose(emb[views == 1], m.gallery(images[views == 1]), atol=1e-5)
+        assert torch.allclose(emb[views == 0], m.probe(images[views == 0]), atol=1e-5)
+        assert not torch.allclose(m.probe(images), m.gallery(images), atol=1e-3)  # other statistics, other maps
+    m.train()
+    _, emb, kept = m.forward_train_by_view(images[:4], torch.tensor([0, 0, 0, 1]))
+    assert kept.tolist() == [True, True, True, False] and len(emb) == 3  # one image: no statistics, dropped
+
+
+def test_a_stats_run_trains_its_views_apart_only_in_their_statistics(tiny_synthetic, tmp_path):
+    from safetensors.torch import load_file
+
+    args = tiny_overrides(tiny_synthetic, tmp_path / "runs") + [
+        "model.asymmetry=stats", "train.init.epochs=1", "train.similarity.epochs=1", "train.adaptation.enabled=false",
+        "name=stats"]
+    assert main(["train", "--quiet", *args]) == 0
+    tensors = load_file(str(tmp_path / "runs" / "stats" / "model.safetensors"))
+    probe = {k[len("mappings.probe."):]: v for k, v in tensors.items() if k.startswith("mappings.probe.")}
+    gallery = {k[len("mappings._gallery."):]: v for k, v in tensors.items() if k.startswith("mappings._gallery.")}
+    assert probe.keys() == gallery.keys()
+    statistics = {k for k in probe if k.endswith(("running_mean", "running_var"))}
+    assert statistics and all(not torch.equal(probe[k], gallery[k]) for k in statistics)
+    assert all(torch.equal(probe[k], gallery[k]) for k in probe.keys() - statistics if not k.endswith("num_batches_tracked"))
+
+
 def test_partial_level_owns_the_first_k_stages_and_shares_the_rest():
     m = _build("partial:2")
     stages = m.probe.backbone.stage_names()
@@ -66,7 +112,7 @@ def test_a_step_on_one_view_moves_the_shared_layers_of_the_other_and_not_its_own
 
 @pytest.mark.parametrize("level,fix", [
     ("partial:6", "vggm_small has 5 stages, so K must be 1 to 5"),
-    ("partial:x", "model.asymmetry 'partial:x' is not one of: full, partial:K, bn, none"),
+    ("partial:x", "model.asymmetry 'partial:x' is not one of: full, partial:K, bn, stats, none"),
     ("half", "model.asymmetry 'half' is not one of"),
 ])
 def test_a_level_the_backbone_cannot_take_is_named_with_its_fix(level, fix, tmp_path):

@@ -64,7 +64,8 @@ class ModelConfig:
     extra_backbones: list[str] = field(default_factory=list)  # views 2..V-1 (default: gallery_backbone)
     shared: bool = False  # Siamese baseline: one network for both views (asymmetry none)
     # What each view has of its own: full (a network each, the paper's; two backbones), partial:K (the
-    # probe backbone's first K stages, the rest shared), bn (its batch norms only), none (Siamese)
+    # probe backbone's first K stages, the rest shared), bn (its batch norms only), stats (its batch
+    # norms' running statistics only: camera-based batch normalisation, every weight shared), none (Siamese)
     asymmetry: str = "full"
     pretrained: bool = True
     allow_download: bool = False  # torchvision weights only: fetch into torch's hub cache when missing

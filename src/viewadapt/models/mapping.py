@@ -14,14 +14,16 @@ from viewadapt.models.backbones import build_backbone
 
 NECKS = ("linear", "bnneck")
 # How much of the network each view has of its own: everything (the paper's Ms and Mt, which may be two
-# different backbones), the first K backbone stages, its batch norms only, or nothing (Siamese).
-ASYMMETRIES = ("full", "partial:K", "bn", "none")
+# different backbones), the first K backbone stages, its batch norms (statistics and affine weights),
+# its batch norms' statistics only (camera-based batch normalisation: every weight shared), or nothing
+# (Siamese).
+ASYMMETRIES = ("full", "partial:K", "bn", "stats", "none")
 
 
 def parse_asymmetry(level: str) -> tuple[str, int]:
-    """``full``, ``bn``, ``none`` -> (level, 0); ``partial:K`` -> ("partial", K)."""
+    """``full``, ``bn``, ``stats``, ``none`` -> (level, 0); ``partial:K`` -> ("partial", K)."""
     kind, _, k = level.partition(":")
-    if kind in ("full", "bn", "none") and not k:
+    if kind in ("full", "bn", "stats", "none") and not k:
         return kind, 0
     if kind == "partial" and k.isdigit() and int(k) >= 1:
         return kind, int(k)
@@ -98,21 +100,33 @@ class Pooled(nn.Module):
         return self.mapping.pooled(images)
 
 
-def tied_copy(mapping: ViewMapping, own: Callable[[str, nn.Module], bool]) -> ViewMapping:
+def tied_copy(mapping: ViewMapping, own: Callable[[str, nn.Module], bool], statistics_only: bool = False) -> ViewMapping:
     """A copy of ``mapping`` that holds the very same layers (parameters and running statistics) as
-    ``mapping`` except the ones ``own(name, layer)`` keeps: those start as copies and then train apart."""
+    ``mapping`` except the ones ``own(name, layer)`` keeps: those start as copies and then train apart.
+    With ``statistics_only`` an owned layer keeps only its buffers (a batch norm's running statistics)
+    and holds ``mapping``'s very parameters (its affine weights)."""
     twin = copy.deepcopy(mapping)
     for name, layer in mapping.named_modules():
         tensors = [*layer.parameters(recurse=False), *layer.buffers(recurse=False)]
-        if name and tensors and not own(name, layer):
+        if not name or not tensors:
+            continue
+        if not own(name, layer):
             parent, _, child = name.rpartition(".")
             setattr(twin.get_submodule(parent), child, layer)
+        elif statistics_only:
+            copied = twin.get_submodule(name)
+            for pname, param in layer.named_parameters(recurse=False):
+                setattr(copied, pname, param)
     return twin
 
 
+def is_batch_norm(name: str, layer: nn.Module) -> bool:
+    return isinstance(layer, nn.modules.batchnorm._BatchNorm)
+
+
 def _own_layers(kind: str, k: int, mapping: ViewMapping) -> Callable[[str, nn.Module], bool]:
-    if kind == "bn":
-        return lambda name, layer: isinstance(layer, nn.modules.batchnorm._BatchNorm)
+    if kind in ("bn", "stats"):
+        return is_batch_norm
     stages = mapping.backbone.stage_names()
     if k > len(stages):
         raise ValueError(f"asymmetry partial:{k} needs {k} backbone stages, and the backbone has {len(stages)}")
@@ -127,8 +141,11 @@ class ViewMappings(nn.Module):
     """
 
     def __init__(self, probe: ViewMapping, gallery: ViewMapping | None, others: Sequence[ViewMapping] = (),
-                 num_views: int | None = None) -> None:
+                 num_views: int | None = None, statistics_only: bool = False) -> None:
         super().__init__()
+        # Every weight shared, each view with batch-norm statistics of its own (``asymmetry="stats"``):
+        # one network, normalised per view.
+        self.statistics_only = statistics_only
         self.probe = probe
         # A Siamese pair stores one module; ``gallery`` then resolves to the same object.
         self._gallery = gallery
@@ -161,7 +178,8 @@ class ViewMappings(nn.Module):
         """Views 0 and 1 get the probe and gallery backbones, views 2.. ``extra_backbones``, each a network
         of its own (``asymmetry="full"``). Below that level of :data:`ASYMMETRIES`, every view starts
         from the probe backbone's network and shares all of it but its first K backbone stages
-        (``partial:K``) or its batch norms (``bn``); ``shared=True`` is ``asymmetry="none"``.
+        (``partial:K``), its batch norms (``bn``) or its batch norms' running statistics (``stats``:
+        camera-based batch normalisation, every weight shared); ``shared=True`` is ``asymmetry="none"``.
 
         With a ``bnneck`` the embedding is the pooled feature, so ``embedding_dim`` is not used: it is
         the widest backbone's output (narrower ones are padded up to it)."""
@@ -178,8 +196,8 @@ class ViewMappings(nn.Module):
             return cls(nets[0], None, num_views=2 + len(extra_backbones))
         if kind != "full":
             own = _own_layers(kind, k, nets[0])
-            nets += [tied_copy(nets[0], own) for _ in range(1 + len(extra_backbones))]
-        return cls(nets[0], nets[1], nets[2:])
+            nets += [tied_copy(nets[0], own, statistics_only=kind == "stats") for _ in range(1 + len(extra_backbones))]
+        return cls(nets[0], nets[1], nets[2:], statistics_only=kind == "stats")
 
     @classmethod
     def single(cls, network: ViewMapping, num_views: int) -> "ViewMappings":
@@ -196,6 +214,27 @@ class ViewMappings(nn.Module):
     def networks(self) -> tuple[ViewMapping, ...]:
         """The distinct networks: one for a Siamese model, one per view otherwise."""
         return (self.probe,) if self.shared else (self.probe, self.gallery, *self.others)
+
+    def forward_train_by_view(self, images: torch.Tensor,
+                              views: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(features, embeddings, kept) of a batch that mixes views, each view's images through its own
+        mapping, so that each is normalised by its own batch statistics (camera-based batch norm).
+        The rows are those of the images ``kept`` marks, in the batch's order: a view with a single
+        image in the batch has no batch statistics to speak of and is left out, as CBN does."""
+        present, counts = torch.unique(views, return_counts=True)
+        kept = torch.zeros_like(views, dtype=torch.bool)
+        outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        for view, count in zip(present.tolist(), counts.tolist()):
+            if count >= 2:
+                mask = views == view
+                kept |= mask
+                outputs.append((mask.nonzero().squeeze(1), *self.mapping(view).forward_train(images[mask])))
+        if not outputs:
+            raise ValueError("no view has two images in this batch: nothing to normalise per view")
+        index = torch.cat([o[0] for o in outputs])
+        order = torch.argsort(index)  # back to the batch's own order
+        feat, emb = (torch.cat([o[i] for o in outputs])[order] for i in (1, 2))
+        return feat, emb, kept
 
     def forward(self, images: torch.Tensor, view: int) -> torch.Tensor:
         return self.mapping(view)(images)

@@ -152,7 +152,10 @@ class IdentityInit(Stage):
         loss, networks = ctx.cfg.loss, self.mappings.networks()
         # A mapping with a BNNeck normalises its embedding itself; otherwise the head's batch norm does.
         head_bn = networks[0].bn is None
-        self.objective = IdentityObjective(len(networks), self.mappings.embedding_dim, len(ctx.train_set.pids),
+        # Views that share every weight (statistics per view only) are one network to classify with.
+        self.one_network = self.mappings.statistics_only
+        self.objective = IdentityObjective(1 if self.one_network else len(networks), self.mappings.embedding_dim,
+                                           len(ctx.train_set.pids),
                                            head_bn, loss.label_smoothing, loss.triplet, loss.triplet_margin,
                                            ctx.cfg.train.init_classifier == "shared")
         self.objective.to(ctx.device)
@@ -183,24 +186,32 @@ class IdentityInit(Stage):
         self.mappings.train()
         self.objective.train()
         networks = self.mappings.networks()
-        for images, labels, _ in progress(batches, desc):
+        for images, labels, views in progress(batches, desc):
             images, labels = images.to(ctx.device), labels.to(ctx.device)
             loss = torch.zeros((), device=ctx.device)
             correct = 0
             with ctx.stepper.autocast():
-                for i, net in enumerate(networks):
-                    net_loss, logits = self.objective.loss(i, *net.forward_train(images), labels)
-                    loss = loss + net_loss
-                    correct += (logits.argmax(1) == labels).sum().item()
+                if self.one_network:  # each view's images normalised by their own batch statistics
+                    feat, emb, kept = self.mappings.forward_train_by_view(images, views.to(ctx.device))
+                    loss, logits = self.objective.loss(0, feat, emb, labels[kept])
+                    correct, seen = (logits.argmax(1) == labels[kept]).sum().item(), int(kept.sum())
+                else:
+                    for i, net in enumerate(networks):
+                        net_loss, logits = self.objective.loss(i, *net.forward_train(images), labels)
+                        loss = loss + net_loss
+                        correct += (logits.argmax(1) == labels).sum().item()
+                    seen = len(images) * len(networks)
             ctx.stepper.step(loss, self.optimizers["init"])
             ctx.stepper.end_iteration()
-            stats.add(len(images), loss=loss, train_acc=correct / (len(images) * len(networks)))
+            stats.add(len(images), loss=loss, train_acc=correct / seen)
         return stats.result()
 
     def scored(self) -> list[tuple[Embedder, nn.Module | None]]:
         """After stage (a) Ms and Mt are two unrelated networks, so cross-network distances mean nothing
         yet: each network is scored on both views alone, and Ds is not trained yet."""
         views = self.mappings.num_views
+        if self.one_network:  # one network already, each view with its own statistics
+            return [(Embedder(self.mappings), None)]
         return [(Embedder(ViewMappings.single(net, views)), None) for net in self.mappings.networks()]
 
 
