@@ -1,4 +1,4 @@
-"""``viewadapt`` command: demo, train, evaluate, report, extract, match, export, experiment, datasets."""
+"""``viewadapt`` command: demo, train, evaluate, report, extract, calibrate, match, export, experiment, datasets."""
 
 from __future__ import annotations
 
@@ -143,9 +143,20 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
     out = _output(args.out, "--out")
     model = ReIDModel.from_run(args.run, args.device)
-    features = model.extract(args.images, _view(args.view), args.batch_size)
+    features = model.extract(args.images, _view(args.view), args.batch_size, camera=args.camera)
     features.save(out)
-    print(f"{len(features.paths)} images, view {args.view}, {features.features.shape[1]}-d features: {out}")
+    source = f"camera {args.camera} (calibrated, view {features.view})" if args.camera else f"view {args.view}"
+    print(f"{len(features.paths)} images, {source}, {features.features.shape[1]}-d features: {out}")
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from viewadapt.inference import ReIDModel
+
+    model = ReIDModel.from_run(args.run, args.device)
+    stats = model.calibrate(args.images, args.camera, _view(args.view), args.batch_size)
+    print(f"camera {stats.name}: batch-norm statistics of {stats.images} images on view {stats.view}'s weights "
+          f"written to {args.run}/cameras/{stats.name}.safetensors; use it with --camera {stats.name}")
     return 0
 
 
@@ -182,7 +193,7 @@ def _cmd_match(args: argparse.Namespace) -> int:
     json_out, image_out = _output(args.json, "--json"), _output(args.image, "--image")
     model = ReIDModel.from_run(args.run, args.device)
     results = model.match(args.probes, args.gallery, args.k, _view(args.probe_view), _view(args.gallery_view),
-                          use_faiss=args.faiss)
+                          use_faiss=args.faiss, probe_camera=args.probe_camera, gallery_camera=args.gallery_camera)
     for probe, matches in results.items():
         print(f"probe {probe}")
         print(f"  {'rank':>4}  {'distance':>8}  {'same person (Ds)':>16}  path")
@@ -325,8 +336,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--view", default="gallery", help="probe (Ms) or gallery (Mt), or 0/1 (default: gallery)")
     p.add_argument("--out", required=True, help="features file to write (.safetensors)")
     p.add_argument("--batch-size", type=_positive, default=64)
+    p.add_argument("--camera", help="a camera calibrated with `viewadapt calibrate`: its own statistics "
+                                    "(and the view it was calibrated on) instead of --view")
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: the run's train.device)")
     p.set_defaults(func=_cmd_extract)
+
+    p = sub.add_parser("calibrate", help="re-estimate a camera's batch-norm statistics from its unlabelled images "
+                                         "(a new camera too), stored beside the run")
+    p.add_argument("run", help="run folder written by `viewadapt train`")
+    p.add_argument("images", help="folder of the camera's crops (searched recursively); no labels needed")
+    p.add_argument("--camera", required=True, help="the camera's name, used by extract --camera and "
+                                                   "match --probe-camera / --gallery-camera")
+    p.add_argument("--view", default="gallery", help="whose weights the camera uses: probe or gallery, "
+                                                     "or 0/1 (default: gallery)")
+    p.add_argument("--batch-size", type=_positive, default=64, help="images per batch of statistics (>= 2)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 (default: the run's train.device)")
+    p.set_defaults(func=_cmd_calibrate)
 
     p = sub.add_parser("match", help="rank a gallery for probe image(s): distances and Ds same-person probability")
     p.add_argument("run", help="run folder written by `viewadapt train`")
@@ -335,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=_positive, default=10, help="gallery items to list per probe")
     p.add_argument("--probe-view", default="probe")
     p.add_argument("--gallery-view", default="gallery")
+    p.add_argument("--probe-camera", help="embed the probes with this calibrated camera's statistics")
+    p.add_argument("--gallery-camera", help="embed a gallery folder with this calibrated camera's statistics")
     p.add_argument("--faiss", action="store_true", help="search with a faiss index (large galleries)")
     p.add_argument("--image", help="also draw the rank list into this image file")
     p.add_argument("--json", help="also write the ranked lists as JSON")

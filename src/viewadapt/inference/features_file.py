@@ -38,6 +38,7 @@ class Features:
     paths: list[str]
     view: int
     model: str
+    camera: str = ""  # a calibrated camera's name (its own statistics on the view's weights), or none
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -47,7 +48,8 @@ class Features:
         if path.is_dir():
             raise DataError(f"cannot write features file {path}: it is a folder; give a file name such as "
                             f"{path / 'features.safetensors'}")
-        meta = {"format": str(FORMAT), "paths": json.dumps(self.paths), "view": str(self.view), "model": self.model}
+        meta = {"format": str(FORMAT), "paths": json.dumps(self.paths), "view": str(self.view), "model": self.model,
+                "camera": self.camera}
         tensors = {"features": torch.from_numpy(np.ascontiguousarray(self.features, np.float32))}
         return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), meta))
 
@@ -62,11 +64,11 @@ class Features:
             tensors = load_file(str(path))
             feats = tensors["features"].float().numpy()
             paths = json.loads(meta["paths"])
-            view, model = int(meta["view"]), meta["model"]
+            view, model, camera = int(meta["view"]), meta["model"], meta.get("camera", "")
         except Exception as exc:  # safetensors raises several kinds for a damaged file
             raise DataError(f"features file {path} is corrupt or not a viewadapt features file ({exc!s:.80}): "
                             "extract the features again") from None
         if meta.get("format") != str(FORMAT) or feats.ndim != 2 or len(paths) != len(feats):
             raise DataError(f"features file {path} is inconsistent (format {meta.get('format')}, "
                             f"{len(feats)} rows, {len(paths)} paths): extract the features again")
-        return cls(feats, paths, view, model)
+        return cls(feats, paths, view, model, camera)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -16,6 +16,7 @@ from viewadapt.errors import DataError
 from viewadapt.evaluation.distances import distance_blocks, unit_rows
 from viewadapt.evaluation.faiss_search import faiss_search
 from viewadapt.evaluation.rescoring import topk_stable
+from viewadapt.inference.calibration import CameraStatistics, batch_norm_statistics, check_camera_name, even_batches
 from viewadapt.inference.features_file import Features, fingerprint
 from viewadapt.runs import WEIGHTS_FILE, load_trained, resolve_device
 
@@ -76,13 +77,14 @@ class ReIDModel:
         return cls(run_dir, device)
 
     def view_names(self) -> dict[str, int]:
-        """Names a view answers to: probe/gallery for the paper's two views; with camera groups, each
-        group (its cameras joined by +) and each of its cameras."""
-        groups = self.cfg.data.camera_groups
-        if not groups:
-            return {name: i for i, name in enumerate(VIEW_NAMES)}
-        names = {"+".join(g): v for v, g in enumerate(groups)}
-        names.update({c: v for v, g in enumerate(groups) for c in g})
+        """Names a view answers to: probe/gallery for the paper's two views (Ms and Mt: views 0 and 1);
+        with camera groups also each group (its cameras joined by +) and each of its cameras."""
+        names: dict[str, int] = {}
+        for v, g in enumerate(self.cfg.data.camera_groups):
+            names["+".join(g)] = v
+            names.update({c: v for c in g})
+        for i, name in enumerate(VIEW_NAMES):
+            names.setdefault(name, i)  # a camera that is itself named so keeps its name
         return names
 
     def view_index(self, view: int | str) -> int:
@@ -94,26 +96,61 @@ class ReIDModel:
             raise DataError(f"this model has no mapping for view '{view}': its views are {listed}")
         return index
 
+    def _batches(self, images: Sequence[str], spans: Iterable[range]) -> Iterator[torch.Tensor]:
+        for span in spans:
+            yield torch.stack([self.transform(load_image(images[i])) for i in span]).to(self.device)
+
+    def _path(self, view: int | str, camera: str | None) -> tuple[torch.nn.Module, int]:
+        """What embeds a view's images: its mapping (and matcher head), with a calibrated camera's own
+        statistics where ``camera`` names one; and the view's index."""
+        if not camera:
+            index = self.view_index(view)
+            return self.embedder.mapping(index), index
+        stats = CameraStatistics.load(self.run_dir, camera, self.model_id)
+        mapping = self.embedder.mapping(stats.view)
+        network = mapping[0] if isinstance(mapping, torch.nn.Sequential) else mapping
+        calibrated = stats.apply(network).eval()
+        return (calibrated if network is mapping else torch.nn.Sequential(calibrated, mapping[1])), stats.view
+
     @torch.no_grad()
-    def embed(self, images: Sequence[str], view: int | str, batch_size: int = 64) -> np.ndarray:
-        """Embeddings (N, D) of image files through the view's mapping (any size or mode: resized, RGB)."""
-        index = self.view_index(view)
-        out = []
-        for s in range(0, len(images), batch_size):
-            batch = torch.stack([self.transform(load_image(p)) for p in images[s:s + batch_size]])
-            out.append(self.embedder(batch.to(self.device), index).float().cpu().numpy())
+    def embed(self, images: Sequence[str], view: int | str, batch_size: int = 64, camera: str | None = None) -> np.ndarray:
+        """Embeddings (N, D) of image files through the view's mapping (any size or mode: resized, RGB),
+        normalised by calibrated ``camera``'s own statistics where one is named."""
+        module, _ = self._path(view, camera)
+        spans = [range(s, min(s + batch_size, len(images))) for s in range(0, len(images), batch_size)]
+        out = [module(batch).float().cpu().numpy() for batch in self._batches(images, spans)]
         return np.concatenate(out) if out else np.zeros((0, self.embedder.embedding_dim), np.float32)
 
-    def extract(self, images: str | Path | Sequence[str | Path], view: int | str, batch_size: int = 64) -> Features:
-        """Embed a folder of crops (or a list of files) of one camera view."""
+    def extract(self, images: str | Path | Sequence[str | Path], view: int | str, batch_size: int = 64,
+                camera: str | None = None) -> Features:
+        """Embed a folder of crops (or a list of files) of one camera view (or calibrated camera)."""
         paths = image_paths(images)
-        return Features(self.embed(paths, view, batch_size), paths, self.view_index(view), self.model_id)
+        _, index = self._path(view, camera)
+        return Features(self.embed(paths, view, batch_size, camera), paths, index, self.model_id, camera or "")
 
-    def _gallery(self, gallery: str | Path | Sequence[str | Path] | Features, view: int | str) -> Features:
+    def calibrate(self, images: str | Path | Sequence[str | Path], camera: str, view: int | str = "gallery",
+                  batch_size: int = 64) -> CameraStatistics:
+        """Estimate camera ``camera``'s batch-norm statistics from its unlabelled images on view
+        ``view``'s weights (:mod:`viewadapt.inference.calibration`) and store them beside the run."""
+        check_camera_name(camera)
+        paths = image_paths(images)
+        if len(paths) < 2:
+            raise DataError(f"calibrating camera '{camera}' needs at least two of its images, found {len(paths)}: "
+                            "give a folder of its crops (a few hundred estimate its statistics well)")
+        index = self.view_index(view)
+        mapping = self.embedder.mapping(index)
+        network = mapping[0] if isinstance(mapping, torch.nn.Sequential) else mapping
+        tensors = batch_norm_statistics(network, self._batches(paths, even_batches(len(paths), batch_size)))
+        stats = CameraStatistics(camera, index, self.model_id, len(paths), tensors)
+        stats.save(self.run_dir)
+        return stats
+
+    def _gallery(self, gallery: str | Path | Sequence[str | Path] | Features, view: int | str,
+                 camera: str | None) -> Features:
         if isinstance(gallery, (str, Path)) and str(gallery).endswith(".safetensors"):
             gallery = Features.load(gallery)
         if not isinstance(gallery, Features):
-            return self.extract(gallery, view)
+            return self.extract(gallery, view, camera=camera)
         if gallery.model != self.model_id:
             raise DataError(f"the gallery features were extracted with another model ({gallery.model}, this run is "
                             f"{self.model_id}): extract them again with this run")
@@ -123,14 +160,16 @@ class ReIDModel:
     def match(
         self, probes: str | Path | Sequence[str | Path], gallery: str | Path | Sequence[str | Path] | Features,
         k: int = 10, probe_view: int | str = "probe", gallery_view: int | str = "gallery", use_faiss: bool = False,
+        probe_camera: str | None = None, gallery_camera: str | None = None,
     ) -> dict[str, list[Match]]:
         """For each probe image, its ``k`` nearest gallery items by the run's ``eval.distance`` (ties in
-        gallery order), with Ds's probability that the pair is the same person where the run trained Ds."""
+        gallery order), with Ds's probability that the pair is the same person where the run trained Ds.
+        A calibrated camera (``probe_camera``, ``gallery_camera``) embeds that side with its own statistics."""
         probe_paths = image_paths(probes)
-        g = self._gallery(gallery, gallery_view)
+        g = self._gallery(gallery, gallery_view, gallery_camera)
         if len(g.paths) == 0:
             raise DataError("the gallery is empty")
-        qf = self.embed(probe_paths, probe_view)
+        qf = self.embed(probe_paths, probe_view, camera=probe_camera)
         k = min(k, len(g.paths))
         cosine = self.cfg.eval.distance == "cosine"
         if use_faiss:
