@@ -1,10 +1,13 @@
 """Calibrating a camera: its batch-norm statistics re-estimated from its unlabelled images, checked by hand;
-stored beside the run for the weights they belong to; a third camera added to a two-camera run."""
+stored beside the run for the weights they belong to; a third camera added to a two-camera run; test-time
+camera statistics in evaluation."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -17,7 +20,7 @@ from viewadapt.cli.main import main
 from viewadapt.data.synthetic import SyntheticSpec, generate
 from viewadapt.errors import DataError
 from viewadapt.inference import ReIDModel
-from viewadapt.inference.calibration import batch_norm_statistics, even_batches
+from viewadapt.models.statistics import batch_norm_statistics, even_batches
 
 
 def _tiny_net() -> nn.Sequential:
@@ -134,3 +137,35 @@ def test_calibration_mistakes_are_one_line(two_camera_run, three_cams, tmp_path,
         assert main(args) == 2, args
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and message in err, err
+
+
+def test_test_time_camera_statistics_embed_each_view_with_its_own_images_statistics(tiny_synthetic):
+    from viewadapt.data.augment import eval_transform
+    from viewadapt.data.images import load_image
+    from viewadapt.data.records import ViewRecord
+    from viewadapt.evaluation.features import extract_embeddings, per_view_statistics
+    from viewadapt.models import ViewMappings
+    from viewadapt.models.statistics import recalibrated
+
+    torch.manual_seed(0)
+    mappings = ViewMappings.build("vggm_small", "vggm_small", 16, shared=True, pretrained=False, neck="bnneck")
+    records = [ViewRecord(str(p), int(p.parent.name), view, view)
+               for view, cam in enumerate(("cam_a", "cam_b")) for p in sorted((tiny_synthetic / cam).rglob("*.jpg"))[:6]]
+    calibrated = per_view_statistics(mappings, records, 64, 32, batch_size=128)
+    got = extract_embeddings(calibrated, records, 64, 32)
+    plain = extract_embeddings(mappings, records, 64, 32)
+    transform = eval_transform(64, 32)
+    for view in (0, 1):
+        images = torch.stack([transform(load_image(r.path)) for r in records if r.view == view])
+        by_hand = recalibrated(mappings.mapping(view), [images])  # one batch: the view's six images
+        with torch.no_grad():
+            assert np.allclose(got[[r.view == view for r in records]], by_hand(images).numpy(), atol=1e-5)
+    assert not np.allclose(got, plain, atol=1e-3)
+
+
+def test_evaluate_with_camera_statistics(trained_run, tmp_path, capsys):
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    assert main(["evaluate", str(run), "--camera-statistics"]) == 0
+    result = json.loads((run / "eval" / "test_single_shot_camstats.json").read_text())
+    plain = json.loads((run / "metrics.json").read_text())["test"]
+    assert 0 <= result["rank1"] <= 1 and result["num_queries"] == plain["num_queries"]

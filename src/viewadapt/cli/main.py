@@ -104,7 +104,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     method = run.method.to(device)
     e = cfg.eval
     for key, value in (("protocol", args.protocol), ("rerank", args.rerank), ("ap", args.ap),
-                       ("search", args.search), ("faiss_k", args.topk), ("trials", args.trials)):
+                       ("search", args.search), ("faiss_k", args.topk), ("trials", args.trials),
+                       ("camera_statistics", args.camera_statistics)):
         if value is not None:
             setattr(e, key, value)
     validate(cfg)  # the options meet the config's own rules (faiss search, Ds re-ranking of a run without Ds)
@@ -114,7 +115,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                            view_leakage=e.view_leakage)
     result["split"] = run.split.label
     name = "_".join([args.subset, e.protocol] + ([e.rerank] if e.rerank != "none" else []) + ([e.ap] if args.ap else [])
-                    + ([f"faiss{e.faiss_k}"] if e.search == "faiss" else []))
+                    + ([f"faiss{e.faiss_k}"] if e.search == "faiss" else [])
+                    + (["camstats"] if e.camera_statistics else []))
     out = Path(args.run) / "eval"
     try:
         out.mkdir(exist_ok=True)
@@ -324,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--search", help="eval.search; faiss: each probe's top-k only (huge galleries; CMC to rank k, "
                                     "AP@k); default: the run's")
     p.add_argument("--topk", type=_positive, help="k of --search faiss (default eval.faiss_k)")
+    p.add_argument("--camera-statistics", action="store_true", default=None,
+                   help="re-estimate each view's batch-norm statistics from its own images of the subset "
+                        "before embedding it (eval.camera_statistics; AdaBN / CBN at test time)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("report", help="rebuild a run's self-contained HTML report from its folder")

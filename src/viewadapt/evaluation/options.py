@@ -32,6 +32,9 @@ class EvalOptions:
     search: str = "dense"
     faiss_k: int = 100
     faiss_index: str = "flat"  # or "ivf" (approximate)
+    # Test-time camera statistics: each view's batch norms re-estimated from that view's own images of
+    # the split being scored (no labels read) before embedding it, as AdaBN and CBN do at test time
+    camera_statistics: bool = False
 
     def check(self, key: str = "eval") -> None:
         """Every choice and range, each failure a :class:`ConfigError` naming ``key.field`` and what it accepts."""

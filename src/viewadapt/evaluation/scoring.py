@@ -10,7 +10,7 @@ from torch import nn
 
 from viewadapt.data.records import ViewRecord
 from viewadapt.evaluation.distances import unit_rows
-from viewadapt.evaluation.features import extract_embeddings
+from viewadapt.evaluation.features import extract_embeddings, per_view_statistics
 from viewadapt.evaluation.leakage import records_leakage
 from viewadapt.evaluation.options import EvalOptions
 from viewadapt.evaluation.protocols import RescorerFactory, evaluate_views, split_views
@@ -59,6 +59,8 @@ def score_records(
     scored (:func:`~viewadapt.evaluation.leakage.view_leakage`, seeded by ``seed``).
     """
     if embeddings is None:
+        if options.camera_statistics:
+            model = per_view_statistics(model, records, height, width, options.batch_size, device, num_workers)
         embeddings = extract_embeddings(model, records, height, width, options.batch_size, device, num_workers)
     factory, built = make_rescorer(options, pair_scorer, device), {}
 

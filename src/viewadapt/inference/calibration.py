@@ -18,7 +18,6 @@ import copy
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import torch
 from safetensors import safe_open
@@ -27,40 +26,11 @@ from torch import nn
 
 from viewadapt.errors import DataError
 from viewadapt.files import atomic_write
+from viewadapt.models.statistics import STATISTICS
 
 CAMERAS_DIR = "cameras"
 FORMAT = "1"
-_STATISTICS = ("running_mean", "running_var")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-
-
-def batch_norm_statistics(network: nn.Module, batches: Iterable[torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Every batch norm's running mean and variance of ``network`` estimated anew over ``batches``,
-    weights untouched: each batch norm's statistics are the average of its per-batch mean and unbiased
-    variance (PyTorch's cumulative average, ``momentum=None``), each layer seeing the layers before it
-    normalised by the same batch's statistics. ``network`` itself is not changed."""
-    net = copy.deepcopy(network).eval()  # dropout and the like as at test time
-    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not norms:
-        raise DataError("this run's network has no batch norm: there are no statistics to calibrate")
-    for bn in norms:
-        bn.reset_running_stats()
-        bn.momentum = None
-        bn.train()
-    with torch.no_grad():
-        for batch in batches:
-            net(batch)
-    return {k: v.detach().cpu().clone() for k, v in net.state_dict().items() if k.endswith(_STATISTICS)}
-
-
-def even_batches(count: int, batch_size: int) -> list[range]:
-    """``count`` items in batches of at least ``batch_size`` (sizes differing by at most one): a batch
-    of one image has no variance, so the remainder is spread over the others instead."""
-    if batch_size < 2:
-        raise DataError(f"batch size {batch_size}: statistics need at least two images a batch")
-    n = max(1, count // batch_size)
-    bounds = [round(i * count / n) for i in range(n + 1)]
-    return [range(a, b) for a, b in zip(bounds, bounds[1:])]
 
 
 @dataclass
@@ -110,7 +80,7 @@ class CameraStatistics:
     def apply(self, network: nn.Module) -> nn.Module:
         """A copy of ``network`` (the camera's view) normalised by this camera's statistics."""
         net = copy.deepcopy(network)
-        own = {k: v for k, v in net.state_dict().items() if k.endswith(_STATISTICS)}
+        own = {k: v for k, v in net.state_dict().items() if k.endswith(STATISTICS)}
         if own.keys() != self.tensors.keys() or any(own[k].shape != v.shape for k, v in self.tensors.items()):
             raise DataError(f"camera '{self.name}' was calibrated for another network than view {self.view} of "
                             "this run: calibrate it again")

@@ -16,7 +16,8 @@ from viewadapt.errors import DataError
 from viewadapt.evaluation.distances import distance_blocks, unit_rows
 from viewadapt.evaluation.faiss_search import faiss_search
 from viewadapt.evaluation.rescoring import topk_stable
-from viewadapt.inference.calibration import CameraStatistics, batch_norm_statistics, check_camera_name, even_batches
+from viewadapt.inference.calibration import CameraStatistics, check_camera_name
+from viewadapt.models.statistics import batch_norm_statistics, even_batches
 from viewadapt.inference.features_file import Features, fingerprint
 from viewadapt.runs import WEIGHTS_FILE, load_trained, resolve_device
 
