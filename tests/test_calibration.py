@@ -169,3 +169,22 @@ def test_evaluate_with_camera_statistics(trained_run, tmp_path, capsys):
     result = json.loads((run / "eval" / "test_single_shot_camstats.json").read_text())
     plain = json.loads((run / "metrics.json").read_text())["test"]
     assert 0 <= result["rank1"] <= 1 and result["num_queries"] == plain["num_queries"]
+
+
+def test_a_calibrated_camera_exports_as_a_graph_of_its_own(two_camera_run, three_cams, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    from viewadapt.inference import export_onnx
+
+    run = shutil.copytree(two_camera_run, tmp_path / "run")
+    model = ReIDModel.from_run(run)
+    model.calibrate(three_cams / "cam_c", "garage")
+    files = export_onnx(run, tmp_path / "onnx", cameras=["garage"])
+    assert [f.name for f in files] == ["camera_garage.onnx", "gallery.onnx", "probe.onnx"]
+    x = torch.rand(4, 3, 64, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = model.embedding_path(None, "garage")[0](x).numpy()
+        plain = model.embedder.mapping(1)(x).numpy()
+    got = ort.InferenceSession(str(files[0]), providers=["CPUExecutionProvider"]).run(None, {"images": x.numpy()})[0]
+    assert np.abs(got - expected).max() <= 1e-4 and np.abs(got - plain).max() > 1e-3
+    with pytest.raises(DataError, match="camera 'lobby' is not calibrated"):
+        export_onnx(run, tmp_path / "onnx2", cameras=["lobby"])

@@ -219,7 +219,7 @@ def _cmd_match(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from viewadapt.inference import export_onnx
 
-    for path in export_onnx(args.run, args.out, force=args.force):
+    for path in export_onnx(args.run, args.out, force=args.force, cameras=args.camera or ()):
         print(f"written: {path}")
     return 0
 
@@ -377,6 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run folder written by `viewadapt train`")
     p.add_argument("--out", required=True, help="folder for probe.onnx, gallery.onnx (shared.onnx) and onnx.json: "
                                                 "new, empty, or an earlier export")
+    p.add_argument("--camera", action="append", metavar="NAME",
+                   help="also camera_NAME.onnx for a camera calibrated with `viewadapt calibrate` (repeatable)")
     p.add_argument("--force", action="store_true",
                    help="write into a folder that holds other files (only the export's own files are replaced)")
     p.set_defaults(func=_cmd_export)

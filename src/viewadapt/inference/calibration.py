@@ -26,6 +26,7 @@ from torch import nn
 
 from viewadapt.errors import DataError
 from viewadapt.files import atomic_write
+from viewadapt.models import Embedder
 from viewadapt.models.statistics import STATISTICS
 
 CAMERAS_DIR = "cameras"
@@ -76,6 +77,14 @@ class CameraStatistics:
             raise DataError(f"{path} holds statistics of other weights ({meta.get('model')}; this run's are "
                             f"{model}): calibrate camera '{name}' again with this run")
         return cls(name, view, model, images, tensors)
+
+    def embedding_path(self, embedder: Embedder) -> nn.Module:
+        """What embeds this camera's images: its view's path of ``embedder`` (the view's network, and
+        the matcher's head where it has one) with the network normalised by this camera's statistics."""
+        path = embedder.mapping(self.view)
+        if isinstance(path, nn.Sequential):  # network, then head
+            return nn.Sequential(self.apply(path[0]).eval(), path[1])
+        return self.apply(path).eval()
 
     def apply(self, network: nn.Module) -> nn.Module:
         """A copy of ``network`` (the camera's view) normalised by this camera's statistics."""

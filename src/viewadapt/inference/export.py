@@ -11,11 +11,13 @@ import json
 import warnings
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
 from viewadapt.errors import ViewAdaptError
 from viewadapt.files import WriteError, atomic_path, write_text
+from viewadapt.inference.calibration import CameraStatistics
 from viewadapt.inference.features_file import fingerprint
 from viewadapt.runs import WEIGHTS_FILE, load_trained
 
@@ -23,9 +25,11 @@ from viewadapt.runs import WEIGHTS_FILE, load_trained
 META_FILE = "onnx.json"
 
 
-def export_onnx(run_dir: str | Path, out_dir: str | Path, opset: int = 17, force: bool = False) -> list[Path]:
+def export_onnx(run_dir: str | Path, out_dir: str | Path, opset: int = 17, force: bool = False,
+                cameras: Sequence[str] = ()) -> list[Path]:
     """Write ``probe.onnx`` and ``gallery.onnx`` (``view2.onnx``... for further camera views; one
-    ``shared.onnx`` for a Siamese run) and ``onnx.json`` (input size, views, model fingerprint) into
+    ``shared.onnx`` for a Siamese run), ``camera_<name>.onnx`` for each calibrated camera of ``cameras``
+    (its view's graph with its own statistics), and ``onnx.json`` (input size, views, model fingerprint) into
     ``out_dir``, which may be new, empty or an earlier export; any other folder only with ``force``.
     Nothing else in ``out_dir`` is touched: files of an earlier export that this one does not write
     (its ``shared.onnx`` where there are now two views) are removed, as ``onnx.json`` lists them."""
@@ -42,6 +46,9 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, opset: int = 17, force
     else:
         parts = {"probe": embedder.mapping(0), "gallery": embedder.mapping(1)}
         parts.update({f"view{v}": embedder.mapping(v) for v in range(2, embedder.num_views)})
+    model_id = fingerprint(Path(run_dir) / WEIGHTS_FILE)
+    for name in cameras:
+        parts[f"camera_{name}"] = CameraStatistics.load(run_dir, name, model_id).embedding_path(embedder)
     try:
         out_dir.mkdir(exist_ok=True)
     except OSError as exc:
@@ -64,7 +71,7 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, opset: int = 17, force
         (out_dir / stale).unlink(missing_ok=True)  # a graph the earlier export wrote, listed in its onnx.json
     meta = {"height": cfg.data.height, "width": cfg.data.width, "embedding_dim": embedder.embedding_dim,
             "input": "RGB in [0, 1], NCHW float32; normalisation is inside the graph",
-            "files": files, "model": fingerprint(Path(run_dir) / WEIGHTS_FILE)}
+            "files": files, "model": model_id}
     write_text(out_dir / META_FILE, json.dumps(meta, indent=1))
     return [out_dir / file for file in sorted(files.values())]
 

@@ -101,23 +101,20 @@ class ReIDModel:
         for span in spans:
             yield torch.stack([self.transform(load_image(images[i])) for i in span]).to(self.device)
 
-    def _path(self, view: int | str, camera: str | None) -> tuple[torch.nn.Module, int]:
+    def embedding_path(self, view: int | str, camera: str | None) -> tuple[torch.nn.Module, int]:
         """What embeds a view's images: its mapping (and matcher head), with a calibrated camera's own
         statistics where ``camera`` names one; and the view's index."""
         if not camera:
             index = self.view_index(view)
             return self.embedder.mapping(index), index
         stats = CameraStatistics.load(self.run_dir, camera, self.model_id)
-        mapping = self.embedder.mapping(stats.view)
-        network = mapping[0] if isinstance(mapping, torch.nn.Sequential) else mapping
-        calibrated = stats.apply(network).eval()
-        return (calibrated if network is mapping else torch.nn.Sequential(calibrated, mapping[1])), stats.view
+        return stats.embedding_path(self.embedder), stats.view
 
     @torch.no_grad()
     def embed(self, images: Sequence[str], view: int | str, batch_size: int = 64, camera: str | None = None) -> np.ndarray:
         """Embeddings (N, D) of image files through the view's mapping (any size or mode: resized, RGB),
         normalised by calibrated ``camera``'s own statistics where one is named."""
-        module, _ = self._path(view, camera)
+        module, _ = self.embedding_path(view, camera)
         spans = [range(s, min(s + batch_size, len(images))) for s in range(0, len(images), batch_size)]
         out = [module(batch).float().cpu().numpy() for batch in self._batches(images, spans)]
         return np.concatenate(out) if out else np.zeros((0, self.embedder.embedding_dim), np.float32)
@@ -126,7 +123,7 @@ class ReIDModel:
                 camera: str | None = None) -> Features:
         """Embed a folder of crops (or a list of files) of one camera view (or calibrated camera)."""
         paths = image_paths(images)
-        _, index = self._path(view, camera)
+        _, index = self.embedding_path(view, camera)
         return Features(self.embed(paths, view, batch_size, camera), paths, index, self.model_id, camera or "")
 
     def calibrate(self, images: str | Path | Sequence[str | Path], camera: str, view: int | str = "gallery",
