@@ -201,6 +201,14 @@ for _experiment in (
                ("model.shared=true", "train.adaptation.lr=0.001")),
         Method("none: Siamese ({probe} shared), stages a+b+c without the view term, stage (c) at 10x the learning "
                "rate", ("model.shared=true", "loss.adaptation=none", "train.adaptation.lr=0.001")),
+        # Camera-based batch normalisation: bn's per-view statistics without its per-view affine weights,
+        # and the test-time re-estimation of each camera's statistics (on the shared network: AdaBN).
+        Method("stats: camera statistics ({probe}, every weight shared), stages a+b",
+               ("model.asymmetry=stats", "train.adaptation.enabled=false")),
+        Method("none: Siamese ({probe} shared, stages a+b), test-time camera statistics",
+               ("model.shared=true", "train.adaptation.enabled=false", "eval.camera_statistics=true")),
+        Method("stats: camera statistics ({probe}, every weight shared), stages a+b, test-time camera statistics",
+               ("model.asymmetry=stats", "train.adaptation.enabled=false", "eval.camera_statistics=true")),
     ), synthetic_only=True, settings=REGIMES + SHIFTS + FEW_LABELS),
     Experiment("recipe_ablation", "What each part of the strong recipe adds to softmax ID", (
         Method("strong recipe", SOFTMAX_ONLY + STRONG_RECIPE),
