@@ -78,5 +78,15 @@ def _io_failure(exc: BaseException) -> bool:
                                          "permission denied", "no such file", "disk quota", "too large"))
 
 
+def make_folder(path: str | Path, parents: bool = False) -> Path:
+    """``path`` as a folder (one already there is fine); a failure is one line naming the folder."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=parents, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"cannot make folder {path}: {exc.strerror or exc}; choose a writable place") from None
+    return path
+
+
 def write_text(path: str | Path, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, NoReturn
 from viewadapt import __version__
 from viewadapt.errors import ViewAdaptError, user_message
 from viewadapt.cli.signals import Stop, stop_on_signals
-from viewadapt.files import write_text
+from viewadapt.files import make_folder, write_text
 
 if TYPE_CHECKING:
     from viewadapt.training import Trainer
@@ -117,11 +117,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     name = "_".join([args.subset, e.protocol] + ([e.rerank] if e.rerank != "none" else []) + ([e.ap] if args.ap else [])
                     + ([f"faiss{e.faiss_k}"] if e.search == "faiss" else [])
                     + (["camstats"] if e.camera_statistics else []))
-    out = Path(args.run) / "eval"
-    try:
-        out.mkdir(exist_ok=True)
-    except OSError as exc:
-        raise ViewAdaptError(f"cannot make {out}: {exc.strerror}; make the run folder writable") from None
+    out = make_folder(Path(args.run) / "eval")
     lists = result.pop("rank_lists", [])
     write_text(out / f"{name}.json", json.dumps(result, indent=1))
     if lists:

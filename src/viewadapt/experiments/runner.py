@@ -19,8 +19,8 @@ from viewadapt.config import Config, load_config
 from viewadapt.data import set_name
 from viewadapt.errors import ConfigError, ViewAdaptError
 from viewadapt.experiments.leakage import add_test_leakage
-from viewadapt.files import WriteError, write_text
 from viewadapt.experiments.registry import EXPERIMENTS, Experiment, Method, Setting
+from viewadapt.files import make_folder, write_text
 from viewadapt.reports.figures import plot_cmc, plot_sweep
 from viewadapt.runs import CONFIG_FILE, METRICS_FILE
 from viewadapt.runs.folder import ZERO_SHOT, environment, run_finished, write_json
@@ -183,10 +183,7 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
     if seeds < 1:
         raise ConfigError(f"an experiment needs at least one seed, not {seeds}")
     folder = Path(out) / name
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise WriteError(f"cannot make {folder}: {exc.strerror or exc}; give --out a writable folder") from None
+    make_folder(folder, parents=True)
     start = time.time()
     env = environment()
     dataset = base.data.dataset

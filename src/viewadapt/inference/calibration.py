@@ -25,7 +25,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from viewadapt.errors import DataError
-from viewadapt.files import atomic_write
+from viewadapt.files import atomic_write, make_folder
 from viewadapt.models import Embedder
 from viewadapt.models.statistics import STATISTICS
 
@@ -46,11 +46,7 @@ class CameraStatistics:
     tensors: dict[str, torch.Tensor]
 
     def save(self, run_dir: str | Path) -> Path:
-        folder = Path(run_dir) / CAMERAS_DIR
-        try:
-            folder.mkdir(exist_ok=True)
-        except OSError as exc:
-            raise DataError(f"cannot make {folder}: {exc.strerror}; make the run folder writable") from None
+        folder = make_folder(Path(run_dir) / CAMERAS_DIR)
         meta = {"format": FORMAT, "name": self.name, "view": str(self.view), "model": self.model,
                 "images": str(self.images)}
         return atomic_write(folder / f"{self.name}.safetensors", lambda tmp: save_file(self.tensors, str(tmp), meta))
@@ -81,10 +77,7 @@ class CameraStatistics:
     def embedding_path(self, embedder: Embedder) -> nn.Module:
         """What embeds this camera's images: its view's path of ``embedder`` (the view's network, and
         the matcher's head where it has one) with the network normalised by this camera's statistics."""
-        path = embedder.mapping(self.view)
-        if isinstance(path, nn.Sequential):  # network, then head
-            return nn.Sequential(self.apply(path[0]).eval(), path[1])
-        return self.apply(path).eval()
+        return embedder.mapping(self.view, self.apply(embedder.mappings.mapping(self.view)).eval())
 
     def apply(self, network: nn.Module) -> nn.Module:
         """A copy of ``network`` (the camera's view) normalised by this camera's statistics."""

@@ -16,7 +16,7 @@ from typing import Sequence
 import torch
 
 from viewadapt.errors import ViewAdaptError
-from viewadapt.files import WriteError, atomic_path, write_text
+from viewadapt.files import atomic_path, make_folder, write_text
 from viewadapt.inference.calibration import CameraStatistics
 from viewadapt.inference.features_file import fingerprint
 from viewadapt.runs import WEIGHTS_FILE, load_trained
@@ -49,10 +49,7 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, opset: int = 17, force
     model_id = fingerprint(Path(run_dir) / WEIGHTS_FILE)
     for name in cameras:
         parts[f"camera_{name}"] = CameraStatistics.load(run_dir, name, model_id).embedding_path(embedder)
-    try:
-        out_dir.mkdir(exist_ok=True)
-    except OSError as exc:
-        raise WriteError(f"cannot make folder {out_dir}: {exc.strerror}; give --out a writable place") from None
+    make_folder(out_dir)
     example = torch.rand(2, 3, cfg.data.height, cfg.data.width)
     # torch >= 2.5 defaults new code paths to the torch.export exporter; the TorchScript one handles the
     # size-dependent TF padding of the EfficientNet-Lite nets, so ask for it where the switch exists.

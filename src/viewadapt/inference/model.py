@@ -114,7 +114,10 @@ class ReIDModel:
     def embed(self, images: Sequence[str], view: int | str, batch_size: int = 64, camera: str | None = None) -> np.ndarray:
         """Embeddings (N, D) of image files through the view's mapping (any size or mode: resized, RGB),
         normalised by calibrated ``camera``'s own statistics where one is named."""
-        module, _ = self.embedding_path(view, camera)
+        return self._embed_with(self.embedding_path(view, camera)[0], images, batch_size)
+
+    @torch.no_grad()
+    def _embed_with(self, module: torch.nn.Module, images: Sequence[str], batch_size: int) -> np.ndarray:
         spans = [range(s, min(s + batch_size, len(images))) for s in range(0, len(images), batch_size)]
         out = [module(batch).float().cpu().numpy() for batch in self._batches(images, spans)]
         return np.concatenate(out) if out else np.zeros((0, self.embedder.embedding_dim), np.float32)
@@ -123,8 +126,8 @@ class ReIDModel:
                 camera: str | None = None) -> Features:
         """Embed a folder of crops (or a list of files) of one camera view (or calibrated camera)."""
         paths = image_paths(images)
-        _, index = self.embedding_path(view, camera)
-        return Features(self.embed(paths, view, batch_size, camera), paths, index, self.model_id, camera or "")
+        module, index = self.embedding_path(view, camera)  # a camera's statistics are read once
+        return Features(self._embed_with(module, paths, batch_size), paths, index, self.model_id, camera or "")
 
     def calibrate(self, images: str | Path | Sequence[str | Path], camera: str, view: int | str = "gallery",
                   batch_size: int = 64) -> CameraStatistics:
@@ -136,9 +139,8 @@ class ReIDModel:
             raise DataError(f"calibrating camera '{camera}' needs at least two of its images, found {len(paths)}: "
                             "give a folder of its crops (a few hundred estimate its statistics well)")
         index = self.view_index(view)
-        mapping = self.embedder.mapping(index)
-        network = mapping[0] if isinstance(mapping, torch.nn.Sequential) else mapping
-        tensors = batch_norm_statistics(network, self._batches(paths, even_batches(len(paths), batch_size)))
+        batches = self._batches(paths, even_batches(len(paths), batch_size))
+        tensors = batch_norm_statistics(self.embedder.mappings.mapping(index), batches)
         stats = CameraStatistics(camera, index, self.model_id, len(paths), tensors)
         stats.save(self.run_dir)
         return stats

@@ -36,9 +36,10 @@ class Embedder(nn.Module):
         """Every view is embedded by the very same module (a Siamese model without view heads)."""
         return self.mappings.shared and not self.heads
 
-    def mapping(self, view: int) -> nn.Module:
-        """View ``view``'s whole embedding path as one module (for export)."""
-        network = self.mappings.mapping(view)
+    def mapping(self, view: int, network: nn.Module | None = None) -> nn.Module:
+        """View ``view``'s whole embedding path as one module (for export); ``network`` in place of the
+        view's own network (the same network with a calibrated camera's statistics)."""
+        network = network if network is not None else self.mappings.mapping(view)
         head = self.heads[str(view)] if str(view) in self.heads else None
         # Built per call: a registered chain would hold the network twice in this module's state.
         return network if head is None else nn.Sequential(network, head)

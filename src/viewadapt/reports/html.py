@@ -13,7 +13,7 @@ from pathlib import Path
 
 from viewadapt.config import load_config
 from viewadapt.errors import ViewAdaptError
-from viewadapt.files import write_text
+from viewadapt.files import make_folder, write_text
 from viewadapt.reports.figures import draw_rank_list, plot_cmc, plot_training
 from viewadapt.runs.folder import CONFIG_FILE, ENVIRONMENT_FILE, METRICS_FILE, ZERO_SHOT
 
@@ -72,8 +72,7 @@ def build_report(run_dir: str | Path) -> Path:
     if not (run / CONFIG_FILE).is_file():
         raise ViewAdaptError(f"{run} is not a run folder (no config.yaml): give a folder `viewadapt train` wrote")
     data = load_config(run / CONFIG_FILE).data
-    out = run / "report"
-    out.mkdir(exist_ok=True)
+    out = make_folder(run / "report")
     metrics = json.loads((run / METRICS_FILE).read_text()) if (run / METRICS_FILE).is_file() else {}
     evaluations = load_evaluations(run)
     parts = [f"<h1>viewadapt run {html.escape(run.name)}</h1>"]
@@ -110,8 +109,7 @@ def build_report(run_dir: str | Path) -> Path:
         parts.append(f"<h2>Rank lists: {html.escape(lists.stem.removesuffix('_ranklists'))}</h2>"
                      "<p>probe (grey), then the gallery by rank: green = same person, red = someone else; "
                      "the number is the distance (or re-scored value).</p>")
-        folder = out / lists.stem
-        folder.mkdir(exist_ok=True)
+        folder = make_folder(out / lists.stem)
         for n, entry in enumerate(entries):
             img = draw_rank_list(entry, folder / f"{n:03d}.jpg", data.height, data.width)
             parts.append(f'<div class="rl"><img alt="rank list {n}" src="{_data_uri(img)}"></div>')

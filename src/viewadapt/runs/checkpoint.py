@@ -10,7 +10,7 @@ import torch
 
 from viewadapt import __version__
 from viewadapt.errors import CheckpointError
-from viewadapt.files import atomic_write, write_failure
+from viewadapt.files import atomic_write, make_folder
 
 FORMAT = 1
 
@@ -41,10 +41,7 @@ def set_rng_state(state: dict) -> None:
 def save_checkpoint(path: str | Path, state: dict) -> None:
     """Write atomically: a crash while saving leaves the previous checkpoint intact."""
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise write_failure(path, exc) from None
+    make_folder(path.parent, parents=True)
     atomic_write(path, lambda tmp: torch.save({"format": FORMAT, "version": __version__, **state}, tmp))
 
 
