@@ -41,7 +41,7 @@ def test_round_trip_through_yaml(tmp_path):
     ("train.init.monitor=val_loss", "stage (a) has no Ds"),
     ("seed", "must look like key.path=value"),
     ("model.dd_input=pooled", "model.dd_input 'pooled' is not one of: embedding, feature"),
-    ("data.labeled_pairs=1", "data.labeled_pairs must be >= 2"),
+    ("data.labeled_pairs=1", "data.labeled_pairs=1 is below train.batch_p=16"),
 ])
 def test_bad_values_name_the_key(override, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -19,7 +19,7 @@ from viewadapt.models.backbones import BACKBONES, build_backbone
 from viewadapt.models.mapping import ASYMMETRIES, NECKS, parse_asymmetry
 from viewadapt.objectives import DD_INPUTS, DOMAIN_TERMS, MATCHERS
 
-STAGES = ("init", "similarity", "adaptation")
+STAGES = ("init", "similarity", "adaptation", "self_training")
 MONITORS = ("val_loss", "val_rank1")
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("step", "cosine")
@@ -52,7 +52,8 @@ class DataConfig:
     split_seed: int = 0
     # A gallery camera with few labels: only this many C_train identities keep their labels in both
     # views; the others are labelled in the probe view only, and their gallery-view images are seen,
-    # unlabelled, by stage (c)'s view term alone (-1: every identity labelled in both views).
+    # unlabelled, by stage (c)'s view term and self-training alone (-1: every identity labelled in both
+    # views; 0: a gallery camera without labels, SP batches then pair images within the probe camera)
     labeled_pairs: int = -1
     num_workers: int = 0
 
@@ -123,11 +124,29 @@ class StageConfig:
 
 
 @dataclass
+class SelfTrainingConfig(StageConfig):
+    """The self-training stage: each epoch pseudo-labels the gallery camera's unlabelled C_train images
+    (cross-camera mutual nearest neighbours: an image takes the labelled identity it is nearest, and is
+    among that identity's k nearest unlabelled images), then trains the matcher's loss (Eq. 5) on SP
+    batches of the labelled and pseudo-labelled images together. Where every image is labelled
+    (``data.labeled_pairs=-1``) there is nothing to pseudo-label and the stage is skipped, so one config
+    serves every camera network."""
+
+    enabled: bool = False
+    lr: float = 3e-4
+    k: int = 2  # the reciprocal check: the image is among its identity's k nearest unlabelled images
+    # the confidence rule: the first epoch keeps this fraction of the mutual pairs (the largest margins
+    # between an image's nearest and second-nearest identity), rising linearly to all by the last epoch
+    start: float = 0.5
+
+
+@dataclass
 class TrainConfig:
     init: StageConfig = field(default_factory=lambda: StageConfig(
         epochs=30, monitor="val_rank1", schedule="cosine", warmup=3, patience=30, keep="last"))
     similarity: StageConfig = field(default_factory=lambda: StageConfig(epochs=20))
     adaptation: StageConfig = field(default_factory=lambda: StageConfig(epochs=10))
+    self_training: SelfTrainingConfig = field(default_factory=SelfTrainingConfig)
     batch_p: int = 16  # SP batches: P identities x S images = 128, the paper's batch
     batch_s: int = 8
     init_batch_size: int = 32
@@ -341,8 +360,10 @@ def validate(cfg: Config) -> None:
     _check(d.num_train >= 2 and d.num_valid >= 2, "data.num_train and data.num_valid must be >= 2")
     _check(d.num_test == -1 or d.num_test >= 2, "data.num_test must be >= 2, or -1 for every identity left")
     _check(d.num_workers >= 0, "data.num_workers must be >= 0")
-    _check(d.labeled_pairs == -1 or d.labeled_pairs >= 2,
-           "data.labeled_pairs must be >= 2 (SP batches need identities labelled in both views), or -1 for all")
+    _check(d.labeled_pairs in (-1, 0) or d.labeled_pairs >= cfg.train.batch_p,
+           f"data.labeled_pairs={d.labeled_pairs} is below train.batch_p={cfg.train.batch_p}, the identities an SP "
+           "batch pairs across the cameras: raise it, lower train.batch_p, or set it to 0 (a gallery camera "
+           "without labels: SP batches from the probe camera) or -1 (all labelled)")
     d.augment.check("data.augment")
     d.synthetic.check("data.synthetic")
     groups = d.camera_groups
@@ -396,6 +417,11 @@ def validate(cfg: Config) -> None:
         _check(st.patience >= 1, f"train.{name}.patience must be >= 1")
         _check(st.monitor in MONITORS, f"train.{name}.monitor '{st.monitor}' is not one of: {', '.join(MONITORS)}")
         _check(st.keep in KEEPS, f"train.{name}.keep '{st.keep}' is not one of: {', '.join(KEEPS)}")
+    st = t.self_training
+    _check(st.k >= 1 and 0 < st.start <= 1, "train.self_training.k must be >= 1 and train.self_training.start in (0, 1]")
+    _check(not st.enabled or MATCHERS[loss.metric].trains_mappings,
+           f"train.self_training trains the mappings, and loss.metric={loss.metric} keeps them fixed: "
+           "use loss.metric=ds")
     _check(t.init.monitor == "val_rank1", "train.init.monitor must be val_rank1: stage (a) has no Ds to give a loss")
     _check(any(cfg.stage(n).enabled for n in STAGES), "every stage is disabled: enable at least one of train.*")
     _check(t.batch_p >= 2 and t.batch_s >= 2, "train.batch_p and train.batch_s must be >= 2")

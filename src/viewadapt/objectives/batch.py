@@ -36,11 +36,19 @@ class ViewBatch:
                        f_t=None if self.f_t is None else self.f_t.float())
 
     def labeled(self) -> "ViewBatch":
-        """The batch without its unlabelled images (label -1: ``data.labeled_pairs``), which only a
-        view term may see."""
+        """What a matcher compares: the batch without its unlabelled images (label -1:
+        ``data.labeled_pairs``), which only a view term may see. A batch with no labelled gallery-side
+        image (a gallery camera without labels) is matched within its probe side: each identity's first
+        half of images there against the rest (:func:`first_halves`)."""
         s, t = self.pid_s >= 0, self.pid_t >= 0
-        if bool(s.all()) and bool(t.all()):
+        if bool(s.all()) and bool(t.all()) and len(self.pid_t):
             return self
+        if not bool(t.any()):
+            e, pid = self.e_s[s], self.pid_s[s]
+            f = None if self.f_s is None else self.f_s[s]
+            a = first_halves(pid)
+            return ViewBatch(e[a], e[~a], pid[a], pid[~a], self.view_s, self.view_s,
+                             None if f is None else f[a], None if f is None else f[~a])
         return replace(self, e_s=self.e_s[s], e_t=self.e_t[t], pid_s=self.pid_s[s], pid_t=self.pid_t[t],
                        f_s=None if self.f_s is None else self.f_s[s], f_t=None if self.f_t is None else self.f_t[t])
 
@@ -49,17 +57,30 @@ class ViewBatch:
         return replace(self, e_s=self.e_s.detach(), f_s=None if self.f_s is None else self.f_s.detach())
 
 
+def first_halves(pids: torch.Tensor) -> torch.Tensor:
+    """Which of a batch's images are in the first half of their identity's images, in batch order (an
+    identity with k images has ceil(k / 2) in its first half)."""
+    first = torch.zeros(len(pids), dtype=torch.bool, device=pids.device)
+    for pid in pids.unique():
+        at = (pids == pid).nonzero().flatten()
+        first[at[: (len(at) + 1) // 2]] = True
+    return first
+
+
 def embed_views(mappings: ViewMappings, images: torch.Tensor, pids: torch.Tensor, views: torch.Tensor) -> ViewBatch:
     """Map each of the batch's two views with its own mapping (probe view with Ms, gallery with Mt).
 
     An SP batch covers two views, the lower one being the probe side. A Siamese model embeds the whole
     batch in one pass, so its batch-norm statistics mix both views as a shared-weight network's would;
-    separate passes would amount to view-specific normalisation.
+    separate passes would amount to view-specific normalisation. A batch of one view (a gallery camera
+    without labels) is embedded in one pass as the probe side, its gallery side empty.
     """
     a, b = int(views.min()), int(views.max())
     s, t = views == a, views == b
-    if mappings.shared:
-        feat, emb = mappings.probe.forward_train(images)
+    if mappings.shared or a == b:
+        feat, emb = mappings.mapping(a).forward_train(images)
+        if a == b:
+            t = torch.zeros_like(s)
         return ViewBatch(emb[s], emb[t], pids[s], pids[t], a, b, feat[s], feat[t])
     (f_s, e_s), (f_t, e_t) = mappings.mapping(a).forward_train(images[s]), mappings.mapping(b).forward_train(images[t])
     return ViewBatch(e_s, e_t, pids[s], pids[t], a, b, f_s, f_t)

@@ -3,10 +3,11 @@ and its validation objective. The trainer runs a list of them and knows none of 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain, islice, repeat
 from typing import Iterable, Iterator
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sampler
@@ -15,11 +16,13 @@ from tqdm import tqdm
 from viewadapt.config import STAGES, Config
 from viewadapt.data.images import ViewImages
 from viewadapt.data.sampler import SPBatchSampler
+from viewadapt.evaluation.features import extract_embeddings, per_view_statistics
 from viewadapt.models import Embedder, ViewMappings
 from viewadapt.objectives import Method, ViewBatch, adaptation_objective, embed_views
 from viewadapt.objectives.identity import IdentityObjective
 from viewadapt.training.distributed import Dist
 from viewadapt.training.optim import build_optimizer, build_scheduler
+from viewadapt.training.pseudo_labels import kept_fraction, mutual_neighbours, prototypes
 from viewadapt.training.step import Stepper
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
@@ -38,7 +41,8 @@ class StageContext:
     device: torch.device
     stepper: Stepper
     dist: Dist
-    # C_train's gallery-view images without labels (data.labeled_pairs), for stage (c)'s view term
+    # C_train's gallery-view images without labels (data.labeled_pairs), for stage (c)'s view term and
+    # self-training
     unlabeled_set: ViewImages | None = None
 
 
@@ -110,6 +114,10 @@ class Stage:
     def sampler(self, epoch: int) -> Sampler[list[int]]:
         """The epoch's batches, as dataset indices; the order depends on (train.seed, epoch) only."""
         raise NotImplementedError
+
+    def dataset(self) -> ViewImages:
+        """The images the epoch's batches index (after :meth:`sampler` has prepared the epoch)."""
+        return self.ctx.train_set
 
     def train_epoch(self, batches: Batches, desc: str) -> dict:
         raise NotImplementedError
@@ -244,7 +252,7 @@ class SimilarityTraining(Stage):
         self.mappings.train()
         matcher.train()
         for images, labels, views in progress(batches, desc):
-            loss = matcher.loss(self._embed(images, labels, views))
+            loss = matcher.loss(self._embed(images, labels, views).labeled())
             self.ctx.stepper.step(loss, self.optimizers["similarity"])
             self.ctx.stepper.end_iteration()
             stats.add(loss=loss)
@@ -252,7 +260,7 @@ class SimilarityTraining(Stage):
 
     def batch_objective(self, batch: ViewBatch) -> torch.Tensor:
         """The stage's loss of an embedded batch (its validation objective)."""
-        return self.ctx.method.matcher.loss(batch)
+        return self.ctx.method.matcher.loss(batch.labeled())
 
     @torch.no_grad()
     def validation_loss(self) -> float:
@@ -287,7 +295,7 @@ class FrozenMappingsTraining(SimilarityTraining):
         for images, labels, views in progress(batches, desc):
             with torch.no_grad():
                 batch = self._embed(images, labels, views)
-            loss = matcher.loss(batch)
+            loss = matcher.loss(batch.labeled())
             self.ctx.stepper.step(loss, self.optimizers["similarity"])
             self.ctx.stepper.end_iteration()
             stats.add(loss=loss)
@@ -395,8 +403,61 @@ class ViewAdaptation(SimilarityTraining):
         return adaptation_objective(batch, method.domain, method.matcher, self.ctx.cfg.loss.lambda_sim)[0]
 
 
+class SelfTraining(SimilarityTraining):
+    """Self-training for a gallery camera with few or no labels (``train.self_training``): each epoch
+    embeds C_train with the current mappings, pseudo-labels the camera's unlabelled images by
+    cross-camera mutual nearest neighbours (:mod:`~viewadapt.training.pseudo_labels`, each camera's
+    images normalised by their own statistics for the purpose; a confidence rule
+    that keeps the surest half first and all by the last epoch), and trains the matcher's loss (Eq. 5)
+    on SP batches of the labelled and pseudo-labelled images together. The pseudo-labels depend on the
+    weights only, so a resumed run draws the same ones."""
+
+    name = "self_training"
+
+    def __init__(self, ctx: StageContext) -> None:
+        super().__init__(ctx)
+        self.epoch_set = ctx.train_set
+        self.pseudo: dict[str, float] = {}
+
+    def dataset(self) -> ViewImages:
+        return self.epoch_set
+
+    def sampler(self, epoch: int) -> Sampler[list[int]]:
+        self.epoch_set, self.pseudo = self.pseudo_labelled(epoch)
+        sampler = self._sp_sampler(self.epoch_set, self.ctx.cfg.train.seed + STAGES.index(self.name))
+        sampler.set_epoch(epoch)
+        return sampler
+
+    def pseudo_labelled(self, epoch: int) -> tuple[ViewImages, dict[str, float]]:
+        """C_train's labelled images with the epoch's pseudo-labelled ones, and what was labelled: the
+        fraction of unlabelled images taken, and (a diagnostic for the log, read by no loss) the fraction
+        of those given their own identity."""
+        ctx, st, d = self.ctx, self.settings, self.ctx.cfg.data
+        labelled, unlabelled = ctx.train_set.records, ctx.unlabeled_set.records
+        size = ctx.cfg.eval.batch_size
+        # Each camera's images normalised by statistics of their own (CBN's step, here on C_train): a
+        # camera no batch has shown yet would otherwise be embedded with another camera's statistics.
+        model = per_view_statistics(ctx.method.embedder(), labelled + unlabelled, d.height, d.width, size,
+                                    ctx.device, d.num_workers)
+
+        def embed(records: list) -> np.ndarray:
+            return extract_embeddings(model, records, d.height, d.width, size, ctx.device, d.num_workers)
+
+        ids, protos = prototypes(embed(labelled), np.array([r.pid for r in labelled]))
+        index, _ = mutual_neighbours(embed(unlabelled), protos, st.k, kept_fraction(st.start, epoch, st.epochs))
+        taken = [(r, int(ids[j])) for r, j in zip(unlabelled, index) if j >= 0]
+        records = labelled + [replace(r, pid=pid) for r, pid in taken]
+        stats = {"pseudo_labelled": len(taken) / len(unlabelled),
+                 "pseudo_precision": sum(r.pid == pid for r, pid in taken) / max(len(taken), 1)}
+        return ViewImages(records, ctx.train_set.transform), stats
+
+    def train_epoch(self, batches: Batches, desc: str) -> dict:
+        return {**super().train_epoch(batches, desc), **self.pseudo}
+
+
 def build_stages(ctx: StageContext) -> list[Stage]:
-    """The enabled steps of Algorithm 1, in order; stage (b) of a matcher that leaves the mappings
-    fixed trains that matcher alone."""
+    """The enabled steps of Algorithm 1, in order, then self-training where a camera has unlabelled
+    images; stage (b) of a matcher that leaves the mappings fixed trains that matcher alone."""
     similarity = SimilarityTraining if ctx.method.matcher.trains_mappings else FrozenMappingsTraining
-    return [cls(ctx) for cls in (IdentityInit, similarity, ViewAdaptation) if ctx.cfg.stage(cls.name).enabled]
+    return [cls(ctx) for cls in (IdentityInit, similarity, ViewAdaptation, SelfTraining)
+            if ctx.cfg.stage(cls.name).enabled and (cls is not SelfTraining or ctx.unlabeled_set is not None)]

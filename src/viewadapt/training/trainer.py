@@ -233,8 +233,10 @@ class Trainer:
     # ---- evaluation ---------------------------------------------------------------------------
     def _score_one(self, model: Embedder, pair_scorer: nn.Module | None, subset: str, rerank: str | None,
                    distance: str | None) -> dict:
+        # Camera statistics are a test-time step: validation, which picks epochs, scores the trained model.
         options = replace(self.cfg.eval, rerank=rerank or self.cfg.eval.rerank,
-                          distance=distance or self.cfg.eval.distance)
+                          distance=distance or self.cfg.eval.distance,
+                          camera_statistics=self.cfg.eval.camera_statistics and subset == "test")
         if options.rerank == "ds" and pair_scorer is None:
             options = replace(options, rerank="none")  # no trained Ds yet to re-rank with
         result = None
@@ -278,7 +280,7 @@ class Trainer:
         batches = stage.sampler(epoch)
         if self.dist.active:
             batches = ShardedBatches(batches, self.dist)
-        loader = DataLoader(self.train_set, batch_sampler=batches, num_workers=self.cfg.data.num_workers,
+        loader = DataLoader(stage.dataset(), batch_sampler=batches, num_workers=self.cfg.data.num_workers,
                             pin_memory=self.device.type == "cuda")
         stats = stage.train_epoch(loader, f"{stage.name} {epoch + 1}/{stage.settings.epochs}")
         for module in self.modules().values():

@@ -1,0 +1,53 @@
+"""Pseudo-labels for a camera without labels: cross-camera mutual nearest neighbours.
+
+An unlabelled image takes the labelled identity whose prototype (the mean of its labelled embeddings)
+it is nearest, if the check runs the other way too: the image is among the ``k`` unlabelled images
+nearest that prototype (a k-reciprocal check, Zhong et al. 2017). Of the images that pass, the most
+confident fraction is kept, confidence being the margin between the nearest and the second-nearest
+identity. Cosine similarity throughout.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def prototypes(embeddings: np.ndarray, pids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(identities, their prototypes): each identity's mean unit embedding, as a unit vector."""
+    ids = np.unique(pids)
+    unit = _unit(embeddings)
+    return ids, _unit(np.stack([unit[pids == pid].mean(0) for pid in ids]))
+
+
+def mutual_neighbours(unlabelled: np.ndarray, protos: np.ndarray, k: int,
+                      fraction: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """(prototype index per unlabelled image or -1, confidence margin per image).
+
+    An image is labelled when its nearest prototype j has it among its ``k`` nearest unlabelled images,
+    and its margin (similarity to j minus that to the second-nearest prototype) is among the largest
+    ``ceil(fraction * passing)`` of the passing images'."""
+    sim = _unit(unlabelled) @ _unit(protos).T
+    nearest = sim.argmax(1)
+    ranked = np.sort(sim, axis=1)
+    margin = ranked[:, -1] - (ranked[:, -2] if sim.shape[1] > 1 else 0.0)
+    # each prototype's k nearest unlabelled images (stable: ties keep image order)
+    closest = np.argsort(-sim, axis=0, kind="stable")[:k]
+    mutual = np.zeros(len(sim), dtype=bool)
+    for j in range(sim.shape[1]):
+        mutual[closest[:, j]] |= nearest[closest[:, j]] == j
+    passing = np.flatnonzero(mutual)
+    kept = passing[np.argsort(-margin[passing], kind="stable")][: math.ceil(fraction * len(passing))]
+    labels = np.full(len(sim), -1)
+    labels[kept] = nearest[kept]
+    return labels, margin
+
+
+def kept_fraction(start: float, epoch: int, epochs: int) -> float:
+    """The confidence rule's schedule: ``start`` in the first epoch, rising linearly to 1 in the last."""
+    return start + (1.0 - start) * min(1.0, epoch / max(1, epochs - 1))
