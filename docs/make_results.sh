@@ -4,6 +4,9 @@
 # Runs are cached under viewadapt-experiments/pretrained/runs (keyed by their config and shared between
 # experiments), so a re-run only trains what is missing. Each line of RUNS: experiment, seeds, settings and
 # methods (each comma-separated, as `viewadapt experiment list` names and numbers them; all: every one).
+# Every run an experiment publishes leaves a small record in docs/results/records (config, metrics, seed,
+# code version, machine; no weights), and REPORT_ONLY=1 rebuilds the tables from those records alone,
+# training nothing (a row then says how many of its seeds are recorded).
 #
 # Each line's table is kept in docs/results/sections/ once its experiment has run, and docs/results.md is
 # put together from those sections (in the order of ALL, then any other line of RUNS) and
@@ -25,7 +28,8 @@ asymmetry 3 few_shot_colour 1,3
 asymmetry 3 viper_like 1,3
 asymmetry 1 viper_like 1,9,3
 asymmetry 3 multi_shot 1,11,9,3
-asymmetry 3 unlabeled_gallery 1,11,18,19,20,21,22,2,9,3,17"
+asymmetry 3 unlabeled_gallery 1,11,18,19,20,21,22,2,9,3,17
+cameras 3 all all"
 RUNS=${RUNS-$ALL}
 out=viewadapt-experiments/pretrained
 sections=docs/results/sections
@@ -42,7 +46,9 @@ while read -r e seeds settings methods; do
   choice=()
   if [ "$settings" != all ]; then choice+=(--settings ${settings//,/ }); fi
   if [ "$methods" != all ]; then choice+=(--methods ${methods//,/ }); fi
-  viewadapt experiment "$e" -c experiments-pretrained --seeds "$seeds" "${choice[@]}" --out "$out" -q > /dev/null
+  if [ -n "${REPORT_ONLY-}" ]; then choice+=(--report-only); fi
+  viewadapt experiment "$e" -c experiments-pretrained --seeds "$seeds" "${choice[@]}" --out "$out" \
+    --records docs/results/records -q > /dev/null
   file=$(section "$e $seeds $settings $methods")
   name=$(basename "$file" .md)  # each line's figures apart: two lines may share a setting
   sed -e "s#](\(cmc[a-z_]*\).png)#](results/${name}_\1.png)#" -e "s#](\(sweep[a-z_]*\).png)#](results/${name}_\1.png)#" \

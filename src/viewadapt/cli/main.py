@@ -93,39 +93,19 @@ def _print_metrics(m: dict, title: str) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from viewadapt.config import validate
-    from viewadapt.evaluation.scoring import score_records
     from viewadapt.reports import build_report
-    from viewadapt.runs import load_trained, resolve_device
+    from viewadapt.runs.evaluate import evaluate_run
 
-    run = load_trained(args.run)
-    cfg = run.cfg
-    device = resolve_device(cfg.train.device)
-    method = run.method.to(device)
-    e = cfg.eval
-    for key, value in (("protocol", args.protocol), ("rerank", args.rerank), ("ap", args.ap),
-                       ("search", args.search), ("faiss_k", args.topk), ("trials", args.trials),
-                       ("camera_statistics", args.camera_statistics)):
-        if value is not None:
-            setattr(e, key, value)
-    validate(cfg)  # the options meet the config's own rules (faiss search, Ds re-ranking of a run without Ds)
-    result = score_records(method.embedder(), run.split.subset(args.subset), e, cfg.data.height, cfg.data.width,
-                           seed=cfg.train.seed, device=device, num_workers=cfg.data.num_workers,
-                           pair_scorer=method.matcher.pair_scorer(), rank_lists=e.rank_lists,
-                           view_leakage=e.view_leakage)
-    result["split"] = run.split.label
-    name = "_".join([args.subset, e.protocol] + ([e.rerank] if e.rerank != "none" else []) + ([e.ap] if args.ap else [])
-                    + ([f"faiss{e.faiss_k}"] if e.search == "faiss" else [])
-                    + (["camstats"] if e.camera_statistics else []))
-    out = make_folder(Path(args.run) / "eval")
-    lists = result.pop("rank_lists", [])
-    write_text(out / f"{name}.json", json.dumps(result, indent=1))
-    if lists:
-        write_text(out / f"{name}_ranklists.json", json.dumps(lists, indent=1))
+    options = {key: value for key, value in (
+        ("protocol", args.protocol), ("rerank", args.rerank), ("ap", args.ap), ("search", args.search),
+        ("faiss_k", args.topk), ("trials", args.trials), ("camera_statistics", args.camera_statistics))
+        if value is not None}
+    result, path = evaluate_run(args.run, args.subset, options)
     report = build_report(args.run)
-    _print_metrics(result, f"{args.subset} ({run.split.label}, {e.protocol}, {result['trials']} trials, "
-                           f"{result['num_queries']} queries{', rerank ' + e.rerank if e.rerank != 'none' else ''})")
-    print(f"written: {out / (name + '.json')}, {report}")
+    rerank = f", rerank {result['rerank']}" if result["rerank"] != "none" else ""
+    _print_metrics(result, f"{args.subset} ({result['split']}, {result['protocol']}, {result['trials']} trials, "
+                           f"{result['num_queries']} queries{rerank})")
+    print(f"written: {path}, {report}")
     return 0
 
 
@@ -227,7 +207,8 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     if args.name == "list":
         for name, exp in EXPERIMENTS.items():
             print(f"{name}: {exp.title}")
-            print("".join(f"  {i}. {m.label}\n" for i, m in enumerate(exp.methods, 1)), end="")
+            print("".join(f"  {i}. {m.key + ': ' if m.key else ''}{m.label}\n" for i, m in enumerate(exp.methods, 1)),
+                  end="")
             if exp.settings[0].name:
                 print("  settings: " + ", ".join(s.name for s in exp.settings))
         return 0
@@ -242,7 +223,8 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         overrides.insert(0, f"data.root={args.data_root}")
     try:
         path = run_experiment(args.name, config, overrides, args.seeds, args.out, quiet=args.quiet,
-                              settings=args.settings, methods=args.methods)
+                              settings=args.settings, methods=args.methods, records=args.records,
+                              report_only=args.report_only)
     except KeyboardInterrupt:
         print("interrupted; finished runs are kept: the same command continues where this one stopped",
               file=sys.stderr)
@@ -388,8 +370,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="experiments", help="folder of the runs and results (reused when re-run)")
     p.add_argument("--settings", nargs="+", metavar="SETTING",
                    help="only these of the experiment's settings (e.g. recipes: few_shot viper_like multi_shot)")
-    p.add_argument("--methods", nargs="+", type=int, metavar="N",
-                   help="only these of the experiment's methods, by the numbers `viewadapt experiment list` shows")
+    p.add_argument("--methods", nargs="+", metavar="KEY",
+                   help="only these of the experiment's methods, by key or number (`viewadapt experiment list`)")
+    p.add_argument("--records", metavar="DIR",
+                   help="folder of the run records the tables are built from (default OUT/records); "
+                        "docs/results/records holds the published ones")
+    p.add_argument("--report-only", action="store_true",
+                   help="build the tables from the records alone, training nothing")
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=_cmd_experiment)
 

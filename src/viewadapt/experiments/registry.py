@@ -18,15 +18,23 @@ class Method:
     paper: dict[str, float] = field(default_factory=dict)  # dataset -> rank-1 (%)
     x: float | None = None  # position on a sweep's axis
     series: str = ""  # the sweep's curve the method belongs to, when it draws several
+    key: str = ""  # a stable name for --methods, records and docs (positions change as methods are added)
+    only: tuple[str, ...] = ()  # the settings it runs in (empty: all), where it means nothing in the others
 
 
 @dataclass(frozen=True)
 class Setting:
-    """Where an experiment's methods are compared: overrides every method runs with (a regime)."""
+    """Where an experiment's methods are compared: overrides every method runs with (a regime), and
+    those it adds on the synthetic benchmark (its size and the budget that fits it; a real dataset's
+    come from the user's config)."""
 
     name: str = ""
     overrides: tuple[str, ...] = ()
     title: str = ""
+    synthetic: tuple[str, ...] = ()
+
+    def overrides_for(self, dataset: str) -> tuple[str, ...]:
+        return self.overrides + (self.synthetic if dataset == "synthetic" else ())
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,7 @@ class Experiment:
     x_label: str = ""  # set for sweeps: the table is also drawn as a curve
     synthetic_only: bool = False  # it varies the synthetic benchmark itself
     settings: tuple[Setting, ...] = (Setting(),)  # one table each
+    baseline: str = ""  # a method's key: every row also shows its rank-1 difference from it, seed by seed
 
 
 # Training recipes, as the overrides that pin every part of them (the budget, lr and epochs, is the
@@ -93,6 +102,23 @@ FEW_LABELS = (
             "VIPeR-like, gallery camera mostly unlabelled: 200 training identities, 20 of them labelled in "
             "both cameras, the other 180 in the probe camera only (their gallery images unlabelled)"),
 )
+# The cameras a user has: every one labelled; one with few labels; one with none (a camera added to a
+# network). The last is VIPeR-like with two images per identity in each camera, so that the labelled
+# camera alone gives stage (b) its pairs; the new camera's images are all unlabelled.
+CAMERA_REGIMES = (
+    Setting("both_labelled", (), "Every camera labelled: few-shot, 50 training identities, one image per camera",
+            REGIMES[0].overrides),
+    Setting("few_labels", ("data.labeled_pairs=20",),
+            "One camera with few labels: 200 training identities, 20 of them labelled in the gallery camera",
+            tuple(o for o in FEW_LABELS[0].overrides if not o.startswith("data.labeled_pairs"))),
+    Setting("new_camera", ("data.labeled_pairs=0",),
+            "A new camera without labels: 200 training identities labelled in the probe camera (two images "
+            "each), the gallery camera's images all unlabelled",
+            REGIMES[1].overrides + ("data.synthetic.images_per_view=2",)),
+)
+UNLABELLED = ("few_labels", "new_camera")
+STAGES_AB = ("train.adaptation.enabled=false",)
+SELF_TRAINING = ("train.self_training.enabled=true", "train.self_training.epochs=5")
 GAMMAS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
 VIEW_SHIFTS = (0.0, 0.5, 1.0, 2.0)
 # The few-shot learners embed both views with one network and match by cosine (unit embeddings).
@@ -225,5 +251,23 @@ for _experiment in (
                + ("train.init_sampler=pk",)),
         Method("with the batch-hard triplet (bot)", SOFTMAX_ONLY + BOT_RECIPE),
     ), synthetic_only=True, settings=REGIMES[:1]),
+    Experiment("cameras", "Which configuration for which cameras: every camera labelled, one with few labels, "
+               "one with none", (
+                   Method("Siamese ({probe} shared, stages a+b)", ("model.shared=true", *STAGES_AB), key="siamese"),
+                   Method("Siamese, test-time camera statistics (AdaBN)",
+                          ("model.shared=true", *STAGES_AB, "eval.camera_statistics=true"), key="siamese_camstats"),
+                   Method("bn: view-specific batch norms, stages a+b", ("model.asymmetry=bn", *STAGES_AB), key="bn"),
+                   Method("stats: camera statistics (CBN), stages a+b", ("model.asymmetry=stats", *STAGES_AB),
+                          key="stats"),
+                   Method("stats, test-time camera statistics (CBN calibrated)",
+                          ("model.asymmetry=stats", *STAGES_AB, "eval.camera_statistics=true"), key="stats_camstats"),
+                   Method("stats + self-training on the unlabelled camera",
+                          ("model.asymmetry=stats", *STAGES_AB, *SELF_TRAINING), key="stats_self", only=UNLABELLED),
+                   Method("the paper's Ours* ({probe} / {gallery}, stages a+b+c)", (), key="ours"),
+                   # The same network and steps with every gallery label: what the missing labels cost.
+                   Method("upper bound: Siamese with every camera labelled",
+                          ("model.shared=true", *STAGES_AB, "data.labeled_pairs=-1", "train.similarity.epochs=2"),
+                          key="all_labels", only=UNLABELLED),
+               ), settings=CAMERA_REGIMES, baseline="siamese"),
 ):
     EXPERIMENTS.register(_experiment.name)(_experiment)

@@ -7,7 +7,6 @@ method's defaults are a row of most of them) share its runs, and a changed confi
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import statistics
@@ -19,11 +18,13 @@ from viewadapt.config import Config, load_config
 from viewadapt.data import set_name
 from viewadapt.errors import ConfigError, ViewAdaptError
 from viewadapt.experiments.leakage import add_test_leakage
+from viewadapt.experiments.records import find_record, make_record, run_key, settings_tree, write_record
 from viewadapt.experiments.registry import EXPERIMENTS, Experiment, Method, Setting
 from viewadapt.files import make_folder, write_text
 from viewadapt.reports.figures import plot_cmc, plot_sweep
 from viewadapt.runs import CONFIG_FILE, METRICS_FILE
 from viewadapt.runs.folder import ZERO_SHOT, environment, run_finished, write_json
+from viewadapt.runs.evaluate import evaluate_run
 from viewadapt.runs.lock import RunLock
 from viewadapt.training import Trainer
 from viewadapt.training.hooks import zero_shot_label
@@ -32,17 +33,6 @@ from viewadapt.training.hooks import zero_shot_label
 COLUMNS = (("rank1", "rank-1"), ("rank5", "rank-5"), ("rank20", "rank-20"), ("mAP", "mAP"))
 # A fresh probe's view accuracy on the test embeddings scored (the floor's: untrained features).
 LEAKAGE = ("view_leakage", "view leakage (C_test)")
-
-
-def _settings(cfg: Config) -> dict:
-    """A run's resolved config less where it is written, and, for the synthetic set, where its images
-    are (its spec and size determine them)."""
-    tree = cfg.to_dict()
-    for key in ("output_dir", "name"):
-        tree.pop(key)
-    if tree["data"]["dataset"] == "synthetic":
-        tree["data"].pop("root")
-    return tree
 
 
 def own_synthetic_root(cfg: Config) -> None:
@@ -55,20 +45,13 @@ def own_synthetic_root(cfg: Config) -> None:
         d.root = f"{str(d.root).rstrip('/')}-{set_name(d.synthetic, d.height, d.width)}"
 
 
-def run_key(cfg: Config) -> str:
-    """What a run's results depend on: its resolved config, less where it is written and its seed."""
-    tree = _settings(cfg)
-    tree["train"].pop("seed")
-    return hashlib.sha1(json.dumps(tree, sort_keys=True).encode()).hexdigest()[:12]
-
-
 def _earlier_run(cfg: Config, run: Path) -> Path | None:
     """A run of the same settings cached under another key: one written before a config key existed
     has a config.yaml without it, and reads with the key at its default (as a checkpoint resumes)."""
-    wanted = _settings(cfg)
+    wanted = settings_tree(cfg)
     for candidate in sorted(run.parent.parent.glob(f"*/{run.name}/{CONFIG_FILE}")):
         try:
-            if _settings(load_config(candidate)) == wanted:
+            if settings_tree(load_config(candidate)) == wanted:
                 return candidate.parent
         except ViewAdaptError:  # a config this version cannot read is no match
             continue
@@ -102,7 +85,7 @@ def run_method(cfg: Config, run: Path, quiet: bool) -> dict:
 
 
 def _cell(values: list[float | None]) -> str:
-    if any(v is None for v in values):
+    if not values or any(v is None for v in values):
         return "-"
     mean = 100 * statistics.fmean(values)
     return f"{mean:.1f} ± {100 * statistics.stdev(values):.1f}" if len(values) > 1 else f"{mean:.1f}"
@@ -113,47 +96,90 @@ def _row(label: str, runs: list[dict], paper: str | None, columns: tuple = COLUM
     return row + (f" | {paper}" if paper is not None else "") + " |"
 
 
+def scored_run(cfg: Config, run: Path, records: Path, quiet: bool,
+               report_only: bool = False) -> tuple[dict, dict | None, dict] | None:
+    """One (method, seed) of an experiment: (its test metrics, its zero-shot floor's, its record), from
+    its record in ``records`` where there is one, else trained (or taken from the run cache in ``run``)
+    and recorded; None when ``report_only`` and there is no record. Test-time camera statistics
+    (``eval.camera_statistics``) score the weights of the same run as the row without them: one
+    training, two rows."""
+    test_time = cfg.eval.camera_statistics
+    cfg.eval.camera_statistics = False
+    path, record = find_record(records, cfg)
+    changed = False
+    if record is None or (test_time and "camera_statistics" not in record["evaluations"]):
+        if report_only:
+            return None
+        if record is None or not run_finished(run):  # a record's run may be gone: scoring needs its weights
+            metrics = run_method(cfg, run, quiet)
+            if cfg.eval.view_leakage:  # a run cached before the trainer probed the test split
+                metrics = add_test_leakage(run)
+            record = {**make_record(cfg, metrics, run), "evaluations": (record or {}).get("evaluations", {})}
+        if test_time and "camera_statistics" not in record["evaluations"]:
+            record["evaluations"]["camera_statistics"] = evaluate_run(run, "test", {"camera_statistics": True})[0]
+        changed = True
+    if changed:
+        write_record(path, record)
+    test = record["evaluations"]["camera_statistics"] if test_time else record["test"]
+    return {**test, "run": str(run), "seed": cfg.train.seed}, record["zero_shot"], record
+
+
 def run_setting(exp: Experiment, setting: Setting, config: str | Path | None, overrides: list[str], seeds: int,
-                out: Path, quiet: bool) -> tuple[dict[str, list[dict]], dict[str, list[dict]], float]:
-    """Every method of ``exp`` over the seeds in one setting: ({label: runs' test results}, {zero-shot
-    label: its results over the seeds}, training seconds)."""
-    base = load_config(config, overrides + list(setting.overrides))
+                out: Path, quiet: bool, records: Path | None = None, report_only: bool = False,
+                ) -> tuple[dict[str, tuple[Method, list[dict]]], dict[str, list[dict]], list[dict]]:
+    """Every method of ``exp`` that runs in ``setting``, over the seeds: ({label: (method, its runs' test
+    results)}, {zero-shot label: its results over the seeds}, the runs' records). Records go to (and
+    are read from) ``records``, by default ``out/records``."""
+    dataset = load_config(config, overrides).data.dataset
+    regime = list(setting.overrides_for(dataset))
+    base = load_config(config, overrides + regime)
     probe, gallery = base.model.probe_backbone, base.model.gallery_backbone
-    results: dict[str, list[dict]] = {}
-    floors: dict[str, list[dict]] = {}
-    train_s = 0.0
+    results: dict[str, tuple[Method, list[dict]]] = {}
+    floors: dict[str, dict[int, dict]] = {}
+    used: list[dict] = []
     for method in exp.methods:
+        if method.only and setting.name not in method.only:
+            continue
         label = method.label.format(probe=probe, gallery=gallery)
-        extra = list(setting.overrides) + method_overrides(method, probe, gallery)
+        extra = regime + method_overrides(method, probe, gallery)
         runs = []
         for seed in range(seeds):
             if not quiet:
                 print(f"== {setting.name + ': ' if setting.name else ''}{label}, seed {seed}")
             cfg = load_config(config, overrides + extra + [f"train.seed={seed}"])
             own_synthetic_root(cfg)
-            run = out / "runs" / run_key(cfg) / f"seed{seed}"
-            metrics = run_method(cfg, run, quiet)
-            if cfg.eval.view_leakage:  # a run cached before the trainer probed the test split
-                metrics = add_test_leakage(run)
-            train_s += metrics["train_time_s"]
-            runs.append({**metrics["test"], "run": str(run)})
-            floor = metrics.get(ZERO_SHOT)
-            if floor and len(floors.setdefault(zero_shot_label(cfg), [])) <= seed:
-                floors[zero_shot_label(cfg)].append({**floor["test"], "run": str(run)})
-        results[label] = runs
-    return results, floors, train_s
+            run = out / "runs" / run_key(replace(cfg, eval=replace(cfg.eval, camera_statistics=False))) / f"seed{seed}"
+            scored = scored_run(cfg, run, records or out / "records", quiet, report_only)
+            if scored is None:  # not recorded yet: the table says how many seeds its row has
+                continue
+            test, floor, record = scored
+            used.append(record)
+            runs.append(test)
+            if floor:
+                floors.setdefault(zero_shot_label(cfg), {}).setdefault(seed, {**floor, "run": str(run), "seed": seed})
+        results[label] = (method, runs)
+    return results, {label: [by_seed[s] for s in sorted(by_seed)] for label, by_seed in floors.items()}, used
 
 
-def _chosen_methods(exp: Experiment, positions: list[int] | None) -> Experiment:
-    """``exp`` with only the methods at ``positions`` (1-based, as `viewadapt experiment list` numbers
-    them), in that order: a grid trimmed where one seed already shows the trend."""
-    if not positions:
+def _chosen_methods(exp: Experiment, chosen: list[int | str] | None) -> Experiment:
+    """``exp`` with only the ``chosen`` methods, by key or by position (1-based, as `viewadapt experiment
+    list` numbers them), in that order: a grid trimmed where one seed already shows the trend."""
+    if not chosen:
         return exp
-    wrong = [str(p) for p in positions if not 1 <= p <= len(exp.methods)]
+    keys = {m.key: m for m in exp.methods if m.key}
+    picked, wrong = [], []
+    for c in chosen:
+        if str(c).isdigit() and 1 <= int(c) <= len(exp.methods):
+            picked.append(exp.methods[int(c) - 1])
+        elif str(c) in keys:
+            picked.append(keys[str(c)])
+        else:
+            wrong.append(str(c))
     if wrong:
-        raise ConfigError(f"experiment '{exp.name}' has methods 1 to {len(exp.methods)} (viewadapt experiment list), "
-                          f"not {', '.join(wrong)}")
-    return replace(exp, methods=tuple(exp.methods[p - 1] for p in positions))
+        names = f"keys {', '.join(keys)} or " if keys else ""
+        raise ConfigError(f"experiment '{exp.name}' has methods {names}1 to {len(exp.methods)} (viewadapt experiment "
+                          f"list), not {', '.join(wrong)}")
+    return replace(exp, methods=tuple(picked))
 
 
 def _chosen_settings(exp: Experiment, names: list[str] | None) -> tuple[Setting, ...]:
@@ -167,12 +193,36 @@ def _chosen_settings(exp: Experiment, names: list[str] | None) -> tuple[Setting,
     return tuple(known[n] for n in names)
 
 
+def _paired(runs: list[dict], baseline: list[dict]) -> str:
+    """Rank-1 minus the baseline's, seed by seed (points): mean ± std (each seed's difference), over the
+    seeds both have."""
+    base = {b["seed"]: b["rank1"] for b in baseline}
+    diffs = [100 * (r["rank1"] - base[r["seed"]]) for r in runs if r["seed"] in base]
+    if not diffs:
+        return "-"
+    spread = f" ± {statistics.stdev(diffs):.1f}" if len(diffs) > 1 else ""
+    return f"{statistics.fmean(diffs):+.1f}{spread} ({', '.join(f'{d:+.0f}' for d in diffs)})"
+
+
+def _machine(used: list[dict]) -> str:
+    """Where the first of the runs was trained, from its record."""
+    if not used:
+        return ""
+    e = used[0]["environment"]
+    return (f"Runs trained with viewadapt {e.get('viewadapt')} on {e.get('platform')}, torch {e.get('torch')}, "
+            f"{e.get('cpu_threads')} threads{', GPU ' + e['cuda'] if e.get('cuda') else ''}.")
+
+
 def run_experiment(name: str, config: str | Path | None = None, overrides: list[str] | None = None, seeds: int = 3,
                    out: str | Path = "experiments", quiet: bool = True, settings: list[str] | None = None,
-                   methods: list[int] | None = None) -> Path:
+                   methods: list[int | str] | None = None, records: str | Path | None = None,
+                   report_only: bool = False) -> Path:
     """Train every method of experiment ``name`` in each of its settings (or the named ones) with
-    train.seed 0..seeds-1; write ``results.md``: per setting, a table of mean +- std over the seeds that
-    starts with the zero-shot floor of the networks the methods start from."""
+    train.seed 0..seeds-1, recording each run in ``records`` (default ``out/records``); write
+    ``results.md``: per setting, a table of mean +- std over the seeds that starts with the zero-shot
+    floor of the networks the methods start from, and, where the experiment names a baseline, each
+    row's paired per-seed rank-1 difference from it. ``report_only`` builds the tables from the records
+    alone, training nothing; the file then depends on the records only."""
     exp: Experiment = _chosen_methods(EXPERIMENTS[name], methods)
     chosen = _chosen_settings(exp, settings)
     overrides = list(overrides or [])
@@ -184,52 +234,72 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
         raise ConfigError(f"an experiment needs at least one seed, not {seeds}")
     folder = Path(out) / name
     make_folder(folder, parents=True)
+    records = Path(records) if records else Path(out) / "records"
     start = time.time()
-    env = environment()
     dataset = base.data.dataset
     has_paper = any(dataset in m.paper for m in exp.methods)
     lines = [f"# {exp.title}", "",
              f"Dataset {dataset}, seeds 0-{seeds - 1} (train.seed), mean ± std over seeds. "
-             f"Config: {config or 'defaults'} {' '.join(overrides)}".rstrip(),
-             f"Machine: {env.get('platform', '')}, {os.cpu_count()} CPU cores, torch {env.get('torch', '?')}, "
-             f"device {base.train.device}."]
+             f"Config: {config or 'defaults'} {' '.join(overrides)}".rstrip()]
     everything: dict[str, dict] = {}
+    envs: list[dict] = []
     for setting in chosen:
-        setting_start = time.time()
-        results, floors, train_s = run_setting(exp, setting, config, overrides, seeds, Path(out), quiet)
-        first = next(iter(results.values()))[0]
+        results, floors, used = run_setting(exp, setting, config, overrides, seeds, Path(out), quiet, records,
+                                            report_only)
+        envs += used
+        # a run scored twice (with and without test-time camera statistics) trained once
+        train_s = sum({(r["key"], r["seed"]): r["train_time_s"] for r in used}.values())
+        measured_runs = [runs[0] for _, runs in results.values() if runs]
+        if not measured_runs:
+            lines += ["", f"## {setting.title or setting.name}", "", "No run of this setting is recorded yet."]
+            continue
+        first = measured_runs[0]
         suffix = f"_{setting.name}" if setting.name else ""
         head = [f"## {setting.title or setting.name}", ""] if setting.name else []
         lines += ["", *head,
                   f"Split {first['split']}, protocol {first['protocol']}"
-                  + (f"; setting: {' '.join(setting.overrides)}" if setting.overrides else "") + ". "
-                  f"Training time of the {sum(map(len, results.values()))} runs: {train_s / 60:.1f} min; "
-                  f"this call: {(time.time() - setting_start) / 60:.1f} min (finished runs are reused).", ""]
-        measured = any(r.get(LEAKAGE[0]) is not None for runs in results.values() for r in runs)
+                  + (f"; setting: {' '.join(regime)}" if (regime := setting.overrides_for(dataset)) else "") + ". "
+                  f"Training time of the {sum(len(runs) for _, runs in results.values())} runs: {train_s / 60:.1f} "
+                  "min (a row scored with test-time camera statistics shares its run with the row without).", ""]
+        measured = any(r.get(LEAKAGE[0]) is not None for _, runs in results.values() for r in runs)
         columns = COLUMNS + ((LEAKAGE,) if measured else ())
-        header = "| method | " + " | ".join(h for _, h in columns) + (" | paper rank-1 |" if has_paper else " |")
-        lines += [header, "|---" * (len(columns) + 1 + has_paper) + "|"]
-        lines += [_row(label, runs, "-" if has_paper else None, columns) for label, runs in floors.items()]
-        for method, (label, runs) in zip(exp.methods, results.items()):
-            lines.append(_row(label, runs, method.paper.get(dataset, "-") if has_paper else None, columns))
+        baseline = next((label for label, (m, _) in results.items() if exp.baseline and m.key == exp.baseline), None)
+        extra = [f"rank-1 − {exp.baseline}, paired by seed"] if baseline else []
+        header = "| method | " + " | ".join([h for _, h in columns] + extra) + (" | paper rank-1 |" if has_paper else " |")
+        lines += [header, "|---" * (len(columns) + len(extra) + 1 + has_paper) + "|"]
+        for label, runs in floors.items():
+            row = _row(label, runs, "-" if has_paper else None, columns)
+            lines.append(row[:-1] + ("| - |" if baseline else "|"))
+        for label, (method, runs) in results.items():
+            shown = f"{label} (`{method.key}`)" if method.key else label
+            if len(runs) < seeds:  # a table rebuilt from records before every seed was trained
+                shown += f" ({len(runs)} of {seeds} seeds)"
+            row = _row(shown, runs,
+                       method.paper.get(dataset, "-") if has_paper else None, columns)
+            if baseline:
+                diff = "-" if label == baseline else _paired(runs, results[baseline][1])
+                row = row[:-1] + f"| {diff} |"
+            lines.append(row)
         curves = {label: [statistics.fmean(c) for c in zip(*(r["cmc"] for r in runs))]
-                  for label, runs in {**floors, **results}.items()}
+                  for label, runs in {**floors, **{k: v for k, (_, v) in results.items()}}.items() if runs}
         plot_cmc(curves, folder / f"cmc{suffix}.png",
                  title=f"{name}{': ' + setting.name if setting.name else ''}: CMC ({dataset}, mean over seeds)")
         lines += ["", f"![CMC](cmc{suffix}.png)"]
         if exp.x_label:
             series: dict[str, tuple[list[float], list[list[float]]]] = {}
-            for method, runs in zip(exp.methods, results.values()):
+            for method, runs in results.values():
                 xs, ys = series.setdefault(method.series, ([], []))
                 xs.append(method.x)
                 ys.append([r["rank1"] for r in runs])
             plot_sweep(series, folder / f"sweep{suffix}.png", exp.x_label, "rank-1")
             lines += ["", f"![sweep](sweep{suffix}.png)"]
-        everything[setting.name] = {"results": results, "zero_shot": floors}
-    wall = time.time() - start
-    lines.insert(4, f"Wall time of this call: {wall / 60:.1f} min.")
+        everything[setting.name] = {"results": {k: v for k, (_, v) in results.items()}, "zero_shot": floors}
+    if machine := _machine(envs):
+        lines.insert(3, machine)
     path = folder / "results.md"
     write_text(path, "\n".join(lines) + "\n")
-    write_json(folder / "results.json", {"experiment": name, "dataset": dataset, "seeds": seeds, "wall_s": wall,
+    write_json(folder / "results.json", {"experiment": name, "dataset": dataset, "seeds": seeds,
                                          "settings": everything})
+    if not quiet:
+        print(f"wall time of this call: {(time.time() - start) / 60:.1f} min")
     return path
