@@ -176,3 +176,36 @@ def test_the_cameras_regimes_run_on_a_folder_of_ones_own_cameras(tiny_synthetic,
     table = path.read_text()
     assert "Dataset folder" in table and "setting: data.labeled_pairs=0." in table
     assert table.count("(`siamese`)") == 2 and table.count("(`stats_self`)") == 1
+
+
+def test_a_third_camera_without_labels_is_pseudo_labelled_and_scored_against_the_labelled_two(tmp_path):
+    """Two labelled cameras and a new one: only the new camera's images lose their labels, self-training
+    labels them, and the table scores probes of cameras 1 and 2 against camera 3's gallery."""
+    from viewadapt.data.splits import hide_gallery_labels
+    from viewadapt.data.synthetic import SyntheticSpec, generate
+    from viewadapt.experiments.runner import run_experiment
+
+    root = generate(tmp_path / "three", SyntheticSpec(16, 2, 1.0, seed=4, num_cameras=3), 64, 32)
+    mine = tiny_overrides(root, tmp_path / "unused") + [
+        "data.dataset=folder", "data.camera_groups=[[cam_a],[cam_b],[cam_c]]", "model.extra_backbones=[vggm_small]",
+        "train.init.epochs=1", "train.similarity.epochs=1", "train.self_training.epochs=1"]
+    cfg = load_config(None, mine + ["data.labeled_pairs=0", "train.adaptation.enabled=false"])
+    trainer = Trainer.create(cfg, verbose=False)
+    assert {r.view for r in trainer.train_set.records} == {0, 1}
+    assert {r.view for r in trainer.stages[-1].ctx.unlabeled_set.records} == {2}
+    records = trainer.train_set.records + trainer.stages[-1].ctx.unlabeled_set.records
+    assert hide_gallery_labels(records, 0, 0, view=2) == (trainer.train_set.records,
+                                                         trainer.stages[-1].ctx.unlabeled_set.records)
+    trainer.close()
+    with pytest.raises(ConfigError, match="stage \\(c\\)'s view term compares two views"):
+        load_config(None, mine + ["data.labeled_pairs=0"])
+    path = run_experiment("cameras", None, mine, seeds=1, out=tmp_path / "exp", settings=["new_camera_3"],
+                          methods=["siamese", "stats_self"])
+    table = path.read_text()
+    assert table.count("(`siamese`)") == 1 and table.count("(`stats_self`)") == 1
+    results = json.loads((tmp_path / "exp" / "cameras" / "results.json").read_text())
+    run = results["settings"]["new_camera_3"]["results"]
+    siamese = next(v for k, v in run.items() if k.startswith("Siamese"))[0]
+    metrics = json.loads((tmp_path / "exp" / "runs" / siamese["run"].split("/runs/")[1] / "metrics.json").read_text())
+    pairs = metrics["test"]["pairs"]
+    assert siamese["rank1"] == pytest.approx((pairs["0->2"]["rank1"] + pairs["1->2"]["rank1"]) / 2)

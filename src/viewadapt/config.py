@@ -50,10 +50,11 @@ class DataConfig:
     num_valid: int = 30
     num_test: int = -1
     split_seed: int = 0
-    # A gallery camera with few labels: only this many C_train identities keep their labels in both
-    # views; the others are labelled in the probe view only, and their gallery-view images are seen,
-    # unlabelled, by stage (c)'s view term and self-training alone (-1: every identity labelled in both
-    # views; 0: a gallery camera without labels, SP batches then pair images within the probe camera)
+    # A gallery camera with few labels: only this many C_train identities keep their labels in the
+    # gallery view (with camera groups: the last view); the others are labelled in the other views only,
+    # and their gallery-view images are seen, unlabelled, by stage (c)'s view term and self-training
+    # alone (-1: every identity labelled everywhere; 0: a gallery camera without labels, with two views
+    # SP batches then pair images within the probe camera)
     labeled_pairs: int = -1
     num_workers: int = 0
 
@@ -371,9 +372,9 @@ def validate(cfg: Config) -> None:
            "data.camera_groups must list at least two non-empty groups of camera names")
     flat = [c for g in groups for c in g]
     _check(len(flat) == len(set(flat)), "data.camera_groups: a camera may belong to one group only")
-    _check(d.labeled_pairs == -1 or cfg.num_views == 2,
-           f"data.labeled_pairs needs two views (a probe and a gallery camera), not {cfg.num_views}: "
-           "set data.camera_groups to two groups")
+    _check(d.labeled_pairs == -1 or cfg.num_views == 2 or not t.adaptation.enabled,
+           f"data.labeled_pairs with {cfg.num_views} views hides the last view's labels, and stage (c)'s view "
+           "term compares two views: set train.adaptation.enabled=false, or data.camera_groups to two groups")
     for key in ("probe_backbone", "gallery_backbone"):
         BACKBONES.check(getattr(m, key), f"model.{key}")
     _check(not m.extra_backbones or len(m.extra_backbones) == cfg.num_views - 2,

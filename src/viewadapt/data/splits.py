@@ -227,12 +227,13 @@ def camera_views(split: Split, dataset: DatasetDescription, groups: list[list[st
     return Split(**parts, seed=split.seed, protocol=split.protocol, trial=split.trial, dataset=split.dataset)
 
 
-def hide_gallery_labels(records: list[ViewRecord], labeled_pairs: int,
-                        seed: int) -> tuple[list[ViewRecord], list[ViewRecord]]:
-    """A gallery camera with few labels, made from a labelled C_train: ``labeled_pairs`` identities
-    (a seeded draw) keep every image labelled; the others keep their probe-view (view 0) images, and
-    their gallery-view images become unlabelled ones. Returns (labelled, unlabelled) records; the
-    unlabelled records still carry their identity, which no loss may read. ``-1`` keeps every label.
+def hide_gallery_labels(records: list[ViewRecord], labeled_pairs: int, seed: int,
+                        view: int = 1) -> tuple[list[ViewRecord], list[ViewRecord]]:
+    """A camera with few labels, made from a labelled C_train: ``labeled_pairs`` identities (a seeded
+    draw) keep every image labelled; the others keep their images of the other views, and their images
+    of ``view`` (the gallery camera, or the last of several) become unlabelled ones. Returns (labelled,
+    unlabelled) records; the unlabelled records still carry their identity, which no loss may read.
+    ``-1`` keeps every label.
     """
     if labeled_pairs < 0:
         return list(records), []
@@ -241,5 +242,5 @@ def hide_gallery_labels(records: list[ViewRecord], labeled_pairs: int,
         raise DataError(f"data.labeled_pairs={labeled_pairs} but C_train has {len(pids)} identities: "
                         "lower data.labeled_pairs or raise data.num_train")
     keep = {pids[i] for i in np.random.default_rng([seed, labeled_pairs]).permutation(len(pids))[:labeled_pairs]}
-    labeled = [r for r in records if r.pid in keep or r.view == 0]
-    return labeled, [r for r in records if r.pid not in keep and r.view != 0]
+    labeled = [r for r in records if r.pid in keep or r.view != view]
+    return labeled, [r for r in records if r.pid not in keep and r.view == view]

@@ -124,15 +124,25 @@ def scored_run(cfg: Config, run: Path, records: Path, quiet: bool,
     return {**test, "run": str(run), "seed": cfg.train.seed}, record["zero_shot"], record
 
 
+def _view_pairs(result: dict, pairs: tuple[str, ...]) -> dict:
+    """A many-view result scored on ``pairs`` of views only: the mean of those pairs' metrics and CMC."""
+    if "pairs" not in result:
+        raise ConfigError(f"this setting scores the view pairs {', '.join(pairs)}, and its runs have two views "
+                          "only: give data.camera_groups with the new camera last")
+    chosen = [result["pairs"][p] for p in pairs]
+    mean = {k: statistics.fmean(r[k] for r in chosen) for k, v in chosen[0].items() if isinstance(v, float)}
+    mean["cmc"] = [statistics.fmean(c) for c in zip(*(r["cmc"] for r in chosen))]
+    return {**{k: v for k, v in result.items() if k != "pairs"}, **mean}
+
+
 def run_setting(exp: Experiment, setting: Setting, config: str | Path | None, overrides: list[str], seeds: int,
                 out: Path, quiet: bool, records: Path | None = None, report_only: bool = False,
                 ) -> tuple[dict[str, tuple[Method, list[dict]]], dict[str, list[dict]], list[dict]]:
     """Every method of ``exp`` that runs in ``setting``, over the seeds: ({label: (method, its runs' test
     results)}, {zero-shot label: its results over the seeds}, the runs' records). Records go to (and
     are read from) ``records``, by default ``out/records``."""
-    dataset = load_config(config, overrides).data.dataset
-    regime = list(setting.overrides_for(dataset))
-    base = load_config(config, overrides + regime)
+    base = load_config(config, overrides)  # a regime alone may not be a valid config: its methods make it one
+    regime = list(setting.overrides_for(base.data.dataset))
     probe, gallery = base.model.probe_backbone, base.model.gallery_backbone
     results: dict[str, tuple[Method, list[dict]]] = {}
     floors: dict[str, dict[int, dict]] = {}
@@ -153,6 +163,8 @@ def run_setting(exp: Experiment, setting: Setting, config: str | Path | None, ov
             if scored is None:  # not recorded yet: the table says how many seeds its row has
                 continue
             test, floor, record = scored
+            if setting.pairs:
+                test, floor = _view_pairs(test, setting.pairs), floor and _view_pairs(floor, setting.pairs)
             used.append(record)
             runs.append(test)
             if floor:

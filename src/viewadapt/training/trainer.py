@@ -59,7 +59,8 @@ class Trainer:
         torch.manual_seed(cfg.train.seed)
         self.method = build_method(cfg).to(self.device)
         h, w = cfg.data.height, cfg.data.width
-        labeled, unlabeled = hide_gallery_labels(split.train, cfg.data.labeled_pairs, cfg.data.split_seed)
+        labeled, unlabeled = hide_gallery_labels(split.train, cfg.data.labeled_pairs, cfg.data.split_seed,
+                                                 cfg.num_views - 1)
         augmented = train_transform(h, w, cfg.data.augment)
         ctx = StageContext(cfg, self.method, ViewImages(labeled, augmented), ViewImages(split.valid, eval_transform(h, w)),
                            self.device, self.stepper, self.dist, ViewImages(unlabeled, augmented) if unlabeled else None)
