@@ -78,3 +78,25 @@ def test_every_packaged_config_loads():
     for name in packaged_configs():
         assert load_config(name).data.dataset
     assert {"experiments-small", "experiments-pretrained", "experiments-large"} <= set(packaged_configs())
+
+
+def test_the_configuration_reference_is_current_and_documents_every_key():
+    """docs/config.md is written from the config's own code: stale, it fails here; a key without a
+    comment in the code fails here too."""
+    from pathlib import Path
+
+    from viewadapt.reports.config_reference import config_reference
+
+    text = config_reference()
+    committed = Path(__file__).parent.parent / "docs" / "config.md"
+    assert committed.read_text() == text, "regenerate: python -m viewadapt.reports.config_reference > docs/config.md"
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    keys = {row.split("`")[1] for row in rows}
+
+    def leaves(tree: dict, prefix: str = "") -> set:
+        return set().union(*(leaves(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}"}
+                             for k, v in tree.items()))
+
+    assert keys == leaves(load_config(None).to_dict())
+    assert not [row for row in rows if row.endswith("|  |")], "give every config field a comment"
+    assert "One of: `full`, `partial:K`, `bn`, `stats`, `none`." in text  # the choices come from the code

@@ -31,10 +31,10 @@ CLASSIFIERS = ("separate", "shared")
 
 @dataclass
 class DataConfig:
-    # synthetic (generated under root), viper, cuhk03, market1501, dukemtmc (root = the folder holding
-    # them all), folder (root = <root>/<camera>/<id>/*.jpg) or csv (root = the index file)
+    # the embedded synthetic set (generated under root), a standard dataset (root: the folder holding
+    # them), folder (root/<camera>/<id>/*.jpg: one's own cameras) or csv (root: the index file)
     dataset: str = "synthetic"
-    root: str = "data/synthetic"
+    root: str = "data/synthetic"  # where the dataset is (see data.dataset)
     protocol: str = "custom"  # identity split: custom (num_* below), paper (Table I) or standard
     trial: int = 0  # which of a protocol's repeated splits (VIPeR standard: 0-9, CUHK03 paper: 0-19)
     variant: str = ""  # CUHK03: labeled (default) or detected
@@ -43,20 +43,20 @@ class DataConfig:
     # and a gallery camera per identity.
     camera_groups: list[list[str]] = field(default_factory=list)
     synthetic: SyntheticSpec = field(default_factory=SyntheticSpec)  # the embedded benchmark
-    height: int = 128
-    width: int = 64
+    height: int = 128  # every image is resized to height x width pixels
+    width: int = 64  # (see data.height)
     augment: AugmentOptions = field(default_factory=AugmentOptions)  # training images only
     num_train: int = 200  # protocol custom: identities in C_train, C_valid, C_test; -1 for C_test takes the rest
-    num_valid: int = 30
-    num_test: int = -1
-    split_seed: int = 0
+    num_valid: int = 30  # C_valid's identities (protocol custom): validation picks epochs and stops stages
+    num_test: int = -1  # C_test's identities (protocol custom); -1: every identity left
+    split_seed: int = 0  # the draw of the identity split (and of the identities data.labeled_pairs keeps)
     # A gallery camera with few labels: only this many C_train identities keep their labels in the
     # gallery view (with camera groups: the last view); the others are labelled in the other views only,
     # and their gallery-view images are seen, unlabelled, by stage (c)'s view term and self-training
     # alone (-1: every identity labelled everywhere; 0: a gallery camera without labels, with two views
     # SP batches then pair images within the probe camera)
     labeled_pairs: int = -1
-    num_workers: int = 0
+    num_workers: int = 0  # data-loading processes (0: load in the training process)
 
 
 @dataclass
@@ -69,15 +69,15 @@ class ModelConfig:
     # probe backbone's first K stages, the rest shared), bn (its batch norms only), stats (its batch
     # norms' running statistics only: camera-based batch normalisation, every weight shared), none (Siamese)
     asymmetry: str = "full"
-    pretrained: bool = True
+    pretrained: bool = True  # start from ImageNet weights (shipped for EfficientNet-Lite0/1/2), else random ones
     allow_download: bool = False  # torchvision weights only: fetch into torch's hub cache when missing
     # bnneck: the pooled feature itself, batch-normalised (embedding_dim is then the backbone's width);
     # linear: pooled feature -> random linear layer to embedding_dim (the paper's reading)
     neck: str = "bnneck"
-    embedding_dim: int = 256
+    embedding_dim: int = 256  # the embedding's width with neck=linear
     normalize: bool = True  # L2-normalised embeddings (what the classifier of stage (a) and Eq. 2/5 see)
-    ds_hidden: list[int] = field(default_factory=lambda: [1024, 2048])
-    dd_hidden: int = 256
+    ds_hidden: list[int] = field(default_factory=lambda: [1024, 2048])  # the similarity discriminator Ds's hidden layers
+    dd_hidden: int = 256  # the view discriminator Dd's hidden width
     # What Dd looks at: the embedding, or the feature before the neck's batch norm (the pooled backbone
     # feature with a BNNeck), which per-view batch norms cannot normalise the views' difference out of
     dd_input: str = "embedding"
@@ -86,10 +86,10 @@ class ModelConfig:
 
 @dataclass
 class LossConfig:
-    margin: float = 2.0
-    gamma: float = 2.5
+    margin: float = 2.0  # the contrastive term's margin m (Eq. 2): negatives are pushed this far apart
+    gamma: float = 2.5  # the contrastive term's weight (Eq. 2, 5; Fig. 7's sweep)
     adaptive: bool = True  # Eq. 5/6 ("Ours*") instead of Eq. 2 ("Ours")
-    detach_weights: bool = False
+    detach_weights: bool = False  # Eq. 6's pair weights as constants (no gradient through them)
     lambda_sim: float = 1.0  # weight of the similarity loss in stage (c); 0 = literal Algorithm 1
     # stage (c)'s domain term: "confusion" (Eq. 3, the method), the baselines "mmd" (DAN), "adda"
     # (inverted labels, probe mapping fixed) and "coral" (Deep CORAL), or "none": stage (c) without
@@ -101,26 +101,27 @@ class LossConfig:
     # stage (a) network frozen)
     metric: str = "ds"
     fewshot_scale: float = 10.0  # inverse temperature of the few-shot learners' cosine softmax
-    # stage (a): label smoothing of the identity softmax, weight and margin of the batch-hard triplet
-    # loss (needs train.init_sampler=pk)
-    label_smoothing: float = 0.1
-    triplet: float = 0.0
-    triplet_margin: float = 0.3
+    label_smoothing: float = 0.1  # stage (a): label smoothing of the identity softmax
+    triplet: float = 0.0  # stage (a): weight of the batch-hard triplet loss (needs train.init_sampler=pk)
+    triplet_margin: float = 0.3  # stage (a): the triplet loss's margin
 
 
 @dataclass
 class StageConfig:
-    enabled: bool = True
-    epochs: int = 10
+    """One stage of training (Algorithm 1's steps, and self-training): its optimiser, schedule, and
+    when it stops."""
+
+    enabled: bool = True  # train this stage
+    epochs: int = 10  # at most this many epochs (early stopping may end it sooner)
     optimizer: str = "adam"  # "adam" or "sgd" (momentum 0.9)
-    lr: float = 1e-3
+    lr: float = 1e-3  # the learning rate the schedule starts from
     schedule: str = "step"  # step: lr times lr_decay every lr_step epochs; cosine: cosine decay to 0
-    lr_step: int = 10
-    lr_decay: float = 0.1
+    lr_step: int = 10  # the step schedule's period in epochs
+    lr_decay: float = 0.1  # the step schedule's factor
     warmup: int = 0  # epochs of linear warm-up before the schedule
-    weight_decay: float = 5e-4
+    weight_decay: float = 5e-4  # L2 weight decay
     patience: int = 3  # early stopping: epochs without a better validation value
-    monitor: str = "val_loss"
+    monitor: str = "val_loss"  # what validation watches: val_loss (the stage's own objective) or val_rank1
     keep: str = "best"  # the stage ends with its best validation epoch, or its last (a small C_valid is noisy)
 
 
@@ -149,21 +150,21 @@ class TrainConfig:
     adaptation: StageConfig = field(default_factory=lambda: StageConfig(epochs=10))
     self_training: SelfTrainingConfig = field(default_factory=SelfTrainingConfig)
     batch_p: int = 16  # SP batches: P identities x S images = 128, the paper's batch
-    batch_s: int = 8
-    init_batch_size: int = 32
+    batch_s: int = 8  # SP batches: images per identity, split between the two views
+    init_batch_size: int = 32  # stage (a)'s random batches
     # stage (a)'s batches: random (init_batch_size images) or pk (batch_p identities x batch_s images
     # over both views, what a triplet loss needs; an epoch of about as many images as the training set)
     init_sampler: str = "random"
     # stage (a)'s identity classifiers: one per network (separate, the paper's), or one that all the
     # networks share (shared: Ms and Mt learn one space of class prototypes, an aligned start for (b))
     init_classifier: str = "separate"
-    dd_lr: float = 1e-3
-    dd_steps: int = 1
+    dd_lr: float = 1e-3  # the view discriminator Dd's learning rate (Adam)
+    dd_steps: int = 1  # Dd's steps per mapping step in stage (c)
     # steps of Dd alone (Eq. 1, the mappings fixed) on stage (c)'s batches before its first mapping
     # update: Dd starts the game knowing the views instead of at chance
     dd_warmup: int = 0
-    seed: int = 0
-    device: str = "auto"
+    seed: int = 0  # the run's random seed: weights, batches, augmentation (a resumed run continues its draws)
+    device: str = "auto"  # auto (a GPU when there is one), cpu, cuda or cuda:N
     amp: str = "none"  # mixed precision on CUDA: bf16 or fp16 (loss-scaled); bf16 also runs on CPUs
 
 
@@ -171,7 +172,7 @@ class TrainConfig:
 class EvalConfig(EvalOptions):
     """How runs are scored (:class:`~viewadapt.evaluation.options.EvalOptions`), and when."""
 
-    after_each_stage: bool = True
+    after_each_stage: bool = True  # score the test split after every stage, not only the last
     zero_shot: bool = True  # score the test split before training, with the untrained (pretrained) features
     view_leakage: bool = True  # a fresh probe's view accuracy on C_valid after each stage, and on the test split scored
     rank_lists: int = 10  # probes drawn as rank-list images by `viewadapt evaluate`
@@ -184,8 +185,8 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
-    output_dir: str = "runs"
-    name: str = ""
+    output_dir: str = "runs"  # where run folders are made
+    name: str = ""  # the run folder's name (empty: the date and time it started)
 
     def stage(self, name: str) -> StageConfig:
         return getattr(self.train, name)

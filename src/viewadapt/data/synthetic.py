@@ -56,20 +56,19 @@ class SyntheticSpec:
     """What the benchmark holds; with the image size, everything that determines the generated files
     (equal specs and sizes give identical files). It is also the ``data.synthetic`` config section."""
 
-    num_identities: int = 300
-    images_per_view: int = 2
-    view_shift: float = 1.0
-    seed: int = 0
-    num_cameras: int = 2
-    # each kind of camera difference, scaled by view_shift (0 turns one off)
-    colour: float = 1.0
-    blur: float = 1.0
-    resolution: float = 1.0
-    flip: float = 1.0
-    viewpoint: float = 0.0
-    occlusion: float = 0.0
-    clutter: float = 0.0
-    infrared: float = 0.0
+    num_identities: int = 300  # people in the set
+    images_per_view: int = 2  # images of each person in each camera
+    view_shift: float = 1.0  # how different the cameras are: scales every kind of difference below
+    seed: int = 0  # the draw of people, cameras and scenes
+    num_cameras: int = 2  # cameras cam_a, cam_b, ...: the first is the reference, each other differs from it
+    colour: float = 1.0  # camera difference: colour response, white balance, exposure, noise
+    blur: float = 1.0  # camera difference: defocus blur
+    resolution: float = 1.0  # camera difference: half resolution
+    flip: float = 1.0  # camera difference: mirrored images
+    viewpoint: float = 0.0  # camera difference: people seen from behind or the side
+    occlusion: float = 0.0  # camera difference: objects in front of people
+    clutter: float = 0.0  # camera difference: busy backgrounds
+    infrared: float = 0.0  # camera difference: grey reflectance instead of colour
 
     def check(self, key: str = "data.synthetic") -> None:
         """Each bad value a :class:`ConfigError` naming ``key.field``."""

@@ -16,21 +16,21 @@ SEARCHES = ("dense", "faiss")
 
 @dataclass
 class EvalOptions:
-    protocol: str = "single_shot"
-    trials: int = 10
-    max_rank: int = 50
-    batch_size: int = 128
+    protocol: str = "single_shot"  # how probes and galleries are formed (single_shot: one gallery image per person)
+    trials: int = 10  # single-shot galleries drawn, results averaged
+    max_rank: int = 50  # the CMC curve's length
+    batch_size: int = 128  # images embedded at once
     # cosine (the ranking of L2-normalised Euclidean distance), or euclidean
     distance: str = "cosine"
     ap: str = "step"  # or "trapezoid": the official Market-1501 MATLAB code's mAP
     rerank: str = "none"  # "ds": re-order each probe's top rerank_topk by Ds; "k_reciprocal" (Zhong et al.)
-    rerank_topk: int = 20
-    k1: int = 20  # k-reciprocal re-ranking's k1, k2 and lambda
-    k2: int = 6
-    kr_lambda: float = 0.3
+    rerank_topk: int = 20  # rerank=ds: how many of each probe's first matches Ds re-orders
+    k1: int = 20  # k-reciprocal re-ranking's k1
+    k2: int = 6  # k-reciprocal re-ranking's k2 (query expansion)
+    kr_lambda: float = 0.3  # k-reciprocal re-ranking: weight of the original distance against the Jaccard one
     # "faiss": top-k search (all_gallery only): CMC to rank k, AP@k (pip install viewadapt[faiss])
     search: str = "dense"
-    faiss_k: int = 100
+    faiss_k: int = 100  # search=faiss: each probe's top k
     faiss_index: str = "flat"  # or "ivf" (approximate)
     # Test-time camera statistics: each view's batch norms re-estimated from that view's own images of
     # the split being scored (no labels read) before embedding it, as AdaBN and CBN do at test time

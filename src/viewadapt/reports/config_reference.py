@@ -1,0 +1,129 @@
+"""The configuration reference (docs/config.md), written from the config dataclasses themselves: every
+key, its type, its default and the comment the code gives it, so the reference cannot drift from the
+code (a test compares the committed file with this output). Regenerate with
+``python -m viewadapt.reports.config_reference > docs/config.md``."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import io
+import tokenize
+import typing
+
+from viewadapt import config as c
+from viewadapt.config import Config
+from viewadapt.data.augment import AUGMENT_PRESETS
+from viewadapt.evaluation.distances import DISTANCES
+from viewadapt.evaluation.faiss_search import INDEXES
+from viewadapt.evaluation.options import SEARCHES
+from viewadapt.evaluation.protocols import PROTOCOLS
+from viewadapt.evaluation.rank import AP_DEFINITIONS
+from viewadapt.evaluation.rescoring import RERANKERS
+from viewadapt.models.mapping import ASYMMETRIES, NECKS
+from viewadapt.objectives import DD_INPUTS, DOMAIN_TERMS, MATCHERS
+
+# Where a key's accepted values come from: the registries and tuples the config's validation checks
+# against (a stage's keys by their last part), so the reference lists what the code accepts today.
+CHOICES = {
+    "data.dataset": c.DATASETS, "data.augment.preset": AUGMENT_PRESETS, "model.probe_backbone": c.BACKBONES,
+    "model.gallery_backbone": c.BACKBONES, "model.asymmetry": ASYMMETRIES, "model.neck": NECKS,
+    "model.dd_input": DD_INPUTS, "loss.adaptation": DOMAIN_TERMS, "loss.metric": MATCHERS,
+    "train.init_sampler": c.SAMPLERS, "train.init_classifier": c.CLASSIFIERS, "train.amp": c.AMP_MODES,
+    "optimizer": c.OPTIMIZERS, "schedule": c.SCHEDULES, "monitor": c.MONITORS, "keep": c.KEEPS,
+    "eval.protocol": PROTOCOLS, "eval.distance": DISTANCES, "eval.ap": AP_DEFINITIONS, "eval.rerank": RERANKERS,
+    "eval.search": SEARCHES, "eval.faiss_index": INDEXES,
+}
+
+
+def _field_comments(cls: type) -> dict[str, str]:
+    """Each field's comment in ``cls``'s source: the comment lines just above it and the one after it."""
+    comments: dict[str, str] = {}
+    above: list[str] = []
+    source = inspect.getsource(cls)
+    lines = source.splitlines()
+    trailing: dict[int, str] = {}
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            trailing[tok.start[0]] = tok.string.lstrip("# ").strip()
+    names = {f.name for f in dataclasses.fields(cls)}
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if text.startswith("#"):
+            above.append(trailing[number])
+            continue
+        name = text.split(":", 1)[0].strip() if ":" in text else ""
+        if name in names and name not in comments:
+            own = trailing.get(number, "") if not text.startswith("#") else ""
+            comments[name] = " ".join(above + ([own] if own else []))
+        if not text.startswith("#"):
+            above = []
+    return comments
+
+
+def _comment(cls: type, name: str) -> str:
+    for klass in cls.__mro__:
+        if dataclasses.is_dataclass(klass) and name in {f.name for f in dataclasses.fields(klass)}:
+            text = _field_comments(klass).get(name, "")
+            if text:
+                return text
+    return ""
+
+
+def _type_name(kind: object) -> str:
+    origin = typing.get_origin(kind)
+    if origin is list:
+        return f"list of {_type_name(typing.get_args(kind)[0])}"
+    return getattr(kind, "__name__", str(kind))
+
+
+def _value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"' if value else '""'
+    return str(value)
+
+
+def _rows(section: object, prefix: str) -> tuple[list[str], list[tuple[str, object]]]:
+    """The rows of one section's table, and its subsections."""
+    cls = type(section)
+    hints = typing.get_type_hints(cls)
+    rows, subsections = [], []
+    for f in dataclasses.fields(cls):
+        value = getattr(section, f.name)
+        if dataclasses.is_dataclass(value):
+            subsections.append((f"{prefix}{f.name}", value))
+            continue
+        text = _comment(cls, f.name).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+        key = f"{prefix}{f.name}"
+        choices = CHOICES.get(key, CHOICES.get(f.name) if key.startswith("train.") and key.count(".") == 2 else None)
+        if choices is not None:
+            text = (text.rstrip(".") + ". " if text else "") + f"One of: {', '.join(f'`{v}`' for v in choices)}."
+        rows.append(f"| `{prefix}{f.name}` | {_type_name(hints[f.name])} | `{_value(value)}` | {text} |")
+    return rows, subsections
+
+
+def config_reference() -> str:
+    """docs/config.md: one table per config section, in the order the config nests them."""
+    out = ["# Configuration reference", "",
+           "Every key of a run's config, with its type, its default and what it does. Set them in a YAML file "
+           "(`-c file.yaml`) or on the command line (`key.path=value`, values parsed as YAML); a run writes its "
+           "resolved config to `config.yaml`. Written from the code by "
+           "`python -m viewadapt.reports.config_reference > docs/config.md`; a test fails when this file is stale.",
+           ""]
+    pending: list[tuple[str, object]] = [("", Config())]
+    while pending:
+        name, section = pending.pop(0)
+        rows, subsections = _rows(section, f"{name}." if name else "")
+        doc = inspect.getdoc(type(section)) if name else ""
+        out += [f"## `{name}`" if name else "## top level", ""]
+        if doc and not doc.startswith(type(section).__name__ + "("):
+            out += [" ".join(doc.split()), ""]
+        out += ["| key | type | default | what it does |", "|---|---|---|---|", *rows, ""]
+        pending = subsections + pending
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(config_reference(), end="")
