@@ -209,3 +209,14 @@ def test_a_third_camera_without_labels_is_pseudo_labelled_and_scored_against_the
     metrics = json.loads((tmp_path / "exp" / "runs" / siamese["run"].split("/runs/")[1] / "metrics.json").read_text())
     pairs = metrics["test"]["pairs"]
     assert siamese["rank1"] == pytest.approx((pairs["0->2"]["rank1"] + pairs["1->2"]["rank1"]) / 2)
+
+
+def test_the_cpu_config_is_the_cameras_tables_recommended_row():
+    """`-c cpu` trains exactly what the cameras table measured as stats_self (so the README's numbers
+    are that config's), on experiments-pretrained's data, recipe and budget."""
+    from viewadapt.experiments import EXPERIMENTS
+    from viewadapt.experiments.records import settings_tree
+
+    row = next(m for m in EXPERIMENTS["cameras"].methods if m.key == "stats_self")
+    measured = load_config("experiments-pretrained", list(row.overrides))
+    assert settings_tree(load_config("cpu")) == settings_tree(measured)

@@ -205,6 +205,11 @@ def _chosen_settings(exp: Experiment, names: list[str] | None) -> tuple[Setting,
     return tuple(known[n] for n in names)
 
 
+def _resolved(overrides: tuple[str, ...]) -> list[str]:
+    """Overrides as they take effect: a key set twice shows its last value, where it was first set."""
+    return list({o.split("=", 1)[0]: o for o in overrides}.values())
+
+
 def _paired(runs: list[dict], baseline: list[dict]) -> str:
     """Rank-1 minus the baseline's, seed by seed (points): mean ± std (each seed's difference), over the
     seeds both have."""
@@ -222,7 +227,7 @@ def _machine(used: list[dict]) -> str:
         return ""
     e = used[0]["environment"]
     return (f"Runs trained with viewadapt {e.get('viewadapt')} on {e.get('platform')}, torch {e.get('torch')}, "
-            f"{e.get('cpu_threads')} threads{', GPU ' + e['cuda'] if e.get('cuda') else ''}.")
+            f"threads {e.get('cpu_threads')}{', GPU ' + e['cuda'] if e.get('cuda') else ''}.")
 
 
 def run_experiment(name: str, config: str | Path | None = None, overrides: list[str] | None = None, seeds: int = 3,
@@ -270,7 +275,8 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
         head = [f"## {setting.title or setting.name}", ""] if setting.name else []
         lines += ["", *head,
                   f"Split {first['split']}, protocol {first['protocol']}"
-                  + (f"; setting: {' '.join(regime)}" if (regime := setting.overrides_for(dataset)) else "") + ". "
+                  + (f"; setting: {' '.join(_resolved(setting.overrides_for(dataset)))}"
+                     if setting.overrides_for(dataset) else "") + ". "
                   f"Training time of the {sum(len(runs) for _, runs in results.values())} runs: {train_s / 60:.1f} "
                   "min (a row scored with test-time camera statistics shares its run with the row without).", ""]
         measured = any(r.get(LEAKAGE[0]) is not None for _, runs in results.values() for r in runs)
