@@ -115,15 +115,15 @@ def cameras_experiment(monkeypatch):
     """A two-regime cameras experiment small enough for a test: a baseline, its test-time camera
     statistics row (no training of its own), and a self-training row only where a camera is unlabelled."""
     from viewadapt.experiments import runner
-    from viewadapt.experiments.registry import Experiment, Method, Setting
+    from viewadapt.experiments.registry import Experiment, Row, Setting
 
     exp = Experiment("tiny_cameras", "tiny", (
-        Method("Siamese", ("model.shared=true", "train.adaptation.enabled=false"), key="siamese"),
-        Method("Siamese, camera statistics", ("model.shared=true", "train.adaptation.enabled=false",
-                                              "eval.camera_statistics=true"), key="siamese_camstats"),
-        Method("stats + self-training", ("model.asymmetry=stats", "model.probe_backbone=mobilenet_v3_small",
-                                         "train.adaptation.enabled=false", "train.self_training.enabled=true",
-                                         "train.self_training.epochs=1"), key="stats_self", only=("new",)),
+        Row("Siamese", ("model.shared=true", "train.adaptation.enabled=false"), key="siamese"),
+        Row("Siamese, camera statistics", ("model.shared=true", "train.adaptation.enabled=false",
+                                           "eval.camera_statistics=true"), key="siamese_camstats"),
+        Row("stats + self-training", ("model.asymmetry=stats", "model.probe_backbone=mobilenet_v3_small",
+                                      "train.adaptation.enabled=false", "train.self_training.enabled=true",
+                                      "train.self_training.epochs=1"), key="stats_self", only=("new",)),
     ), settings=(Setting("all", (), "all labelled"), Setting("new", ("data.labeled_pairs=0",), "a new camera")),
         baseline="siamese")
     monkeypatch.setitem(runner.EXPERIMENTS, exp.name, exp)

@@ -205,7 +205,7 @@ def test_view_leakage_is_high_when_the_embedding_says_the_view_and_chance_when_n
 
 
 def test_runs_log_where_each_stage_starts_and_the_view_leakage_after_it_and_on_c_test(tiny_config):
-    from viewadapt.experiments.leakage import add_test_leakage
+    from viewadapt.experiments.backfill import add_test_leakage
 
     trainer = Trainer.create(tiny_config("train.adaptation.epochs=1"), verbose=False)
     metrics = trainer.fit()

@@ -12,7 +12,9 @@ from viewadapt.registry import Registry
 
 
 @dataclass(frozen=True)
-class Method:
+class Row:
+    """A row of an experiment's table: a method, or a variant of one, as config overrides."""
+
     label: str
     overrides: tuple[str, ...] = ()
     paper: dict[str, float] = field(default_factory=dict)  # dataset -> rank-1 (%)
@@ -44,7 +46,7 @@ class Setting:
 class Experiment:
     name: str
     title: str
-    methods: tuple[Method, ...]
+    methods: tuple[Row, ...]
     x_label: str = ""  # set for sweeps: the table is also drawn as a curve
     synthetic_only: bool = False  # it varies the synthetic benchmark itself
     settings: tuple[Setting, ...] = (Setting(),)  # one table each
@@ -137,149 +139,149 @@ FEWSHOT = ("model.shared=true", "model.normalize=true")
 EXPERIMENTS: Registry[Experiment] = Registry("experiment")
 for _experiment in (
     Experiment("table2", "Eq. 2 against Eq. 5: uniform against adaptive weighting (Ours vs Ours*)", (
-        Method("Ours (Eq. 2)", ("loss.adaptive=false",),
-               {"viper": 51.3, "cuhk03": 86.6, "market1501": 87.2, "dukemtmc": 47.2}),
-        Method("Ours* (Eq. 5/6)", (), {"viper": 55.9, "cuhk03": 88.9, "market1501": 89.1, "dukemtmc": 80.1}),
+        Row("Ours (Eq. 2)", ("loss.adaptive=false",),
+            {"viper": 51.3, "cuhk03": 86.6, "market1501": 87.2, "dukemtmc": 47.2}),
+        Row("Ours* (Eq. 5/6)", (), {"viper": 55.9, "cuhk03": 88.9, "market1501": 89.1, "dukemtmc": 80.1}),
     )),
     Experiment("table6", "Backbone pairs: asymmetric, swapped, identical, shared (Table VI)", (
-        Method("asymmetric ({probe} / {gallery})", (), {"viper": 51.3, "cuhk03": 86.6}),
-        Method("swapped ({gallery} / {probe})",
-               ("model.probe_backbone={gallery}", "model.gallery_backbone={probe}"), {"viper": 49.7, "cuhk03": 83.9}),
-        Method("identical ({gallery} twice, no sharing)", ("model.probe_backbone={gallery}",),
-               {"viper": 51.3, "cuhk03": 86.4}),
-        Method("Siamese ({probe}, shared weights)", ("model.shared=true",)),
+        Row("asymmetric ({probe} / {gallery})", (), {"viper": 51.3, "cuhk03": 86.6}),
+        Row("swapped ({gallery} / {probe})",
+            ("model.probe_backbone={gallery}", "model.gallery_backbone={probe}"), {"viper": 49.7, "cuhk03": 83.9}),
+        Row("identical ({gallery} twice, no sharing)", ("model.probe_backbone={gallery}",),
+            {"viper": 51.3, "cuhk03": 86.4}),
+        Row("Siamese ({probe}, shared weights)", ("model.shared=true",)),
     )),
     Experiment("table7", "View adaptation against its baselines, same budget (Table VII)", (
-        Method("Ours* (Eq. 3 view confusion)", (), {"viper": 55.9, "cuhk03": 88.9, "market1501": 89.1}),
-        Method("No adaptation (stage c, Eq. 5 only)", ("loss.adaptation=none",)),
-        Method("DAN (multi-kernel MMD)", ("loss.adaptation=mmd",), {"viper": 39.6, "cuhk03": 71.0, "market1501": 53.8}),
-        Method("ADDA (inverted labels)", ("loss.adaptation=adda",),
-               {"viper": 39.4, "cuhk03": 73.1, "market1501": 56.4}),
+        Row("Ours* (Eq. 3 view confusion)", (), {"viper": 55.9, "cuhk03": 88.9, "market1501": 89.1}),
+        Row("No adaptation (stage c, Eq. 5 only)", ("loss.adaptation=none",)),
+        Row("DAN (multi-kernel MMD)", ("loss.adaptation=mmd",), {"viper": 39.6, "cuhk03": 71.0, "market1501": 53.8}),
+        Row("ADDA (inverted labels)", ("loss.adaptation=adda",),
+            {"viper": 39.4, "cuhk03": 73.1, "market1501": 56.4}),
     )),
     Experiment("fig6", "Few-shot learners: matching networks and model regression (Fig. 6)", (
-        Method("Ours* (view adaptation)"),
-        Method("Ours* on one shared network ({probe})", ("model.shared=true",)),
-        Method("Matching networks ({probe}, cosine attention)",
-               FEWSHOT + ("loss.metric=matching", "loss.adaptation=none")),
-        Method("Model regression ({probe}, regressed one-shot classifiers)",
-               FEWSHOT + ("loss.metric=regression", "train.adaptation.enabled=false")),
+        Row("Ours* (view adaptation)"),
+        Row("Ours* on one shared network ({probe})", ("model.shared=true",)),
+        Row("Matching networks ({probe}, cosine attention)",
+            FEWSHOT + ("loss.metric=matching", "loss.adaptation=none")),
+        Row("Model regression ({probe}, regressed one-shot classifiers)",
+            FEWSHOT + ("loss.metric=regression", "train.adaptation.enabled=false")),
     )),
     Experiment("ablation", "What each part of the method adds: stages and loss terms", (
-        Method("Ours* (stages a, b, c; Eq. 3 + Eq. 5 in c)"),
-        Method("without stage (c) (stages a, b)", ("train.adaptation.enabled=false",)),
-        Method("stage (c) without Eq. 3 (Eq. 5 only)", ("loss.adaptation=none",)),
-        Method("stage (c) without Eq. 5 (lambda_sim = 0, literal Algorithm 1)", ("loss.lambda_sim=0",)),
-        Method("without stage (a) (no identity init)", ("train.init.enabled=false",)),
+        Row("Ours* (stages a, b, c; Eq. 3 + Eq. 5 in c)"),
+        Row("without stage (c) (stages a, b)", ("train.adaptation.enabled=false",)),
+        Row("stage (c) without Eq. 3 (Eq. 5 only)", ("loss.adaptation=none",)),
+        Row("stage (c) without Eq. 5 (lambda_sim = 0, literal Algorithm 1)", ("loss.lambda_sim=0",)),
+        Row("without stage (a) (no identity init)", ("train.init.enabled=false",)),
     )),
     Experiment("viewshift", "Strength of the synthetic benchmark's view shift: adaptation against none", tuple(
-        Method(f"{name}, view shift {v}", (f"data.synthetic.view_shift={v}", *extra), x=v, series=name)
+        Row(f"{name}, view shift {v}", (f"data.synthetic.view_shift={v}", *extra), x=v, series=name)
         for name, extra in (("Ours*", ()), ("No adaptation", ("loss.adaptation=none",)))
         for v in VIEW_SHIFTS), x_label="view shift (data.synthetic.view_shift)", synthetic_only=True),
     Experiment("fig7", "Weight gamma of the contrastive term (Fig. 7: the paper peaks at 2.5)", tuple(
-        Method(f"gamma = {g}", (f"loss.gamma={g}",), x=g) for g in GAMMAS), x_label="gamma"),
+        Row(f"gamma = {g}", (f"loss.gamma={g}",), x=g) for g in GAMMAS), x_label="gamma"),
     Experiment("recipes", "Training recipes against the zero-shot floor, in three data regimes", (
-        Method("softmax ID ({probe}), paper recipe", SOFTMAX_ONLY + PAPER_RECIPE),
-        Method("softmax ID ({probe}), strong recipe", SOFTMAX_ONLY + STRONG_RECIPE),
-        Method("bot: softmax + triplet ({probe}), strong recipe", SOFTMAX_ONLY + BOT_RECIPE),
-        Method("Siamese ({probe} shared, stages a+b)", ("model.shared=true", "train.adaptation.enabled=false")),
-        Method("Ours* (asymmetric {probe} / {gallery}, stages a+b+c)"),
+        Row("softmax ID ({probe}), paper recipe", SOFTMAX_ONLY + PAPER_RECIPE),
+        Row("softmax ID ({probe}), strong recipe", SOFTMAX_ONLY + STRONG_RECIPE),
+        Row("bot: softmax + triplet ({probe}), strong recipe", SOFTMAX_ONLY + BOT_RECIPE),
+        Row("Siamese ({probe} shared, stages a+b)", ("model.shared=true", "train.adaptation.enabled=false")),
+        Row("Ours* (asymmetric {probe} / {gallery}, stages a+b+c)"),
     ), synthetic_only=True, settings=REGIMES),
     Experiment("asymmetry", "How much of the network each view owns, with and without view adaptation", (
-        Method("none: Siamese ({probe} shared, stages a+b)", ("model.shared=true", "train.adaptation.enabled=false")),
-        Method("bn: view-specific batch norms ({probe}), stages a+b",
-               ("model.asymmetry=bn", "train.adaptation.enabled=false")),
-        Method("bn: view-specific batch norms ({probe}), stages a+b+c", ("model.asymmetry=bn",)),
-        Method("partial:3: the first 3 of {probe}'s stages per view, stages a+b+c", ("model.asymmetry=partial:3",)),
-        Method("full: {probe} / {gallery}, stages a+b", ("train.adaptation.enabled=false",)),
-        Method("full: {probe} / {gallery}, stages a+b+c (Ours*)"),
-        Method("full: {probe} / {gallery}, stages a+b+c, DANN gradient reversal", ("loss.adaptation=dann",)),
-        Method("full: {probe} / {gallery}, one stage (a) classifier for both, stages a+b+c",
-               ("train.init_classifier=shared",)),
+        Row("none: Siamese ({probe} shared, stages a+b)", ("model.shared=true", "train.adaptation.enabled=false")),
+        Row("bn: view-specific batch norms ({probe}), stages a+b",
+            ("model.asymmetry=bn", "train.adaptation.enabled=false")),
+        Row("bn: view-specific batch norms ({probe}), stages a+b+c", ("model.asymmetry=bn",)),
+        Row("partial:3: the first 3 of {probe}'s stages per view, stages a+b+c", ("model.asymmetry=partial:3",)),
+        Row("full: {probe} / {gallery}, stages a+b", ("train.adaptation.enabled=false",)),
+        Row("full: {probe} / {gallery}, stages a+b+c (Ours*)"),
+        Row("full: {probe} / {gallery}, stages a+b+c, DANN gradient reversal", ("loss.adaptation=dann",)),
+        Row("full: {probe} / {gallery}, one stage (a) classifier for both, stages a+b+c",
+            ("train.init_classifier=shared",)),
         # Stage (c) without its view term: what the view term adds at the same budget.
-        Method("bn: view-specific batch norms ({probe}), stages a+b+c without the view term (Eq. 5 only)",
-               ("model.asymmetry=bn", "loss.adaptation=none")),
-        Method("full: {probe} / {gallery}, stages a+b+c without the view term (Eq. 5 only)",
-               ("loss.adaptation=none",)),
+        Row("bn: view-specific batch norms ({probe}), stages a+b+c without the view term (Eq. 5 only)",
+            ("model.asymmetry=bn", "loss.adaptation=none")),
+        Row("full: {probe} / {gallery}, stages a+b+c without the view term (Eq. 5 only)",
+            ("loss.adaptation=none",)),
         # The Siamese row at the budget of the a+b+c rows: whether a lead over Siamese is stage (c)'s
         # extra similarity training rather than the asymmetry.
-        Method("none: Siamese ({probe} shared), stages a+b+c without the view term (Eq. 5 only)",
-               ("model.shared=true", "loss.adaptation=none")),
+        Row("none: Siamese ({probe} shared), stages a+b+c without the view term (Eq. 5 only)",
+            ("model.shared=true", "loss.adaptation=none")),
         # Dd where per-view batch norms cannot hide the views' difference from it: before the BNNeck.
-        Method("bn: view-specific batch norms ({probe}), stages a+b+c, Dd on the pooled backbone feature",
-               ("model.asymmetry=bn", "model.dd_input=feature")),
-        Method("full: {probe} / {gallery}, stages a+b+c, Dd on the pooled backbone feature",
-               ("model.dd_input=feature",)),
+        Row("bn: view-specific batch norms ({probe}), stages a+b+c, Dd on the pooled backbone feature",
+            ("model.asymmetry=bn", "model.dd_input=feature")),
+        Row("full: {probe} / {gallery}, stages a+b+c, Dd on the pooled backbone feature",
+            ("model.dd_input=feature",)),
         # Dd stays at chance through stage (c) (accuracy 0.51) while a fresh probe still finds the views:
         # an adversary that never learns pushes nothing. This one trains 5 steps per mapping step at 10x.
-        Method("bn: view-specific batch norms ({probe}), stages a+b+c, Dd on the pooled backbone feature, "
-               "5 Dd steps per mapping step at 10x its learning rate",
-               ("model.asymmetry=bn", "model.dd_input=feature", "train.dd_steps=5", "train.dd_lr=0.01")),
+        Row("bn: view-specific batch norms ({probe}), stages a+b+c, Dd on the pooled backbone feature, "
+            "5 Dd steps per mapping step at 10x its learning rate",
+            ("model.asymmetry=bn", "model.dd_input=feature", "train.dd_steps=5", "train.dd_lr=0.01")),
         # Dd at chance from stage (c)'s first epoch on may be one the mappings fool from the start. Here
         # it first learns the views alone (300 steps, the mappings fixed), so the game starts against
         # a discriminator that tells them apart.
-        Method("bn: view-specific batch norms ({probe}), stages a+b+c, Dd warmed up (300 steps alone)",
-               ("model.asymmetry=bn", "train.dd_warmup=300")),
+        Row("bn: view-specific batch norms ({probe}), stages a+b+c, Dd warmed up (300 steps alone)",
+            ("model.asymmetry=bn", "train.dd_warmup=300")),
         # A view term with no adversary to outrun: DAN's multi-kernel MMD between the views' embeddings.
-        Method("bn: view-specific batch norms ({probe}), stages a+b+c, DAN's MMD as the view term",
-               ("model.asymmetry=bn", "loss.adaptation=mmd")),
+        Row("bn: view-specific batch norms ({probe}), stages a+b+c, DAN's MMD as the view term",
+            ("model.asymmetry=bn", "loss.adaptation=mmd")),
         # The other adversarial form of Table VII: ADDA's inverted labels, the probe mapping fixed.
-        Method("bn: view-specific batch norms ({probe}), stages a+b+c, ADDA's inverted labels as the view term",
-               ("model.asymmetry=bn", "loss.adaptation=adda")),
-        Method("none: Siamese ({probe} shared), stages a+b+c (Eq. 3 + Eq. 5)", ("model.shared=true",)),
+        Row("bn: view-specific batch norms ({probe}), stages a+b+c, ADDA's inverted labels as the view term",
+            ("model.asymmetry=bn", "loss.adaptation=adda")),
+        Row("none: Siamese ({probe} shared), stages a+b+c (Eq. 3 + Eq. 5)", ("model.shared=true",)),
         # The view terms without an alternating adversary, on the shared network.
-        Method("none: Siamese ({probe} shared), stages a+b+c, DAN's MMD as the view term",
-               ("model.shared=true", "loss.adaptation=mmd")),
-        Method("none: Siamese ({probe} shared), stages a+b+c, DANN gradient reversal",
-               ("model.shared=true", "loss.adaptation=dann")),
+        Row("none: Siamese ({probe} shared), stages a+b+c, DAN's MMD as the view term",
+            ("model.shared=true", "loss.adaptation=mmd")),
+        Row("none: Siamese ({probe} shared), stages a+b+c, DANN gradient reversal",
+            ("model.shared=true", "loss.adaptation=dann")),
         # Stage (c) at its default rate moves the shared network too little for Eq. 3 to take the camera
         # out (Dd still finds it); the same stage at 10x the rate, with its same-budget control.
-        Method("none: Siamese ({probe} shared), stages a+b+c (Eq. 3 + Eq. 5), stage (c) at 10x the learning rate",
-               ("model.shared=true", "train.adaptation.lr=0.001")),
-        Method("none: Siamese ({probe} shared), stages a+b+c without the view term, stage (c) at 10x the learning "
-               "rate", ("model.shared=true", "loss.adaptation=none", "train.adaptation.lr=0.001")),
+        Row("none: Siamese ({probe} shared), stages a+b+c (Eq. 3 + Eq. 5), stage (c) at 10x the learning rate",
+            ("model.shared=true", "train.adaptation.lr=0.001")),
+        Row("none: Siamese ({probe} shared), stages a+b+c without the view term, stage (c) at 10x the learning "
+            "rate", ("model.shared=true", "loss.adaptation=none", "train.adaptation.lr=0.001")),
         # Camera-based batch normalisation: bn's per-view statistics without its per-view affine weights,
         # and the test-time re-estimation of each camera's statistics (on the shared network: AdaBN).
-        Method("stats: camera statistics ({probe}, every weight shared), stages a+b",
-               ("model.asymmetry=stats", "train.adaptation.enabled=false")),
-        Method("none: Siamese ({probe} shared, stages a+b), test-time camera statistics",
-               ("model.shared=true", "train.adaptation.enabled=false", "eval.camera_statistics=true")),
-        Method("stats: camera statistics ({probe}, every weight shared), stages a+b, test-time camera statistics",
-               ("model.asymmetry=stats", "train.adaptation.enabled=false", "eval.camera_statistics=true")),
+        Row("stats: camera statistics ({probe}, every weight shared), stages a+b",
+            ("model.asymmetry=stats", "train.adaptation.enabled=false")),
+        Row("none: Siamese ({probe} shared, stages a+b), test-time camera statistics",
+            ("model.shared=true", "train.adaptation.enabled=false", "eval.camera_statistics=true")),
+        Row("stats: camera statistics ({probe}, every weight shared), stages a+b, test-time camera statistics",
+            ("model.asymmetry=stats", "train.adaptation.enabled=false", "eval.camera_statistics=true")),
     ), synthetic_only=True, settings=REGIMES + SHIFTS + FEW_LABELS),
     Experiment("recipe_ablation", "What each part of the strong recipe adds to softmax ID", (
-        Method("strong recipe", SOFTMAX_ONLY + STRONG_RECIPE),
-        Method("without augmentation", SOFTMAX_ONLY + STRONG_RECIPE + ("data.augment.preset=paper",)),
-        Method("random linear neck instead of the BNNeck", SOFTMAX_ONLY + STRONG_RECIPE + ("model.neck=linear",)),
-        Method("BNNeck feature not L2-normalised (cosine distance)",
-               SOFTMAX_ONLY + STRONG_RECIPE + ("model.normalize=false",)),
-        Method("not L2-normalised, Euclidean distance",
-               SOFTMAX_ONLY + STRONG_RECIPE + ("model.normalize=false", "eval.distance=euclidean")),
-        Method("without label smoothing", SOFTMAX_ONLY + STRONG_RECIPE + ("loss.label_smoothing=0",)),
-        Method("step schedule, no warm-up", SOFTMAX_ONLY + STRONG_RECIPE + ("train.init.schedule=step",
-                                                                             "train.init.warmup=0")),
-        Method("PK batches (8 identities x 4 images), no triplet", SOFTMAX_ONLY + STRONG_RECIPE
-               + ("train.init_sampler=pk",)),
-        Method("with the batch-hard triplet (bot)", SOFTMAX_ONLY + BOT_RECIPE),
+        Row("strong recipe", SOFTMAX_ONLY + STRONG_RECIPE),
+        Row("without augmentation", SOFTMAX_ONLY + STRONG_RECIPE + ("data.augment.preset=paper",)),
+        Row("random linear neck instead of the BNNeck", SOFTMAX_ONLY + STRONG_RECIPE + ("model.neck=linear",)),
+        Row("BNNeck feature not L2-normalised (cosine distance)",
+            SOFTMAX_ONLY + STRONG_RECIPE + ("model.normalize=false",)),
+        Row("not L2-normalised, Euclidean distance",
+            SOFTMAX_ONLY + STRONG_RECIPE + ("model.normalize=false", "eval.distance=euclidean")),
+        Row("without label smoothing", SOFTMAX_ONLY + STRONG_RECIPE + ("loss.label_smoothing=0",)),
+        Row("step schedule, no warm-up", SOFTMAX_ONLY + STRONG_RECIPE + ("train.init.schedule=step",
+                                                                          "train.init.warmup=0")),
+        Row("PK batches (8 identities x 4 images), no triplet", SOFTMAX_ONLY + STRONG_RECIPE
+            + ("train.init_sampler=pk",)),
+        Row("with the batch-hard triplet (bot)", SOFTMAX_ONLY + BOT_RECIPE),
     ), synthetic_only=True, settings=REGIMES[:1]),
     Experiment("cameras", "Which configuration for which cameras: every camera labelled, one with few labels, "
                "one with none", (
-                   Method("Siamese ({probe} shared, stages a+b)", ("model.shared=true", *STAGES_AB), key="siamese"),
-                   Method("Siamese, test-time camera statistics (AdaBN)",
-                          ("model.shared=true", *STAGES_AB, "eval.camera_statistics=true"), key="siamese_camstats"),
-                   Method("bn: view-specific batch norms, stages a+b", ("model.asymmetry=bn", *STAGES_AB), key="bn"),
-                   Method("stats: camera statistics (CBN), stages a+b", ("model.asymmetry=stats", *STAGES_AB),
-                          key="stats"),
-                   Method("stats, test-time camera statistics (CBN calibrated)",
-                          ("model.asymmetry=stats", *STAGES_AB, "eval.camera_statistics=true"), key="stats_camstats"),
-                   Method("stats + self-training on the unlabelled camera",
-                          ("model.asymmetry=stats", *STAGES_AB, *SELF_TRAINING), key="stats_self", only=UNLABELLED),
+                   Row("Siamese ({probe} shared, stages a+b)", ("model.shared=true", *STAGES_AB), key="siamese"),
+                   Row("Siamese, test-time camera statistics (AdaBN)",
+                       ("model.shared=true", *STAGES_AB, "eval.camera_statistics=true"), key="siamese_camstats"),
+                   Row("bn: view-specific batch norms, stages a+b", ("model.asymmetry=bn", *STAGES_AB), key="bn"),
+                   Row("stats: camera statistics (CBN), stages a+b", ("model.asymmetry=stats", *STAGES_AB),
+                       key="stats"),
+                   Row("stats, test-time camera statistics (CBN calibrated)",
+                       ("model.asymmetry=stats", *STAGES_AB, "eval.camera_statistics=true"), key="stats_camstats"),
+                   Row("stats + self-training on the unlabelled camera",
+                       ("model.asymmetry=stats", *STAGES_AB, *SELF_TRAINING), key="stats_self", only=UNLABELLED),
                    # The paper's method is for two cameras: its view term compares a pair of views.
-                   Method("the paper's Ours* ({probe} / {gallery}, stages a+b+c)", (), key="ours",
-                          only=("both_labelled", "few_labels", "new_camera")),
+                   Row("the paper's Ours* ({probe} / {gallery}, stages a+b+c)", (), key="ours",
+                       only=("both_labelled", "few_labels", "new_camera")),
                    # The same network and steps with every gallery label: what the missing labels cost.
-                   Method("upper bound: Siamese with every camera labelled",
-                          ("model.shared=true", *STAGES_AB, "data.labeled_pairs=-1", "train.similarity.epochs=2"),
-                          key="all_labels", only=UNLABELLED),
+                   Row("upper bound: Siamese with every camera labelled",
+                       ("model.shared=true", *STAGES_AB, "data.labeled_pairs=-1", "train.similarity.epochs=2"),
+                       key="all_labels", only=UNLABELLED),
                ), settings=CAMERA_REGIMES, baseline="siamese"),
 ):
     EXPERIMENTS.register(_experiment.name)(_experiment)

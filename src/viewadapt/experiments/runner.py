@@ -17,9 +17,9 @@ from pathlib import Path
 from viewadapt.config import Config, load_config
 from viewadapt.data import set_name
 from viewadapt.errors import ConfigError, ViewAdaptError
-from viewadapt.experiments.leakage import add_test_leakage
+from viewadapt.experiments.backfill import add_test_leakage
 from viewadapt.experiments.records import find_record, make_record, run_key, settings_tree, write_record
-from viewadapt.experiments.registry import EXPERIMENTS, Experiment, Method, Setting
+from viewadapt.experiments.registry import EXPERIMENTS, Experiment, Row, Setting
 from viewadapt.files import make_folder, write_text
 from viewadapt.reports.figures import plot_cmc, plot_sweep
 from viewadapt.runs import CONFIG_FILE, METRICS_FILE
@@ -58,7 +58,7 @@ def _earlier_run(cfg: Config, run: Path) -> Path | None:
     return None
 
 
-def method_overrides(method: Method, probe: str, gallery: str) -> list[str]:
+def method_overrides(method: Row, probe: str, gallery: str) -> list[str]:
     return [o.format(probe=probe, gallery=gallery) for o in method.overrides]
 
 
@@ -137,14 +137,14 @@ def _view_pairs(result: dict, pairs: tuple[str, ...]) -> dict:
 
 def run_setting(exp: Experiment, setting: Setting, config: str | Path | None, overrides: list[str], seeds: int,
                 out: Path, quiet: bool, records: Path | None = None, report_only: bool = False,
-                ) -> tuple[dict[str, tuple[Method, list[dict]]], dict[str, list[dict]], list[dict]]:
+                ) -> tuple[dict[str, tuple[Row, list[dict]]], dict[str, list[dict]], list[dict]]:
     """Every method of ``exp`` that runs in ``setting``, over the seeds: ({label: (method, its runs' test
     results)}, {zero-shot label: its results over the seeds}, the runs' records). Records go to (and
     are read from) ``records``, by default ``out/records``."""
     base = load_config(config, overrides)  # a regime alone may not be a valid config: its methods make it one
     regime = list(setting.overrides_for(base.data.dataset))
     probe, gallery = base.model.probe_backbone, base.model.gallery_backbone
-    results: dict[str, tuple[Method, list[dict]]] = {}
+    results: dict[str, tuple[Row, list[dict]]] = {}
     floors: dict[str, dict[int, dict]] = {}
     used: list[dict] = []
     for method in exp.methods:
