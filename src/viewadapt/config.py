@@ -76,7 +76,7 @@ class ModelConfig:
     neck: str = "bnneck"
     embedding_dim: int = 256  # the embedding's width with neck=linear
     normalize: bool = True  # L2-normalised embeddings (what the classifier of stage (a) and Eq. 2/5 see)
-    ds_hidden: list[int] = field(default_factory=lambda: [1024, 2048])  # the similarity discriminator Ds's hidden layers
+    ds_hidden: list[int] = field(default_factory=lambda: [1024, 2048])  # the similarity discriminator's layers
     dd_hidden: int = 256  # the view discriminator Dd's hidden width
     # What Dd looks at: the embedding, or the feature before the neck's batch norm (the pooled backbone
     # feature with a BNNeck), which per-view batch norms cannot normalise the views' difference out of
@@ -420,7 +420,8 @@ def validate(cfg: Config) -> None:
         _check(st.monitor in MONITORS, f"train.{name}.monitor '{st.monitor}' is not one of: {', '.join(MONITORS)}")
         _check(st.keep in KEEPS, f"train.{name}.keep '{st.keep}' is not one of: {', '.join(KEEPS)}")
     st = t.self_training
-    _check(st.k >= 1 and 0 < st.start <= 1, "train.self_training.k must be >= 1 and train.self_training.start in (0, 1]")
+    _check(st.k >= 1 and 0 < st.start <= 1,
+           "train.self_training.k must be >= 1 and train.self_training.start in (0, 1]")
     _check(not st.enabled or MATCHERS[loss.metric].trains_mappings,
            f"train.self_training trains the mappings, and loss.metric={loss.metric} keeps them fixed: "
            "use loss.metric=ds")

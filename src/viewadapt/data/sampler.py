@@ -21,10 +21,10 @@ class SPBatchSampler(Sampler[list[int]]):
     which makes a resumed run draw the same batches as an uninterrupted one.
 
     Where fewer than P identities are seen in two views (a gallery camera without labels,
-    ``data.labeled_pairs=0``, or self-training's first pseudo-labels), the batches come from one camera: each identity with at least two images
-    in a view gives min(S, its images there) of them, drawn without replacement, the first half
-    matched against the second (:meth:`~viewadapt.objectives.batch.ViewBatch.labeled`), so no image is
-    ever its own positive.
+    ``data.labeled_pairs=0``, or self-training's first pseudo-labels), the batches come from one
+    camera: each identity with at least two images in a view gives min(S, its images there) of them,
+    drawn without replacement, the first half matched against the second
+    (:meth:`~viewadapt.objectives.batch.ViewBatch.labeled`), so no image is ever its own positive.
 
     ``num_batches`` makes an epoch that many batches instead (their leads a random sample of the
     identities, cycling through them): with about ``len(images) / (P * S)`` an epoch shows each image
@@ -95,5 +95,6 @@ class SPBatchSampler(Sampler[list[int]]):
                     images = self.index[pid][a]
                     batch += [int(i) for i in rng.choice(images, min(self.s, len(images)), replace=False)]
                 else:
-                    batch += self._draw(rng, self.index[pid][a], self.s - n_b) + self._draw(rng, self.index[pid][b], n_b)
+                    batch += (self._draw(rng, self.index[pid][a], self.s - n_b)
+                              + self._draw(rng, self.index[pid][b], n_b))
             yield batch

@@ -55,7 +55,8 @@ def make_record(cfg: Config, metrics: dict, run: Path) -> dict:
         "config": settings_tree(cfg),
         "test": metrics["test"],
         "zero_shot": (metrics.get(ZERO_SHOT) or {}).get("test"),
-        "stages": {name: {k: v for k, v in result.items() if k != "test"} for name, result in metrics["stages"].items()},
+        "stages": {name: {k: v for k, v in result.items() if k != "test"}
+                   for name, result in metrics["stages"].items()},
         "train_time_s": metrics["train_time_s"],
         "environment": {k: env.get(k) for k in _ENVIRONMENT},
         "evaluations": {},

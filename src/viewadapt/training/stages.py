@@ -405,12 +405,12 @@ class ViewAdaptation(SimilarityTraining):
 
 class SelfTraining(SimilarityTraining):
     """Self-training for a gallery camera with few or no labels (``train.self_training``): each epoch
-    embeds C_train with the current mappings, pseudo-labels the camera's unlabelled images by
-    cross-camera mutual nearest neighbours (:mod:`~viewadapt.training.pseudo_labels`, each camera's
-    images normalised by their own statistics for the purpose; a confidence rule
-    that keeps the surest half first and all by the last epoch), and trains the matcher's loss (Eq. 5)
-    on SP batches of the labelled and pseudo-labelled images together. The pseudo-labels depend on the
-    weights only, so a resumed run draws the same ones."""
+    embeds C_train with the current mappings (each camera's images normalised by statistics of their
+    own), pseudo-labels the camera's unlabelled images by cross-camera mutual nearest neighbours
+    (:mod:`~viewadapt.training.pseudo_labels`; a confidence rule that keeps the surest half first and
+    all by the last epoch), and trains the matcher's loss (Eq. 5) on SP batches of the labelled and
+    pseudo-labelled images together. The pseudo-labels depend on the weights only, so a resumed run
+    draws the same ones."""
 
     name = "self_training"
 
