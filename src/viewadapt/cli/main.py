@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, NoReturn
 from viewadapt import __version__
 from viewadapt.errors import ViewAdaptError, user_message
 from viewadapt.cli.signals import Stop, stop_on_signals
-from viewadapt.files import make_folder, write_text
+from viewadapt.files import write_text
 
 if TYPE_CHECKING:
     from viewadapt.training import Trainer

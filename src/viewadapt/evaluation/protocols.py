@@ -75,12 +75,16 @@ def evaluate_views(
     if len(views) <= 2:
         return _evaluate_pair(*args, 0, 1)
     pairs = {f"{a}->{b}": _evaluate_pair(*args, a, b) for a in views for b in views if a != b}
-    results = list(pairs.values())
+    return {**mean_over_pairs(list(pairs.values())), "pairs": pairs}
+
+
+def mean_over_pairs(results: list[dict]) -> dict:
+    """Several view pairs' results as one: their metrics and CMC averaged, their queries counted."""
     mean = {k: float(np.mean([r[k] for r in results])) for k, v in results[0].items() if isinstance(v, float)}
     mean["cmc"] = [float(c) for c in np.mean([r["cmc"] for r in results], axis=0)]
     mean["num_queries"] = int(sum(r["num_queries"] for r in results))
     mean["num_skipped"] = int(sum(r["num_skipped"] for r in results))
-    return {**results[0], **mean, "pairs": pairs}
+    return {**results[0], **mean}
 
 
 def _evaluate_pair(embeddings, records, protocol, trials, seed, max_rank, ap, rescorer, faiss_k, faiss_index,

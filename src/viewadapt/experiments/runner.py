@@ -8,7 +8,6 @@ method's defaults are a row of most of them) share its runs, and a changed confi
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import time
 from dataclasses import replace
@@ -19,11 +18,12 @@ from viewadapt.data import set_name
 from viewadapt.errors import ConfigError, ViewAdaptError
 from viewadapt.experiments.backfill import add_test_leakage
 from viewadapt.experiments.records import find_record, make_record, run_key, settings_tree, write_record
+from viewadapt.evaluation.protocols import mean_over_pairs
 from viewadapt.experiments.registry import EXPERIMENTS, Experiment, Row, Setting
 from viewadapt.files import make_folder, write_text
 from viewadapt.reports.figures import plot_cmc, plot_sweep
 from viewadapt.runs import CONFIG_FILE, METRICS_FILE
-from viewadapt.runs.folder import ZERO_SHOT, environment, run_finished, write_json
+from viewadapt.runs.folder import run_finished, write_json
 from viewadapt.runs.evaluate import evaluate_run
 from viewadapt.runs.lock import RunLock
 from viewadapt.training import Trainer
@@ -96,15 +96,16 @@ def _row(label: str, runs: list[dict], paper: str | None, columns: tuple = COLUM
     return row + (f" | {paper}" if paper is not None else "") + " |"
 
 
-def scored_run(cfg: Config, run: Path, records: Path, quiet: bool,
+def scored_run(cfg: Config, runs: Path, records: Path, quiet: bool,
                report_only: bool = False) -> tuple[dict, dict | None, dict] | None:
-    """One (method, seed) of an experiment: (its test metrics, its zero-shot floor's, its record), from
-    its record in ``records`` where there is one, else trained (or taken from the run cache in ``run``)
-    and recorded; None when ``report_only`` and there is no record. Test-time camera statistics
-    (``eval.camera_statistics``) score the weights of the same run as the row without them: one
-    training, two rows."""
+    """One (method, seed) of an experiment: (its test metrics with its run folder, its zero-shot floor's,
+    its record), from its record in ``records`` where there is one, else trained (or taken from the run
+    cache ``runs/<key>/seed<N>``) and recorded; None when ``report_only`` and there is no record.
+    Test-time camera statistics (``eval.camera_statistics``) score the weights of the same run as the
+    row without them: one training, two rows."""
     test_time = cfg.eval.camera_statistics
     cfg.eval.camera_statistics = False
+    run = runs / run_key(cfg) / f"seed{cfg.train.seed}"
     path, record = find_record(records, cfg)
     changed = False
     if record is None or (test_time and "camera_statistics" not in record["evaluations"]):
@@ -129,10 +130,8 @@ def _view_pairs(result: dict, pairs: tuple[str, ...]) -> dict:
     if "pairs" not in result:
         raise ConfigError(f"this setting scores the view pairs {', '.join(pairs)}, and its runs have two views "
                           "only: give data.camera_groups with the new camera last")
-    chosen = [result["pairs"][p] for p in pairs]
-    mean = {k: statistics.fmean(r[k] for r in chosen) for k, v in chosen[0].items() if isinstance(v, float)}
-    mean["cmc"] = [statistics.fmean(c) for c in zip(*(r["cmc"] for r in chosen))]
-    return {**{k: v for k, v in result.items() if k != "pairs"}, **mean}
+    return {**{k: v for k, v in result.items() if k != "pairs"},
+            **mean_over_pairs([result["pairs"][p] for p in pairs])}
 
 
 def run_setting(exp: Experiment, setting: Setting, config: str | Path | None, overrides: list[str], seeds: int,
@@ -158,8 +157,7 @@ def run_setting(exp: Experiment, setting: Setting, config: str | Path | None, ov
                 print(f"== {setting.name + ': ' if setting.name else ''}{label}, seed {seed}")
             cfg = load_config(config, overrides + extra + [f"train.seed={seed}"])
             own_synthetic_root(cfg)
-            run = out / "runs" / run_key(replace(cfg, eval=replace(cfg.eval, camera_statistics=False))) / f"seed{seed}"
-            scored = scored_run(cfg, run, records or out / "records", quiet, report_only)
+            scored = scored_run(cfg, out / "runs", records or out / "records", quiet, report_only)
             if scored is None:  # not recorded yet: the table says how many seeds its row has
                 continue
             test, floor, record = scored
@@ -168,7 +166,7 @@ def run_setting(exp: Experiment, setting: Setting, config: str | Path | None, ov
             used.append(record)
             runs.append(test)
             if floor:
-                floors.setdefault(zero_shot_label(cfg), {}).setdefault(seed, {**floor, "run": str(run), "seed": seed})
+                floors.setdefault(zero_shot_label(cfg), {}).setdefault(seed, {**floor, "run": test["run"], "seed": seed})
         results[label] = (method, runs)
     return results, {label: [by_seed[s] for s in sorted(by_seed)] for label, by_seed in floors.items()}, used
 

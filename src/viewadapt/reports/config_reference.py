@@ -6,6 +6,7 @@ code (a test compares the committed file with this output). Regenerate with
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import io
 import tokenize
@@ -36,28 +37,24 @@ CHOICES = {
 }
 
 
+@functools.cache
 def _field_comments(cls: type) -> dict[str, str]:
     """Each field's comment in ``cls``'s source: the comment lines just above it and the one after it."""
+    source = inspect.getsource(cls)
+    by_line = {tok.start[0]: tok.string.lstrip("# ").strip()
+               for tok in tokenize.generate_tokens(io.StringIO(source).readline) if tok.type == tokenize.COMMENT}
+    names = {f.name for f in dataclasses.fields(cls)}
     comments: dict[str, str] = {}
     above: list[str] = []
-    source = inspect.getsource(cls)
-    lines = source.splitlines()
-    trailing: dict[int, str] = {}
-    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-        if tok.type == tokenize.COMMENT:
-            trailing[tok.start[0]] = tok.string.lstrip("# ").strip()
-    names = {f.name for f in dataclasses.fields(cls)}
-    for number, line in enumerate(lines, 1):
+    for number, line in enumerate(source.splitlines(), 1):
         text = line.strip()
         if text.startswith("#"):
-            above.append(trailing[number])
+            above.append(by_line[number])
             continue
-        name = text.split(":", 1)[0].strip() if ":" in text else ""
+        name = text.split(":", 1)[0].strip()
         if name in names and name not in comments:
-            own = trailing.get(number, "") if not text.startswith("#") else ""
-            comments[name] = " ".join(above + ([own] if own else []))
-        if not text.startswith("#"):
-            above = []
+            comments[name] = " ".join(above + ([by_line[number]] if number in by_line else []))
+        above = []
     return comments
 
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from viewadapt.config import validate
+from viewadapt.evaluation.options import EvalOptions
 from viewadapt.evaluation.scoring import score_records
 from viewadapt.files import make_folder, write_text
 from viewadapt.runs.device import resolve_device
@@ -15,10 +16,9 @@ from viewadapt.runs.trained import load_trained
 EVAL_FOLDER = "eval"
 
 
-def evaluation_name(subset: str, options: dict, eval_cfg: object) -> str:
+def evaluation_name(subset: str, options: dict, e: EvalOptions) -> str:
     """The file name an evaluation is stored under: the subset, the protocol and what differs from a
     plain scoring (re-ranking, AP definition, faiss search, camera statistics)."""
-    e = eval_cfg
     return "_".join([subset, e.protocol] + ([e.rerank] if e.rerank != "none" else [])
                     + ([e.ap] if "ap" in options else []) + ([f"faiss{e.faiss_k}"] if e.search == "faiss" else [])
                     + (["camstats"] if e.camera_statistics else []))
