@@ -100,3 +100,42 @@ def test_the_configuration_reference_is_current_and_documents_every_key():
     assert keys == leaves(load_config(None).to_dict())
     assert not [row for row in rows if row.endswith("|  |")], "give every config field a comment"
     assert "One of: `full`, `partial:K`, `bn`, `stats`, `none`." in text  # the choices come from the code
+
+
+def test_the_defaults_are_the_recommended_method_and_paper_is_the_papers():
+    from viewadapt.config import PAPER_METHOD, RECOMMENDED_METHOD
+
+    default = load_config()
+    assert default.to_dict() == load_config(None, list(RECOMMENDED_METHOD)).to_dict()
+    assert default.method().startswith("the recommended method")
+    assert (default.data.height, default.data.width) == (256, 128)
+    assert (default.train.init.schedule, default.train.init.warmup) == ("step", 0)
+    paper = load_config("paper")
+    assert paper.to_dict() == load_config("paper", list(PAPER_METHOD)).to_dict()
+    assert paper.method().startswith("the paper's method")
+    assert (paper.model.asymmetry, paper.model.gallery_backbone) == ("full", "efficientnet_lite1")
+    assert [paper.stage(n).enabled for n in ("init", "similarity", "adaptation", "self_training")] == [
+        True, True, True, False]
+    assert load_config("paper", ["loss.adaptation=mmd"]).method().startswith("neither")
+    assert "stages a+b" in load_config(None, ["model.asymmetry=bn"]).method()
+
+
+def test_shared_still_means_siamese_under_the_new_defaults():
+    """model.shared=true alone is the Siamese network, resolved as it always was (so experiment runs keep
+    their keys); with another explicit level it contradicts it."""
+    siamese = load_config(None, ["model.shared=true"])
+    assert siamese.model.shared and siamese.model.asymmetry == "full"
+    assert siamese.method().startswith("neither") and "asymmetry=none" in siamese.method()
+    with pytest.raises(ConfigError, match="model.shared=true is model.asymmetry=none"):
+        load_config(None, ["model.shared=true", "model.asymmetry=stats"])
+
+
+def test_a_run_folder_says_which_method_it_trained(tiny_config):
+    from viewadapt.build import prepare_split, split_base
+    from viewadapt.runs.folder import new_run_folder
+
+    cfg = tiny_config()
+    run = new_run_folder(cfg, prepare_split(cfg.data)[1], split_base(cfg.data))
+    head = (run / "config.yaml").read_text().splitlines()[:2]
+    assert head[0] == "# the paper's method (-c paper): asymmetric Ms / Mt, Eq. 5, stages a+b+c"
+    assert "-c paper" in head[1] and load_config(run / "config.yaml").to_dict() == cfg.to_dict()

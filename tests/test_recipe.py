@@ -172,13 +172,10 @@ def test_the_zero_shot_floor_is_the_untrained_pooled_feature(tiny_config):
     assert with_floor["test"] == without["test"]
 
 
-def test_demo_and_experiments_show_the_zero_shot_row(tiny_synthetic, tmp_path, capsys):
+def test_experiments_show_the_zero_shot_row(tiny_synthetic, tmp_path):
+    """(The demo's floor row: test_cli.py.)"""
     from viewadapt.experiments.runner import run_experiment
 
-    assert main(["demo", "--quiet", *tiny_overrides(tiny_synthetic, tmp_path / "demo")]) == 0
-    out = capsys.readouterr().out
-    assert "| zero-shot: vggm_small random weights, no training |" in out
-    assert "| zero-shot: vggm_small / mobilenet_v3_small random weights, no training (mean over the networks) |" in out
     fast = tiny_overrides(tiny_synthetic, tmp_path / "unused") + [
         "train.init.epochs=1", "train.similarity.epochs=1", "train.adaptation.epochs=1"]
     table = run_experiment("table2", None, fast, seeds=2, out=tmp_path / "exp").read_text()

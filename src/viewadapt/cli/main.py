@@ -281,12 +281,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"viewadapt {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="train and compare the method and its baselines on the synthetic benchmark")
+    p = sub.add_parser("demo", help="train and compare the recommended method, the paper's and the plain baselines "
+                                    "on the synthetic benchmark")
     _config_args(p)
     p.add_argument("--quiet", "-q", action="store_true", help="only print the final table")
     p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser("train", help="train the method (Algorithm 1) and write a run folder")
+    p = sub.add_parser(
+        "train", help="train a model and write a run folder",
+        description="Without -c: the recommended method (every weight shared, each camera normalised by batch-norm "
+                    "statistics of its own, stages a+b, self-training on a camera's unlabelled images). "
+                    "-c paper: the paper's method (asymmetric Ms / Mt, Eq. 5, stages a+b+c of Algorithm 1). "
+                    "Every key: docs/config.md.")
     _config_args(p)
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
     p.add_argument("--quiet", "-q", action="store_true", help="log to the run folder only")

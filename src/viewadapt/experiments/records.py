@@ -23,11 +23,12 @@ _ENVIRONMENT = ("viewadapt", "git_commit", "python", "torch", "platform", "cpu_t
 
 
 def settings_tree(cfg: Config) -> dict:
-    """A run's resolved config less where it is written, and, for the synthetic set, where its images
-    are (its spec and size determine them)."""
+    """A run's resolved config less where it is written and what it shows while training (TensorBoard),
+    and, for the synthetic set, where its images are (its spec and size determine them)."""
     tree = cfg.to_dict()
     for key in ("output_dir", "name"):
         tree.pop(key)
+    tree["train"].pop("tensorboard")
     if tree["data"]["dataset"] == "synthetic":
         tree["data"].pop("root")
     return tree

@@ -1,5 +1,5 @@
 """The paper's comparisons as named experiments: which methods, as config overrides, and the paper's
-own numbers (rank-1, %, METHOD.md section 6) where the dataset matches.
+own numbers (rank-1, %, from its Tables II-VII) where the dataset matches.
 
 Overrides may name ``{probe}`` and ``{gallery}``: the backbones of the config the experiment runs on.
 """

@@ -37,7 +37,7 @@ def similarity_loss(
 
     ``mean BCE(Ds, y) + gamma * mean[ y d^2 + (1 - y) max(0, m - d)^2 ]``.
 
-    Reading of METHOD.md: the paper prints only ``y log Ds`` and ``- gamma``; a loss to minimise needs
+    Our reading of Sec. III-B: the paper prints only ``y log Ds`` and ``- gamma``; a loss to minimise needs
     the full binary cross-entropy and ``+ gamma`` (Hadsell et al.'s contrastive loss).
     """
     y = same.to(dist.dtype)
@@ -52,7 +52,7 @@ def adaptive_weights(
     """Eq. 6: per anchor (row), soft-max weights over its positives and soft-min weights over its negatives.
 
     ``w_p = exp(d_p) / sum_P exp(d)`` (a farther positive is harder) and
-    ``w_n = exp(-d_n) / sum_N exp(-d)`` (a closer negative is harder). Reading of METHOD.md: the paper
+    ``w_n = exp(-d_n) / sum_N exp(-d)`` (a closer negative is harder). Our reading of Sec. III-D: the paper
     prints ``exp(+d)`` in w_n's denominator; a soft-min needs ``exp(-d)``. Entries outside the mask are 0;
     a row without any positive (negative) gets all-zero positive (negative) weights.
     """
@@ -78,8 +78,8 @@ def adaptive_similarity_loss(
 
     ``mean_pairs BCE(Ds, y) + gamma * mean_anchors[ (sum_p w_p d_p)^2 + max(0, m - sum_n w_n d_n)^2 ]``.
 
-    Pairs outside ``pos_mask | neg_mask`` (an anchor with itself, say) take part in nothing. Reading of
-    METHOD.md: Eq. 5 prints ``w_p d^2`` and ``max(0, m - w_n d)^2`` inside sums; the weighted mean
+    Pairs outside ``pos_mask | neg_mask`` (an anchor with itself, say) take part in nothing. Our reading
+    of Sec. III-D: Eq. 5 prints ``w_p d^2`` and ``max(0, m - w_n d)^2`` inside sums; the weighted mean
     distances are the consistent reading (MTMCT's adaptive weighted triplet). ``detach_weights`` treats
     the weights as constants in the gradient.
     """

@@ -180,7 +180,7 @@ def adaptation_objective(batch: ViewBatch, domain: DomainTerm, matcher: Matcher,
     """Stage (c)'s mapping update: domain term + lambda_sim * the matcher's loss (Eq. 2 or 5).
 
     Returns (total, domain term, matcher loss). ``lambda_sim = 0`` is the literal Algorithm 1; the
-    matcher's term keeps the mappings discriminative (METHOD.md's reading). Unlabelled images in the
+    matcher's term keeps the mappings discriminative (our reading of Sec. III-C and III-D). Unlabelled images in the
     batch (``data.labeled_pairs``) count in the domain term only.
     """
     batch = domain.mapping_batch(batch)

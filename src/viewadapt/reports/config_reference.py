@@ -13,7 +13,7 @@ import tokenize
 import typing
 
 from viewadapt import config as c
-from viewadapt.config import Config
+from viewadapt.config import PAPER_METHOD, RECOMMENDED_METHOD, Config
 from viewadapt.data.augment import AUGMENT_PRESETS
 from viewadapt.evaluation.distances import DISTANCES
 from viewadapt.evaluation.faiss_search import INDEXES
@@ -108,7 +108,9 @@ def config_reference() -> str:
            "(`-c file.yaml`) or on the command line (`key.path=value`, values parsed as YAML); a run writes its "
            "resolved config to `config.yaml`. Written from the code by "
            "`python -m viewadapt.reports.config_reference > docs/config.md`; a test fails when this file is stale.",
-           ""]
+           "", "The defaults are the recommended method (`viewadapt train` without `-c`: "
+           f"`{' '.join(RECOMMENDED_METHOD)}`); `-c paper` is the paper's (`{' '.join(PAPER_METHOD)}`, "
+           "Lite0 / Lite1 at 128 x 64, the cosine schedule in stage (a)).", ""]
     pending: list[tuple[str, object]] = [("", Config())]
     while pending:
         name, section = pending.pop(0)

@@ -62,7 +62,8 @@ def new_run_folder(cfg: "Config", split: "Split", split_base: str, world: int = 
     ``split_base``)."""
     run_dir = new_run_dir(cfg.output_dir, cfg.name)
     try:
-        write_text(run_dir / CONFIG_FILE, cfg.to_yaml())
+        write_text(run_dir / CONFIG_FILE, f"# {cfg.method()}\n# the paper's method: -c paper; the recommended one: "
+                                          f"no -c (the defaults)\n{cfg.to_yaml()}")
         write_json(run_dir / ENVIRONMENT_FILE, {**environment(), "world_size": world})
         split.to_json(run_dir / SPLIT_FILE, split_base)
     except BaseException:
