@@ -60,6 +60,8 @@ def fast(tiny_synthetic, tmp_path):
 
 def test_table2_runs_every_method_over_seeds_and_reuses_finished_runs(fast, tmp_path, capsys):
     path = run_experiment("table2", None, fast, seeds=2, out=tmp_path / "exp")
+    said = capsys.readouterr().out  # which run of how many, and from the second on the time left
+    assert "== run 1 of 4: Ours (Eq. 2), seed 0\n" in said and "== run 4 of 4, about " in said
     table = path.read_text()
     assert "| Ours (Eq. 2) |" in table and "| Ours* (Eq. 5/6) |" in table and " ± " in table
     assert "paper" not in table  # the synthetic set is not one of the paper's datasets

@@ -73,6 +73,8 @@ def test_train_checkpoint_resume_evaluate(tiny_config, capsys):
     assert metrics["finished"] and set(metrics["stages"]) == {"init", "similarity", "adaptation"}
     assert len(metrics["history"]) == 6 and "dd_acc" in metrics["history"][-1]
     assert 0 <= metrics["test"]["rank1"] <= 1 and len(metrics["test"]["cmc"]) == 50
+    epochs = [line for line in (run / "train.log").read_text().splitlines() if " init epoch " in line]
+    assert "(stage eta " in epochs[0] and "eta" not in epochs[1]  # the stage's last epoch has none left
 
     # Interrupt after three epochs (inside stage b), then resume: the result is the same, bit for bit.
     first = Trainer.create(tiny_config("name=interrupted"), verbose=False)
@@ -288,3 +290,30 @@ def test_a_gallery_camera_with_few_labels_feeds_its_unlabelled_images_to_the_vie
     interrupted.fit(max_epochs=5)  # inside stage (c)
     done = Trainer.resume(interrupted.run_dir, verbose=False).fit()
     assert [h["loss"] for h in done["history"]] == [h["loss"] for h in metrics["history"]]
+
+
+def test_tensorboard_scalars_are_written_and_read_back(tiny_config, monkeypatch):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = tiny_config("train.tensorboard=true", "train.similarity.epochs=1", "train.adaptation.epochs=1")
+    with Trainer.create(cfg, verbose=False) as trainer:
+        trainer.fit()
+    events = EventAccumulator(str(trainer.run_dir / "tensorboard"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"init/loss", "init/lr", "init/val_rank1", "similarity/val_mAP", "adaptation/dd_acc",
+            "adaptation/view_leakage", "adaptation/test_rank1"} <= tags, tags
+    losses = events.Scalars("init/loss")
+    assert [e.step for e in losses] == [1, 2]  # the run's epoch count, over every stage
+    assert [e.value for e in losses] == pytest.approx([h["loss"] for h in trainer.history if h["stage"] == "init"])
+    assert events.Scalars("adaptation/dd_acc")[0].step == 4
+
+    import importlib.util
+
+    from viewadapt.config import load_config
+    from viewadapt.errors import ConfigError
+
+    find = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else find(name, *a))
+    with pytest.raises(ConfigError, match=r'pip install "viewadapt\[tensorboard\]"'):
+        load_config(None, ["train.tensorboard=true"])

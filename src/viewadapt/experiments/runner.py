@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from viewadapt.config import Config, load_config
+from viewadapt.config import PAPER_METHOD, Config, load_config
 from viewadapt.data import set_name
 from viewadapt.errors import ConfigError, ViewAdaptError
 from viewadapt.experiments.backfill import add_test_leakage
@@ -134,30 +134,51 @@ def _view_pairs(result: dict, pairs: tuple[str, ...]) -> dict:
             **mean_over_pairs([result["pairs"][p] for p in pairs])}
 
 
+@dataclass
+class Countdown:
+    """Which run of how many an experiment call is at, and the time it has left at the pace of its runs so
+    far (a cached or recorded run takes a moment, so the estimate is only as good as the mix ahead)."""
+
+    total: int
+    done: int = 0
+    started: float = field(default_factory=time.time)
+
+    def line(self) -> str:
+        if not self.done:
+            return f"run 1 of {self.total}"
+        left = (time.time() - self.started) / self.done * (self.total - self.done)
+        return f"run {self.done + 1} of {self.total}, about {left / 60:.0f} min left"
+
+
+def _rows_in(exp: Experiment, setting: Setting) -> list[Row]:
+    return [m for m in exp.methods if not m.only or setting.name in m.only]
+
+
 def run_setting(exp: Experiment, setting: Setting, config: str | Path | None, overrides: list[str], seeds: int,
                 out: Path, quiet: bool, records: Path | None = None, report_only: bool = False,
+                countdown: Countdown | None = None,
                 ) -> tuple[dict[str, tuple[Row, list[dict]]], dict[str, list[dict]], list[dict]]:
     """Every method of ``exp`` that runs in ``setting``, over the seeds: ({label: (method, its runs' test
     results)}, {zero-shot label: its results over the seeds}, the runs' records). Records go to (and
-    are read from) ``records``, by default ``out/records``."""
+    are read from) ``records``, by default ``out/records``; ``countdown`` counts the runs."""
     base = load_config(config, overrides)  # a regime alone may not be a valid config: its methods make it one
     regime = list(setting.overrides_for(base.data.dataset))
     probe, gallery = base.model.probe_backbone, base.model.gallery_backbone
     results: dict[str, tuple[Row, list[dict]]] = {}
     floors: dict[str, dict[int, dict]] = {}
     used: list[dict] = []
-    for method in exp.methods:
-        if method.only and setting.name not in method.only:
-            continue
+    countdown = countdown or Countdown(len(_rows_in(exp, setting)) * seeds)
+    for method in _rows_in(exp, setting):
         label = method.label.format(probe=probe, gallery=gallery)
         extra = regime + method_overrides(method, probe, gallery)
         runs = []
         for seed in range(seeds):
             if not quiet:
-                print(f"== {setting.name + ': ' if setting.name else ''}{label}, seed {seed}")
+                print(f"== {countdown.line()}: {setting.name + ': ' if setting.name else ''}{label}, seed {seed}")
             cfg = load_config(config, overrides + extra + [f"train.seed={seed}"])
             own_synthetic_root(cfg)
             scored = scored_run(cfg, out / "runs", records or out / "records", quiet, report_only)
+            countdown.done += 1
             if scored is None:  # not recorded yet: the table says how many seeds its row has
                 continue
             test, floor, record = scored
@@ -240,7 +261,11 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
     alone, training nothing; the file then depends on the records only."""
     exp: Experiment = _chosen_methods(EXPERIMENTS[name], methods)
     chosen = _chosen_settings(exp, settings)
-    overrides = list(overrides or [])
+    given = list(overrides or [])
+    config = config or "paper"
+    # every row starts from the paper's method (the defaults follow the measurements instead): the keys go
+    # between the config file and the user's own overrides
+    overrides = [*PAPER_METHOD, *given]
     base = load_config(config, overrides)
     if exp.synthetic_only and base.data.dataset != "synthetic":
         raise ConfigError(f"experiment '{name}' varies the synthetic benchmark: run it with data.dataset=synthetic "
@@ -255,12 +280,13 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
     has_paper = any(dataset in m.paper for m in exp.methods)
     lines = [f"# {exp.title}", "",
              f"Dataset {dataset}, seeds 0-{seeds - 1} (train.seed), mean ± std over seeds. "
-             f"Config: {config or 'defaults'} {' '.join(overrides)}".rstrip()]
+             f"Config: {config} {' '.join(given)}".rstrip()]
     everything: dict[str, dict] = {}
     envs: list[dict] = []
+    countdown = Countdown(sum(len(_rows_in(exp, setting)) for setting in chosen) * seeds)
     for setting in chosen:
         results, floors, used = run_setting(exp, setting, config, overrides, seeds, Path(out), quiet, records,
-                                            report_only)
+                                            report_only, countdown)
         envs += used
         # a run scored twice (with and without test-time camera statistics) trained once
         train_s = sum({(r["key"], r["seed"]): r["train_time_s"] for r in used}.values())

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from viewadapt.data.datasets.base import IMAGE_SUFFIXES
 from viewadapt.data.augment import eval_transform
@@ -97,8 +98,9 @@ class ReIDModel:
             raise DataError(f"this model has no mapping for view '{view}': its views are {listed}")
         return index
 
-    def _batches(self, images: Sequence[str], spans: Iterable[range]) -> Iterator[torch.Tensor]:
-        for span in spans:
+    def _batches(self, images: Sequence[str], spans: Sequence[range], desc: str) -> Iterator[torch.Tensor]:
+        # a bar with its ETA on a terminal, nothing in a log file
+        for span in tqdm(spans, desc=desc, unit="batch", leave=False, disable=None, dynamic_ncols=True):
             yield torch.stack([self.transform(load_image(images[i])) for i in span]).to(self.device)
 
     def embedding_path(self, view: int | str, camera: str | None) -> tuple[torch.nn.Module, int]:
@@ -119,7 +121,7 @@ class ReIDModel:
     @torch.no_grad()
     def _embed_with(self, module: torch.nn.Module, images: Sequence[str], batch_size: int) -> np.ndarray:
         spans = [range(s, min(s + batch_size, len(images))) for s in range(0, len(images), batch_size)]
-        out = [module(batch).float().cpu().numpy() for batch in self._batches(images, spans)]
+        out = [module(batch).float().cpu().numpy() for batch in self._batches(images, spans, "embedding")]
         return np.concatenate(out) if out else np.zeros((0, self.embedder.embedding_dim), np.float32)
 
     def extract(self, images: str | Path | Sequence[str | Path], view: int | str, batch_size: int = 64,
@@ -139,7 +141,7 @@ class ReIDModel:
             raise DataError(f"calibrating camera '{camera}' needs at least two of its images, found {len(paths)}: "
                             "give a folder of its crops (a few hundred estimate its statistics well)")
         index = self.view_index(view)
-        batches = self._batches(paths, even_batches(len(paths), batch_size))
+        batches = self._batches(paths, even_batches(len(paths), batch_size), f"calibrating {camera}")
         tensors = batch_norm_statistics(self.embedder.mappings.mapping(index), batches)
         stats = CameraStatistics(camera, index, self.model_id, len(paths), tensors)
         stats.save(self.run_dir)

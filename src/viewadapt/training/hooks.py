@@ -209,7 +209,53 @@ class History(Hook):
         t.elapsed += record["time_s"]
         t.history.append({"stage": stage.name, "epoch": t.epoch + 1, **record})
         t.log.info(f"{stage.name} epoch {t.epoch + 1}/{stage.settings.epochs} " +
-                   " ".join(f"{k}={v:.4g}" for k, v in record.items() if isinstance(v, float)))
+                   " ".join(f"{k}={v:.4g}" for k, v in record.items() if isinstance(v, float)) +
+                   self._eta(stage))
+
+    def _eta(self, stage: Stage) -> str:
+        """The stage's time left at its epochs' pace so far (early stopping may end it sooner)."""
+        t = self.trainer
+        times = [h["time_s"] for h in t.history if h["stage"] == stage.name]
+        left = stage.settings.epochs - (t.epoch + 1)
+        return f" (stage eta {sum(times) / len(times) * left / 60:.1f} min)" if left > 0 else ""
+
+
+class TensorBoard(Hook):
+    """``train.tensorboard``: each epoch's numbers as TensorBoard scalars under ``<stage>/<name>``, stepped by
+    the run's epoch count over all stages (a resumed run continues the curves), and each stage's view
+    leakage and test scores when it ends; rank 0 writes, into the run's ``tensorboard/`` folder."""
+
+    def __init__(self) -> None:
+        self.writer = None
+
+    def before_train(self) -> None:
+        t = self.trainer
+        if t.cfg.train.tensorboard and t.dist.is_main and self.writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(t.run_dir / "tensorboard"))
+
+    def _scalars(self, prefix: str, values: dict) -> None:
+        step = len(self.trainer.history)
+        for name, value in values.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.writer.add_scalar(f"{prefix}/{name}", value, step)
+
+    def after_epoch(self, stage: Stage, record: dict) -> None:
+        if self.writer is not None:
+            self._scalars(stage.name, record)
+
+    def after_stage(self, stage: Stage) -> None:
+        if self.writer is not None:
+            result = self.trainer.stage_results[stage.name]
+            self._scalars(stage.name, {"view_leakage": result.get("view_leakage"),
+                                       **{f"test_{k}": v for k, v in (result.get("test") or {}).items()}})
+            self.writer.flush()
+
+    def after_train(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
 
 
 class Checkpointer(Hook):
@@ -245,5 +291,5 @@ class MetricsWriter(Hook):
 def default_hooks() -> list[Hook]:
     """In the order they run at each point: validation before early stopping reads it, the best state
     restored before the test split is scored, the checkpoint after all of them."""
-    return [ZeroShot(), Validation(), EarlyStop(), TestEvaluation(), ViewLeakage(), History(), Checkpointer(),
-            MetricsWriter()]
+    return [ZeroShot(), Validation(), EarlyStop(), TestEvaluation(), ViewLeakage(), History(), TensorBoard(),
+            Checkpointer(), MetricsWriter()]
