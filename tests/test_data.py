@@ -137,7 +137,8 @@ def test_a_gallery_camera_with_few_labels_keeps_them_for_that_many_identities(tm
     with pytest.raises(DataError, match="data.labeled_pairs=5 but C_train has 4 identities"):
         hide_gallery_labels(records, 5, seed=0)
     with pytest.raises(ConfigError, match="data.labeled_pairs with 3 views hides the last view's labels"):
-        load_config(None, ["data.labeled_pairs=4", "train.batch_p=4", "data.camera_groups=[[a],[b],[c]]"])
+        load_config(None, ["data.labeled_pairs=4", "train.batch_p=4", "data.camera_groups=[[a],[b],[c]]",
+                    "train.adaptation.enabled=true"])
 
 
 def test_split_json_round_trip_uses_relative_paths(tiny_synthetic, tmp_path):

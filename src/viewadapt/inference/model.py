@@ -98,7 +98,7 @@ class ReIDModel:
             raise DataError(f"this model has no mapping for view '{view}': its views are {listed}")
         return index
 
-    def _batches(self, images: Sequence[str], spans: Sequence[range], desc: str) -> Iterator[torch.Tensor]:
+    def _batches(self, images: Sequence[str], spans: Sequence[range], desc: str = "") -> Iterator[torch.Tensor]:
         # a bar with its ETA on a terminal, nothing in a log file
         for span in tqdm(spans, desc=desc, unit="batch", leave=False, disable=None, dynamic_ncols=True):
             yield torch.stack([self.transform(load_image(images[i])) for i in span]).to(self.device)
