@@ -9,8 +9,8 @@
 # training nothing (a row then says how many of its seeds are recorded).
 #
 # Each line's table is kept in docs/results/sections/ once its experiment has run, and docs/results.md is
-# put together from those sections (in the order of ALL, then any other line of RUNS) and
-# docs/results-reading.md (the reading, by hand). So a RUNS naming some lines rewrites only their
+# put together from those sections (in the order of ALL, then any other line of RUNS); what they say is
+# read, by hand, in docs/findings.md. So a RUNS naming some lines rewrites only their
 # sections (`RUNS= bash docs/make_results.sh` only puts the page together again), and a line that fails
 # leaves its earlier section, and docs/results.md, as they were.
 set -euo pipefail
@@ -51,10 +51,10 @@ while read -r e seeds settings methods; do
     --records docs/results/records -q > /dev/null
   file=$(section "$e $seeds $settings $methods")
   name=$(basename "$file" .md)  # each line's figures apart: two lines may share a setting
-  sed -e "s#](\(cmc[a-z_]*\).png)#](results/${name}_\1.png)#" -e "s#](\(sweep[a-z_]*\).png)#](results/${name}_\1.png)#" \
+  sed -e "s#](\(cmc[a-z0-9_]*\).png)#](results/${name}_\1.png)#" -e "s#](\(sweep[a-z0-9_]*\).png)#](results/${name}_\1.png)#" \
     -e "s/^## /### /" -e "s/^# /## /" "$out/$e/results.md" > "$file.tmp"
   mv "$file.tmp" "$file"
-  for f in $(grep -o "](results/${name}_[a-z_]*.png)" "$file" | sed "s#](results/${name}_\(.*\))#\1#"); do
+  for f in $(grep -o "](results/${name}_[a-z0-9_]*.png)" "$file" | sed "s#](results/${name}_\(.*\))#\1#"); do
     cp "$out/$e/$f" "docs/results/${name}_$f"  # the figures the table shows, not an earlier call's
   done
 done <<< "$RUNS"
@@ -68,8 +68,9 @@ page=docs/results.md.tmp
   echo "blur, half resolution and mirrored images in the second camera) with the ImageNet-pretrained"
   echo "EfficientNet-Lite0/Lite1 pair at 96 x 48, on a 2-core CPU. Every table starts with the zero-shot floor:"
   echo "the pretrained features with no training. Runs whose settings coincide are trained once and shared."
-  echo "The tables of 2026-11-24, measured with the paper's recipe on the earlier benchmark, are in"
-  echo "[results-2026-11-24.md](results-2026-11-24.md)."
+  echo "What the tables answer, question by question: [findings.md](findings.md). The paper's own tables"
+  echo "(Tables II, VI, VII, Figs. 6-7), measured on 2026-11-24 with the paper's recipe on the earlier"
+  echo "benchmark and not yet again with run records, are in [results-2026-11-24.md](results-2026-11-24.md)."
   echo
   { echo "$ALL"; grep -vxF -f <(echo "$ALL") <<< "$RUNS" || true; } | while read -r line; do
     if [ -n "$line" ] && [ -f "$(section "$line")" ]; then
@@ -77,6 +78,5 @@ page=docs/results.md.tmp
       echo
     fi
   done
-  cat docs/results-reading.md
 } > "$page"
 mv "$page" docs/results.md
