@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from PIL import Image
 
 from conftest import tiny_overrides
 from layouts import make_market, make_viper
@@ -36,6 +37,17 @@ def test_info_counts_parts_and_splits(data_root, capsys):
     standard = out[out.index("protocol standard"):].splitlines()
     assert standard[2].split() == ["train", "4", "24", "16", "8", "3", "0"]  # 3 cameras: 2 probe, 1 gallery
     assert standard[4].split() == ["test", "4", "34", "8", "26", "4", "2"]
+
+
+def test_info_counts_the_split_train_makes_by_default(data_root, tmp_path, capsys):
+    """Without --num-*: the dataset's packaged config's sizes (Market's C_valid of 100), else the defaults."""
+    assert main(["datasets", "info", "market1501", "--data-root", str(data_root), "--protocol", "custom"]) == 0
+    assert "protocol custom (train/valid/test 200/100/-1)" in capsys.readouterr().out
+    for camera in ("door", "lobby"):
+        (tmp_path / camera / "0001").mkdir(parents=True)
+        Image.new("RGB", (8, 16)).save(tmp_path / camera / "0001" / "a.jpg")
+    assert main(["datasets", "info", "folder", "--data-root", str(tmp_path)]) == 0
+    assert "protocol custom (train/valid/test 200/30/-1)" in capsys.readouterr().out
 
 
 def test_info_viper_standard_trial(data_root, capsys):

@@ -236,7 +236,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 
 def _cmd_datasets(args: argparse.Namespace) -> int:
     from viewadapt.cli.datasets import dataset_info, list_datasets, use_generated_spec
-    from viewadapt.config import DataConfig
+    from viewadapt.config import DataConfig, load_config, packaged_configs
     from viewadapt.data.datasets import DATASETS
 
     if args.action is None:
@@ -249,9 +249,12 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     if args.variant and args.variant not in source.variants:
         raise ViewAdaptError(f"{args.name} has no variant '{args.variant}': "
                              f"choose one of {', '.join(source.variants) or '(none)'}")
+    # the split `train` makes: the sizes of the dataset's packaged config (-c NAME), else the defaults
+    base = load_config(args.name).data if args.name in packaged_configs() else DataConfig()
+    given = {"num_train": args.num_train, "num_valid": args.num_valid, "num_test": args.num_test}
+    sizes = {k: getattr(base, k) if v is None else v for k, v in given.items()}
     cfg = DataConfig(dataset=args.name, root=args.data_root or default_root, variant=args.variant or "",
-                     trial=args.trial, split_seed=args.seed, num_train=args.num_train,
-                     num_valid=args.num_valid, num_test=args.num_test)
+                     trial=args.trial, split_seed=args.seed, **sizes)
     if args.name == "synthetic":
         use_generated_spec(cfg)
     protocols = [args.protocol] if args.protocol else [p for p in source.protocols if p != "custom"] or ["custom"]
@@ -397,9 +400,12 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--variant", help="CUHK03: labeled (default) or detected")
     info.add_argument("--trial", type=int, default=0, help="which repeated split (VIPeR standard 0-9, CUHK03 paper 0-19)")
     info.add_argument("--seed", type=int, default=0, help="split seed (data.split_seed)")
-    info.add_argument("--num-train", type=int, default=200, help="custom protocol: training identities")
-    info.add_argument("--num-valid", type=int, default=100, help="validation identities (custom and standard)")
-    info.add_argument("--num-test", type=int, default=-1, help="custom protocol: test identities (-1: the rest)")
+    # the sizes default to the split `train` makes: the dataset's packaged config's, else the defaults
+    info.add_argument("--num-train", type=int, help="custom protocol: training identities (default: data.num_train)")
+    info.add_argument("--num-valid", type=int, help="validation identities, custom and standard "
+                                                    "(default: data.num_valid)")
+    info.add_argument("--num-test", type=int, help="custom protocol: test identities, -1: the rest "
+                                                   "(default: data.num_test)")
     info.add_argument("--verify", action="store_true", help="also decode every image and list unreadable ones")
     p.set_defaults(func=_cmd_datasets)
     return parser
