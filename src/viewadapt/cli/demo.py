@@ -101,8 +101,7 @@ def run_demo(config: str | None = None, overrides: list[str] | None = None, quie
         cfg = load_config(cfg_path, runs[run])
         floors[run] = zero_shot_label(cfg)
         if not quiet:
-            print(f"== {run}: model.asymmetry={'none' if cfg.model.shared else cfg.model.asymmetry}, stages "
-                  + "+".join(n for n in ("init", "similarity", "adaptation") if cfg.stage(n).enabled))
+            print(f"== {run}: {cfg.method()}")
     ensure_generated(cfg.data)  # once, before the workers read it
     results = _train_all(cfg_path, runs, quiet)
     wall = time.time() - start
