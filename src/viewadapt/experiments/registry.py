@@ -133,6 +133,10 @@ STAGES_AB = ("train.adaptation.enabled=false",)
 SELF_TRAINING = ("train.self_training.enabled=true", "train.self_training.epochs=5")
 GAMMAS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
 VIEW_SHIFTS = (0.0, 0.5, 1.0, 2.0)
+# The plain baseline every paper table carries beside the zero-shot floor: one shared network trained on
+# identities and pairs, no view term.
+SIAMESE = Row("Siamese ({probe} shared, stages a+b)", ("model.shared=true", "train.adaptation.enabled=false"),
+              key="siamese")
 # The few-shot learners embed both views with one network and match by cosine (unit embeddings).
 FEWSHOT = ("model.shared=true", "model.normalize=true")
 
@@ -140,32 +144,38 @@ EXPERIMENTS: Registry[Experiment] = Registry("experiment")
 for _experiment in (
     Experiment("table2", "Eq. 2 against Eq. 5: uniform against adaptive weighting (Ours vs Ours*)", (
         Row("Ours (Eq. 2)", ("loss.adaptive=false",),
-            {"viper": 51.3, "cuhk03": 86.6, "market1501": 87.2, "dukemtmc": 47.2}),
-        Row("Ours* (Eq. 5/6)", (), {"viper": 55.9, "cuhk03": 88.9, "market1501": 89.1, "dukemtmc": 80.1}),
-    )),
+            {"viper": 51.3, "cuhk03": 86.6, "market1501": 87.2, "dukemtmc": 47.2}, key="ours_eq2"),
+        Row("Ours* (Eq. 5/6)", (), {"viper": 55.9, "cuhk03": 88.9, "market1501": 89.1, "dukemtmc": 80.1}, key="ours"),
+        SIAMESE,
+    ), baseline="siamese"),
     Experiment("table6", "Backbone pairs: asymmetric, swapped, identical, shared (Table VI)", (
-        Row("asymmetric ({probe} / {gallery})", (), {"viper": 51.3, "cuhk03": 86.6}),
+        Row("asymmetric ({probe} / {gallery})", (), {"viper": 51.3, "cuhk03": 86.6}, key="ours"),
         Row("swapped ({gallery} / {probe})",
-            ("model.probe_backbone={gallery}", "model.gallery_backbone={probe}"), {"viper": 49.7, "cuhk03": 83.9}),
+            ("model.probe_backbone={gallery}", "model.gallery_backbone={probe}"), {"viper": 49.7, "cuhk03": 83.9},
+            key="swapped"),
         Row("identical ({gallery} twice, no sharing)", ("model.probe_backbone={gallery}",),
-            {"viper": 51.3, "cuhk03": 86.4}),
-        Row("Siamese ({probe}, shared weights)", ("model.shared=true",)),
-    )),
+            {"viper": 51.3, "cuhk03": 86.4}, key="identical"),
+        Row("shared ({probe}, shared weights, stages a+b+c)", ("model.shared=true",), key="shared"),
+        SIAMESE,
+    ), baseline="siamese"),
     Experiment("table7", "View adaptation against its baselines, same budget (Table VII)", (
-        Row("Ours* (Eq. 3 view confusion)", (), {"viper": 55.9, "cuhk03": 88.9, "market1501": 89.1}),
-        Row("No adaptation (stage c, Eq. 5 only)", ("loss.adaptation=none",)),
-        Row("DAN (multi-kernel MMD)", ("loss.adaptation=mmd",), {"viper": 39.6, "cuhk03": 71.0, "market1501": 53.8}),
+        Row("Ours* (Eq. 3 view confusion)", (), {"viper": 55.9, "cuhk03": 88.9, "market1501": 89.1}, key="ours"),
+        Row("No adaptation (stage c, Eq. 5 only)", ("loss.adaptation=none",), key="no_adaptation"),
+        Row("DAN (multi-kernel MMD)", ("loss.adaptation=mmd",), {"viper": 39.6, "cuhk03": 71.0, "market1501": 53.8},
+            key="dan"),
         Row("ADDA (inverted labels)", ("loss.adaptation=adda",),
-            {"viper": 39.4, "cuhk03": 73.1, "market1501": 56.4}),
-    )),
+            {"viper": 39.4, "cuhk03": 73.1, "market1501": 56.4}, key="adda"),
+        SIAMESE,
+    ), baseline="siamese"),
     Experiment("fig6", "Few-shot learners: matching networks and model regression (Fig. 6)", (
-        Row("Ours* (view adaptation)"),
-        Row("Ours* on one shared network ({probe})", ("model.shared=true",)),
+        Row("Ours* (view adaptation)", key="ours"),
+        Row("Ours* on one shared network ({probe})", ("model.shared=true",), key="shared"),
         Row("Matching networks ({probe}, cosine attention)",
-            FEWSHOT + ("loss.metric=matching", "loss.adaptation=none")),
+            FEWSHOT + ("loss.metric=matching", "loss.adaptation=none"), key="matching"),
         Row("Model regression ({probe}, regressed one-shot classifiers)",
-            FEWSHOT + ("loss.metric=regression", "train.adaptation.enabled=false")),
-    )),
+            FEWSHOT + ("loss.metric=regression", "train.adaptation.enabled=false"), key="regression"),
+        SIAMESE,
+    ), baseline="siamese"),
     Experiment("ablation", "What each part of the method adds: stages and loss terms", (
         Row("Ours* (stages a, b, c; Eq. 3 + Eq. 5 in c)"),
         Row("without stage (c) (stages a, b)", ("train.adaptation.enabled=false",)),
@@ -177,8 +187,10 @@ for _experiment in (
         Row(f"{name}, view shift {v}", (f"data.synthetic.view_shift={v}", *extra), x=v, series=name)
         for name, extra in (("Ours*", ()), ("No adaptation", ("loss.adaptation=none",)))
         for v in VIEW_SHIFTS), x_label="view shift (data.synthetic.view_shift)", synthetic_only=True),
+    # A sweep draws every row on its axis, so its paired differences are against the paper's own gamma
     Experiment("fig7", "Weight gamma of the contrastive term (Fig. 7: the paper peaks at 2.5)", tuple(
-        Row(f"gamma = {g}", (f"loss.gamma={g}",), x=g) for g in GAMMAS), x_label="gamma"),
+        Row(f"gamma = {g}", (f"loss.gamma={g}",), x=g, key=f"gamma_{g}") for g in GAMMAS), x_label="gamma",
+        baseline="gamma_2.5"),
     Experiment("recipes", "Training recipes against the zero-shot floor, in three data regimes", (
         Row("softmax ID ({probe}), paper recipe", SOFTMAX_ONLY + PAPER_RECIPE),
         Row("softmax ID ({probe}), strong recipe", SOFTMAX_ONLY + STRONG_RECIPE),
