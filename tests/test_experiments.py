@@ -52,6 +52,9 @@ def test_a_synthetic_set_gets_its_own_folder_and_where_is_not_part_of_the_run_ke
     assert real[0].data.root == "a"
 
 
+PAIR = ["ours_eq2", "ours"]  # Table II's two rows, without the Siamese baseline every paper table carries
+
+
 @pytest.fixture
 def fast(tiny_synthetic, tmp_path):
     return tiny_overrides(tiny_synthetic, tmp_path / "unused") + [
@@ -59,11 +62,11 @@ def fast(tiny_synthetic, tmp_path):
 
 
 def test_table2_runs_every_method_over_seeds_and_reuses_finished_runs(fast, tmp_path, capsys):
-    path = run_experiment("table2", None, fast, seeds=2, out=tmp_path / "exp", quiet=False)
+    path = run_experiment("table2", None, fast, seeds=2, out=tmp_path / "exp", quiet=False, methods=PAIR)
     said = capsys.readouterr().out  # which run of how many, and from the second on the time left
     assert "== run 1 of 4: Ours (Eq. 2), seed 0\n" in said and "== run 4 of 4, about " in said
     table = path.read_text()
-    assert "| Ours (Eq. 2) |" in table and "| Ours* (Eq. 5/6) |" in table and " ± " in table
+    assert "| Ours (Eq. 2) (`ours_eq2`) |" in table and "| Ours* (Eq. 5/6) (`ours`) |" in table and " ± " in table
     assert "paper rank-1" not in table  # the synthetic set is not one of the paper's datasets
     runs = sorted((tmp_path / "exp" / "runs").glob("*/seed*"))
     assert len(runs) == 4 and sorted(r.name for r in runs) == ["seed0", "seed0", "seed1", "seed1"]
@@ -75,7 +78,7 @@ def test_table2_runs_every_method_over_seeds_and_reuses_finished_runs(fast, tmp_
         seeds[cfg.loss.adaptive].append(cfg.train.seed)
     assert {k: sorted(v) for k, v in seeds.items()} == {False: [0, 1], True: [0, 1]}
     stamp = runs[0].joinpath("metrics.json").stat().st_mtime_ns
-    run_experiment("table2", None, fast, seeds=2, out=tmp_path / "exp")  # everything cached
+    run_experiment("table2", None, fast, seeds=2, out=tmp_path / "exp", methods=PAIR)  # everything cached
     assert runs[0].joinpath("metrics.json").stat().st_mtime_ns == stamp
     assert (tmp_path / "exp" / "table2" / "cmc.png").is_file()
 
@@ -91,7 +94,7 @@ def test_an_interrupted_run_is_resumed(fast, tmp_path):
     cfg = load_config("paper", settings + [f"output_dir={run.parent}", "name=seed0"])
     Trainer.create(cfg, verbose=False).fit(max_epochs=1)  # stopped after one epoch
     assert not json.loads((run / "metrics.json").read_text())["finished"]
-    run_experiment("table2", None, fast, seeds=1, out=tmp_path / "exp")
+    run_experiment("table2", None, fast, seeds=1, out=tmp_path / "exp", methods=PAIR)
     assert json.loads((run / "metrics.json").read_text())["finished"]
     assert sorted(p.name for p in run.parent.iterdir()) == ["seed0"]  # resumed in place, not restarted
 
@@ -120,7 +123,7 @@ def test_viewshift_refuses_a_real_dataset(tmp_path):
 def test_every_method_of_the_new_experiments_trains(fast, tmp_path, name):
     path = run_experiment(name, None, fast + ["train.init.epochs=1"], seeds=1, out=tmp_path / "exp")
     table = path.read_text()
-    assert all(f"| {m.label.format(probe='vggm_small', gallery='mobilenet_v3_small')} |" in table
+    assert all(f"| {m.label.format(probe='vggm_small', gallery='mobilenet_v3_small')}" in table
                for m in EXPERIMENTS[name].methods)
 
 
@@ -128,7 +131,7 @@ def test_experiment_command_lists_and_rejects_unknown(capsys):
     assert main(["experiment", "list"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in ("table2", "table6", "table7", "fig6", "fig7", "ablation", "viewshift"))
-    assert "  2. No adaptation (stage c, Eq. 5 only)\n" in out and "settings: few_shot, viper_like" in out
+    assert "  2. no_adaptation: No adaptation (stage c, Eq. 5 only)\n" in out and "settings: few_shot, viper_like" in out
     assert main(["experiment", "table99"]) == 2
     assert "unknown experiment 'table99'" in capsys.readouterr().err
 
@@ -150,7 +153,7 @@ def test_a_run_cached_before_a_config_key_existed_is_found_and_reused(fast, tmp_
     from viewadapt.config import load_config
     from viewadapt.experiments.runner import run_key
 
-    run_experiment("table2", None, fast, seeds=1, out=tmp_path / "exp")
+    run_experiment("table2", None, fast, seeds=1, out=tmp_path / "exp", methods=PAIR)
     runs = sorted((tmp_path / "exp" / "runs").glob("*/seed0"))
     old = runs[0].parent.with_name("0123456789ab")
     runs[0].parent.rename(old)  # as if keyed by an older version of the config
@@ -160,7 +163,7 @@ def test_a_run_cached_before_a_config_key_existed_is_found_and_reused(fast, tmp_
     tree["eval"].pop("view_leakage")  # written before the key existed
     config.write_text(yaml.safe_dump(tree))
     stamp = (old / "seed0" / "metrics.json").stat().st_mtime_ns
-    run_experiment("table2", None, fast, seeds=1, out=tmp_path / "exp")
+    run_experiment("table2", None, fast, seeds=1, out=tmp_path / "exp", methods=PAIR)
     moved = sorted((tmp_path / "exp" / "runs").glob("*/seed0"))
     assert len(moved) == 2 and not old.exists()  # the emptied key folder is gone too
     assert {p.parent.name for p in moved} == {run_key(load_config(p / "config.yaml")) for p in moved}
@@ -170,10 +173,12 @@ def test_a_run_cached_before_a_config_key_existed_is_found_and_reused(fast, tmp_
 def test_methods_are_chosen_by_their_listed_numbers(fast, tmp_path, capsys):
     path = run_experiment("table7", None, fast, seeds=1, out=tmp_path / "exp", methods=[2, 1])
     rows = [line.split(" |")[0] for line in path.read_text().splitlines() if line.startswith("| ") and "zero" not in line]
-    assert rows[1:] == ["| No adaptation (stage c, Eq. 5 only)", "| Ours* (Eq. 3 view confusion)"]
+    assert rows[1:] == ["| No adaptation (stage c, Eq. 5 only) (`no_adaptation`)",
+                        "| Ours* (Eq. 3 view confusion) (`ours`)"]
     assert len(list((tmp_path / "exp" / "runs").iterdir())) == 2
-    assert main(["experiment", "table7", "--methods", "0", "5", "--out", str(tmp_path / "none")]) == 2
-    assert "has methods 1 to 4 (viewadapt experiment list), not 0, 5" in capsys.readouterr().err
+    assert main(["experiment", "table7", "--methods", "0", "dann", "--out", str(tmp_path / "none")]) == 2
+    assert "has methods keys ours, no_adaptation, dan, adda, siamese or 1 to 5 (viewadapt experiment list), not 0, dann" \
+        in capsys.readouterr().err
     assert not (tmp_path / "none").exists()
 
 
