@@ -12,7 +12,7 @@ from conftest import tiny_overrides
 from viewadapt.cli.main import main
 from viewadapt.config import load_config
 from viewadapt.errors import ConfigError
-from viewadapt.models import ViewMappings
+from viewadapt.models import Asymmetry, Level, ViewMappings
 from viewadapt.models.backbones import build_backbone
 
 
@@ -118,6 +118,24 @@ def test_a_step_on_one_view_moves_the_shared_layers_of_the_other_and_not_its_own
 def test_a_level_the_backbone_cannot_take_is_named_with_its_fix(level, fix, tmp_path):
     with pytest.raises(ConfigError, match=fix):
         load_config(None, ["model.probe_backbone=vggm_small", "model.pretrained=false", f"model.asymmetry={level}"])
+
+
+@pytest.mark.parametrize("level", list(Level))
+def test_every_level_reads_back_as_written_and_says_what_a_view_owns(level):
+    text = "partial:2" if level is Level.PARTIAL else level.value
+    a = Asymmetry.parse(text)
+    assert str(a) == text and a == Asymmetry.parse(str(a))
+    m = _build(text, gallery="vggm_small")  # the same layer names in each view, whatever the level
+    own = [name for name, same in _layers(m) if not same]  # one module: the views own nothing
+    assert a.one_network == m.shared == (level is Level.NONE)
+    assert a.separate_networks == (len(own) == len(list(m.gallery.parameters()))) == (level is Level.FULL)
+    assert a.statistics_only == m.statistics_only == (level is Level.STATS)
+    batch_norms = {f"{name}.{p}" for name, layer in m.probe.named_modules()
+                   if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) for p in ("weight", "bias")}
+    if a.owns_batch_norms:  # their affine weights too, unless the statistics only
+        assert set(own) == (set() if a.statistics_only else batch_norms)
+    assert a.owns_batch_norms == (level in (Level.BN, Level.STATS))
+    assert Asymmetry.parse(text, shared=True).one_network  # model.shared=true spells none over any level
 
 
 def test_shared_with_another_level_is_refused():

@@ -148,7 +148,7 @@ def test_test_time_camera_statistics_embed_each_view_with_its_own_images_statist
     from viewadapt.models.statistics import recalibrated
 
     torch.manual_seed(0)
-    mappings = ViewMappings.build("vggm_small", "vggm_small", 16, shared=True, pretrained=False, neck="bnneck")
+    mappings = ViewMappings.build("vggm_small", "vggm_small", 16, pretrained=False, neck="bnneck", asymmetry="none")
     records = [ViewRecord(str(p), int(p.parent.name), view, view)
                for view, cam in enumerate(("cam_a", "cam_b")) for p in sorted((tiny_synthetic / cam).rglob("*.jpg"))[:6]]
     calibrated = per_view_statistics(mappings, records, 64, 32, batch_size=128)

@@ -47,10 +47,10 @@ def test_lite0_imagenet_weights_recognise_a_flat_colour_less_than_structure():
 
 
 def test_asymmetric_mappings_share_no_weights_and_siamese_share_all():
-    asym = ViewMappings.build("vggm_small", "mobilenet_v3_small", 8, shared=False, pretrained=False)
+    asym = ViewMappings.build("vggm_small", "mobilenet_v3_small", 8, pretrained=False)
     ids_s = {id(p) for p in asym.probe.parameters()}
     assert not ids_s & {id(p) for p in asym.gallery.parameters()}
-    siamese = ViewMappings.build("vggm_small", "mobilenet_v3_small", 8, shared=True, pretrained=False)
+    siamese = ViewMappings.build("vggm_small", "mobilenet_v3_small", 8, pretrained=False, asymmetry="none")
     assert siamese.gallery is siamese.probe and len(siamese.networks()) == 1
     x = torch.rand(3, 3, 64, 32)
     assert asym(x, 0).shape == asym(x, 1).shape == (3, 8)  # equal dims from different backbones

@@ -23,7 +23,7 @@ def test_model_regressor_starts_as_the_identity_and_follows_the_probe_view_only(
     torch.manual_seed(0)
     w = torch.randn(5, 8)
     assert torch.allclose(ModelRegressor(8, (16,))(w), F.normalize(w, dim=1))
-    method = Method(ViewMappings.build("vggm_small", "vggm_small", 8, shared=True, pretrained=False, normalize=True),
+    method = Method(ViewMappings.build("vggm_small", "vggm_small", 8, pretrained=False, normalize=True, asymmetry="none"),
                     ModelRegression(8, [16]), NoAdaptation())
     regressor = method.matcher.regressor
     torch.nn.init.normal_(regressor.net[-1].weight)
@@ -77,9 +77,9 @@ def test_embedded_batches_carry_the_feature_before_the_neck_batch_norm_beside_th
 
     torch.manual_seed(0)
     images, pids, views = torch.rand(4, 3, 64, 32), torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 0, 1])
-    for shared in (True, False):
-        mappings = ViewMappings.build("vggm_small", "vggm_small", 8, shared=shared, pretrained=False,
-                                      normalize=True, neck="bnneck").eval()
+    for asymmetry in ("none", "full"):
+        mappings = ViewMappings.build("vggm_small", "vggm_small", 8, pretrained=False, normalize=True, neck="bnneck",
+                                      asymmetry=asymmetry).eval()
         batch = embed_views(mappings, images, pids, views)
         for view, (f, e) in enumerate(((batch.f_s, batch.e_s), (batch.f_t, batch.e_t))):
             feat, emb = mappings.mapping(view).forward_train(images[views == view])

@@ -52,8 +52,8 @@ def build_method(cfg: Config) -> Method:
     """The view mappings, stage (b)'s matcher (``loss.metric``) and stage (c)'s domain term
     (``loss.adaptation``), built in this order (the order the random initialisation is drawn in)."""
     m = cfg.model
-    mappings = ViewMappings.build(m.probe_backbone, m.gallery_backbone, m.embedding_dim, m.shared, m.pretrained,
-                                  m.allow_download, m.normalize, cfg.extra_backbones(), m.neck, m.asymmetry)
+    mappings = ViewMappings.build(m.probe_backbone, m.gallery_backbone, m.embedding_dim, m.pretrained,
+                                  m.allow_download, m.normalize, cfg.extra_backbones(), m.neck, m.view_asymmetry)
     dim = mappings.embedding_dim
     return Method(mappings, MATCHERS[cfg.loss.metric].from_config(cfg, dim),
                   DOMAIN_TERMS[cfg.loss.adaptation].from_config(cfg, dim))

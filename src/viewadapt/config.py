@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from viewadapt.data.augment import AugmentOptions
@@ -17,7 +18,8 @@ from viewadapt.data.synthetic import SyntheticSpec
 from viewadapt.errors import ConfigError
 from viewadapt.evaluation.options import EvalOptions
 from viewadapt.models.backbones import BACKBONES, build_backbone
-from viewadapt.models.mapping import ASYMMETRIES, NECKS, parse_asymmetry
+from viewadapt.models.asymmetry import ASYMMETRIES, Asymmetry
+from viewadapt.models.mapping import NECKS
 from viewadapt.objectives import DD_INPUTS, DOMAIN_TERMS, MATCHERS
 
 STAGES = ("init", "similarity", "adaptation", "self_training")
@@ -90,6 +92,11 @@ class ModelConfig:
     # feature with a BNNeck), which per-view batch norms cannot normalise the views' difference out of
     dd_input: str = "embedding"
     regressor_hidden: list[int] = field(default_factory=lambda: [512])  # loss.metric=regression's T
+
+    @property
+    def view_asymmetry(self) -> Asymmetry:
+        """``asymmetry`` and ``shared`` as the one value they spell (validation has parsed it once)."""
+        return Asymmetry.parse(self.asymmetry, self.shared)
 
 
 @dataclass
@@ -222,15 +229,14 @@ class Config:
 
     def method(self) -> str:
         """Which method this config trains, in a line: the recommended one, the paper's, or neither."""
-        m, t, loss = self.model, self.train, self.loss
-        if not m.shared and m.asymmetry == "stats" and not t.adaptation.enabled and t.self_training.enabled:
+        level, t, loss = self.model.view_asymmetry, self.train, self.loss
+        if level.statistics_only and not t.adaptation.enabled and t.self_training.enabled:
             return "the recommended method (viewadapt train's defaults): camera statistics, stages a+b, self-training"
         paper = (loss.metric == "ds" and loss.adaptive and loss.adaptation == "confusion" and t.init.enabled
                  and t.similarity.enabled and t.adaptation.enabled and not t.self_training.enabled)
-        if not m.shared and m.asymmetry == "full" and paper:
+        if level.separate_networks and paper:
             return "the paper's method (-c paper): asymmetric Ms / Mt, Eq. 5, stages a+b+c"
         stages = "+".join(s for s, n in zip("abcs", STAGES) if self.stage(n).enabled)
-        level = "none" if m.shared else m.asymmetry
         return (f"neither the recommended method (the defaults) nor the paper's (-c paper): model.asymmetry={level}, "
                 f"stages {stages} (s: self-training)")
 
@@ -366,16 +372,17 @@ def _check(ok: bool, message: str) -> None:
 
 def _check_asymmetry(m: ModelConfig) -> None:
     try:
-        kind, k = parse_asymmetry(m.asymmetry)
+        level = Asymmetry.parse(m.asymmetry)
     except ValueError:
         raise ConfigError(f"model.asymmetry '{m.asymmetry}' is not one of: {', '.join(ASYMMETRIES)} "
                           "(e.g. partial:3)") from None
-    _check(not m.shared or kind in ("full", "none"),
+    _check(not m.shared or level.separate_networks or level.one_network,
            f"model.shared=true is model.asymmetry=none, and asymmetry is {m.asymmetry}: drop one of the two")
-    if kind == "partial":  # a backbone's stages are known once it is built; untrained weights are enough
-        stages = len(build_backbone(m.probe_backbone, pretrained=False).stage_names())
-        _check(k <= stages, f"model.asymmetry={m.asymmetry}: {m.probe_backbone} has {stages} stages, "
-                            f"so K must be 1 to {stages}")
+    if level.k:  # a backbone's stages are known once it is laid out: on the meta device, no weights exist
+        with torch.device("meta"):
+            stages = len(build_backbone(m.probe_backbone, pretrained=False).stage_names())
+        _check(level.k <= stages, f"model.asymmetry={m.asymmetry}: {m.probe_backbone} has {stages} stages, "
+                                  f"so K must be 1 to {stages}")
 
 
 def validate(cfg: Config) -> None:

@@ -9,25 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from viewadapt.models.asymmetry import Asymmetry
 from viewadapt.models.backbones import build_backbone
 
 
 NECKS = ("linear", "bnneck")
-# How much of the network each view has of its own: everything (the paper's Ms and Mt, which may be two
-# different backbones), the first K backbone stages, its batch norms (statistics and affine weights),
-# its batch norms' statistics only (camera-based batch normalisation: every weight shared), or nothing
-# (Siamese).
-ASYMMETRIES = ("full", "partial:K", "bn", "stats", "none")
-
-
-def parse_asymmetry(level: str) -> tuple[str, int]:
-    """``full``, ``bn``, ``stats``, ``none`` -> (level, 0); ``partial:K`` -> ("partial", K)."""
-    kind, _, k = level.partition(":")
-    if kind in ("full", "bn", "stats", "none") and not k:
-        return kind, 0
-    if kind == "partial" and k.isdigit() and int(k) >= 1:
-        return kind, int(k)
-    raise ValueError(f"unknown asymmetry '{level}': choose one of {', '.join(ASYMMETRIES)} (K >= 1)")
 
 
 def padded_identity(in_dim: int, out_dim: int) -> nn.Linear:
@@ -124,12 +110,12 @@ def is_batch_norm(name: str, layer: nn.Module) -> bool:
     return isinstance(layer, nn.modules.batchnorm._BatchNorm)
 
 
-def _own_layers(kind: str, k: int, mapping: ViewMapping) -> Callable[[str, nn.Module], bool]:
-    if kind in ("bn", "stats"):
+def _own_layers(asymmetry: Asymmetry, mapping: ViewMapping) -> Callable[[str, nn.Module], bool]:
+    if asymmetry.owns_batch_norms:
         return is_batch_norm
-    stages = mapping.backbone.stage_names()
+    stages, k = mapping.backbone.stage_names(), asymmetry.k
     if k > len(stages):
-        raise ValueError(f"asymmetry partial:{k} needs {k} backbone stages, and the backbone has {len(stages)}")
+        raise ValueError(f"asymmetry {asymmetry} needs {k} backbone stages, and the backbone has {len(stages)}")
     prefixes = tuple(f"backbone.{name}" for stage in stages[:k] for name in stage)
     return lambda name, layer: any(name == p or name.startswith(p + ".") for p in prefixes)
 
@@ -167,24 +153,24 @@ class ViewMappings(nn.Module):
         probe_backbone: str,
         gallery_backbone: str,
         embedding_dim: int,
-        shared: bool = False,
         pretrained: bool = True,
         allow_download: bool = False,
         normalize: bool = False,
         extra_backbones: Sequence[str] = (),
         neck: str = "linear",
-        asymmetry: str = "full",
+        asymmetry: Asymmetry | str = "full",
     ) -> "ViewMappings":
         """Views 0 and 1 get the probe and gallery backbones, views 2.. ``extra_backbones``, each a network
-        of its own (``asymmetry="full"``). Below that level of :data:`ASYMMETRIES`, every view starts
-        from the probe backbone's network and shares all of it but its first K backbone stages
-        (``partial:K``), its batch norms (``bn``) or its batch norms' running statistics (``stats``:
-        camera-based batch normalisation, every weight shared); ``shared=True`` is ``asymmetry="none"``.
+        of its own (``asymmetry="full"``). Below that level, every view starts from the probe backbone's
+        network and shares all of it but its first K backbone stages (``partial:K``), its batch norms
+        (``bn``) or its batch norms' running statistics (``stats``: camera-based batch normalisation,
+        every weight shared), or all of it (``none``: one module).
 
         With a ``bnneck`` the embedding is the pooled feature, so ``embedding_dim`` is not used: it is
         the widest backbone's output (narrower ones are padded up to it)."""
-        kind, k = parse_asymmetry("none" if shared else asymmetry)
-        names = [probe_backbone, gallery_backbone, *extra_backbones] if kind == "full" else [probe_backbone]
+        if isinstance(asymmetry, str):
+            asymmetry = Asymmetry.parse(asymmetry)
+        names = [probe_backbone, gallery_backbone, *extra_backbones] if asymmetry.separate_networks else [probe_backbone]
         if neck == "bnneck":
             backbones = [build_backbone(name, pretrained, allow_download) for name in names]
             width = max(b.out_channels for b in backbones)
@@ -192,12 +178,12 @@ class ViewMappings(nn.Module):
         else:  # each backbone, then its neck: the order the random initialisation is drawn in
             nets = [ViewMapping(build_backbone(name, pretrained, allow_download), embedding_dim, normalize, neck)
                     for name in names]
-        if kind == "none":
+        if asymmetry.one_network:
             return cls(nets[0], None, num_views=2 + len(extra_backbones))
-        if kind != "full":
-            own = _own_layers(kind, k, nets[0])
-            nets += [tied_copy(nets[0], own, statistics_only=kind == "stats") for _ in range(1 + len(extra_backbones))]
-        return cls(nets[0], nets[1], nets[2:], statistics_only=kind == "stats")
+        if asymmetry.one_start:
+            own = _own_layers(asymmetry, nets[0])
+            nets += [tied_copy(nets[0], own, asymmetry.statistics_only) for _ in range(1 + len(extra_backbones))]
+        return cls(nets[0], nets[1], nets[2:], statistics_only=asymmetry.statistics_only)
 
     @classmethod
     def single(cls, network: ViewMapping, num_views: int) -> "ViewMappings":

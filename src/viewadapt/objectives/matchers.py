@@ -136,9 +136,9 @@ class ModelRegression(Matcher):
 
     @classmethod
     def check(cls, cfg: "Config") -> None:
-        if not cfg.model.shared:
+        if not cfg.model.view_asymmetry.one_network:
             raise ConfigError("loss.metric=regression regresses classifiers of one shared network: "
-                              "set model.shared=true")
+                              "set model.asymmetry=none")
         if not cfg.train.similarity.enabled or cfg.train.adaptation.enabled:
             raise ConfigError("loss.metric=regression trains its regressor in stage (b) only: set "
                               "train.similarity.enabled=true and train.adaptation.enabled=false")

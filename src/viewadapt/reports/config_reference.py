@@ -21,7 +21,8 @@ from viewadapt.evaluation.options import SEARCHES
 from viewadapt.evaluation.protocols import PROTOCOLS
 from viewadapt.evaluation.rank import AP_DEFINITIONS
 from viewadapt.evaluation.rescoring import RERANKERS
-from viewadapt.models.mapping import ASYMMETRIES, NECKS
+from viewadapt.models.asymmetry import ASYMMETRIES
+from viewadapt.models.mapping import NECKS
 from viewadapt.objectives import DD_INPUTS, DOMAIN_TERMS, MATCHERS
 
 # Where a key's accepted values come from: the registries and tuples the config's validation checks

@@ -54,15 +54,11 @@ class Hook:
         pass
 
 
-def _one_start(cfg: "Config") -> bool:
-    """Whether every view starts from the probe backbone's network (Siamese, or tied copies of it)."""
-    return cfg.model.shared or cfg.model.asymmetry != "full"
-
-
 def zero_shot_label(cfg: "Config") -> str:
     """Which untrained features a run's zero-shot floor scores: its distinct networks' initial weights."""
     m = cfg.model
-    nets = [m.probe_backbone] if _one_start(cfg) else [m.probe_backbone, m.gallery_backbone, *m.extra_backbones]
+    nets = [m.probe_backbone] if m.view_asymmetry.one_start else [m.probe_backbone, m.gallery_backbone,
+                                                                  *m.extra_backbones]
     names = " / ".join(dict.fromkeys(nets))
     weights = "ImageNet features" if m.pretrained else "random weights"
     return f"zero-shot: {names} {weights}, no training" + (" (mean over the networks)" if len(set(nets)) > 1 else "")
@@ -71,7 +67,7 @@ def zero_shot_label(cfg: "Config") -> str:
 def zero_shot_models(cfg: "Config", mappings: ViewMappings) -> list[tuple[Embedder, None]]:
     """The untrained networks a zero-shot floor scores, each as an embedder of its pooled backbone
     feature; tied copies are the same network before training, so scoring one is scoring all."""
-    nets = mappings.networks()[:1] if _one_start(cfg) else mappings.networks()
+    nets = mappings.networks()[:1] if cfg.model.view_asymmetry.one_start else mappings.networks()
     return [(Embedder(ViewMappings.single(Pooled(net), mappings.num_views)), None) for net in nets]
 
 
