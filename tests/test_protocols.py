@@ -75,15 +75,21 @@ def test_paper_protocol_only_for_table_one_datasets():
 
 def test_viper_standard_trials_are_fixed_halves(tmp_path):
     ds = DATASETS["viper"].read(make_viper(tmp_path), "")
-    splits = [make_split(ds, "standard", 0, 50, 0, seed=0, trial=t) for t in range(10)]
+
+    def standard(trial: int):  # the halves are a trait of the source, not of the name
+        return make_split(ds, "standard", 0, 50, 0, seed=0, trial=trial, random_halves=DATASETS["viper"].random_halves)
+
+    splits = [standard(t) for t in range(10)]
     for s in splits:
         assert len(ids(s.test)) == 316 and len(ids(s.train)) == 266 and len(ids(s.valid)) == 50
         assert not ids(s.test) & (ids(s.train) | ids(s.valid))
         assert all(r.view == r.camid for r in s.test)  # cam_a is the probe
     assert len({frozenset(ids(s.test)) for s in splits}) == 10
-    assert make_split(ds, "standard", 0, 50, 0, seed=0, trial=3).test == splits[3].test
+    assert standard(3).test == splits[3].test
     with pytest.raises(DataError, match="trials 0-9"):
-        make_split(ds, "standard", 0, 50, 0, seed=0, trial=10)
+        standard(10)
+    with pytest.raises(DataError, match="no standard query/gallery protocol here: use protocol paper or custom"):
+        make_split(ds, "standard", 0, 50, 0, seed=0)  # a folder of two cameras has neither parts nor halves
 
 
 def test_market_standard_is_the_official_query_gallery(tmp_path):
@@ -106,7 +112,8 @@ def test_market_standard_is_the_official_query_gallery(tmp_path):
 def test_cuhk03_new_protocol_needs_its_config_file(tmp_path):
     root = make_cuhk03(tmp_path, with_new_protocol=False)
     with pytest.raises(DataError, match="cuhk03_new_protocol_config_<variant>.mat"):
-        make_split(DATASETS["cuhk03"].read(root, "labeled"), "standard", 0, 2, 0, seed=0)
+        make_split(DATASETS["cuhk03"].read(root, "labeled"), "standard", 0, 2, 0, seed=0,
+                   standard_fix=DATASETS["cuhk03"].standard_fix)
 
 
 def test_split_json_is_relative_to_the_root_and_round_trips(tmp_path):

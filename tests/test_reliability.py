@@ -145,7 +145,7 @@ CASES = [
     (["export", "{root}/no_history", "--out", "{root}/onnx_new"], "its training did not finish"),
     (["experiment", "table6", "--seeds", "0"], "--seeds: must be 1 or more"),
     (["experiment", "nosuch"], "unknown experiment 'nosuch'"),
-    (["experiment", "table6", "--methods", "99"], "has methods 1 to"),
+    (["experiment", "table6", "--methods", "99"], "has methods keys ours, swapped"),
     (["experiment", "recipes", "--settings", "nosuch"], "has no setting nosuch"),
     (["datasets", "info", "nosuch"], "unknown dataset 'nosuch'"),
     (["datasets", "info", "csv", "--data-root", "{root}/latin1.csv"], "is not UTF-8 text"),

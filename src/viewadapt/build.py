@@ -21,7 +21,7 @@ def ensure_generated(d: DataConfig) -> None:
     `viewadapt train` runs do not), so a run that is resumed or evaluated later must not trust what it
     finds there. Nothing to do for a real dataset.
     """
-    if d.dataset == "synthetic":
+    if DATASETS[d.dataset].generated:
         generate(d.root, d.synthetic, d.height, d.width)
 
 
@@ -33,8 +33,9 @@ def load_dataset(d: DataConfig) -> DatasetDescription:
 
 def split_dataset(d: DataConfig, dataset: DatasetDescription, protocol: str | None = None) -> Split:
     """The configured split of a dataset read with :func:`load_dataset` (``protocol`` overrides d's)."""
+    source = DATASETS[d.dataset]
     split = make_split(dataset, protocol or d.protocol, d.num_train, d.num_valid, d.num_test, d.split_seed, d.trial,
-                       DATASETS[d.dataset].paper_split)
+                       source.paper_split, source.random_halves, source.standard_fix)
     return camera_views(split, dataset, d.camera_groups) if d.camera_groups else split
 
 

@@ -243,9 +243,8 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
         print(list_datasets(args.data_root or "data"))
         return 0
     source = DATASETS[args.name]
-    default_root = {"synthetic": "data/synthetic"}.get(args.name, "data")
-    if args.data_root is None and args.name in ("folder", "csv"):
-        raise ViewAdaptError(f"give the {'folder' if args.name == 'folder' else 'index file'} with --data-root")
+    if args.data_root is None and source.own_root:
+        raise ViewAdaptError(f"give the {'index file' if source.root_is_file else 'folder'} with --data-root")
     if args.variant and args.variant not in source.variants:
         raise ViewAdaptError(f"{args.name} has no variant '{args.variant}': "
                              f"choose one of {', '.join(source.variants) or '(none)'}")
@@ -253,9 +252,9 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     base = load_config(args.name).data if args.name in packaged_configs() else DataConfig()
     given = {"num_train": args.num_train, "num_valid": args.num_valid, "num_test": args.num_test}
     sizes = {k: getattr(base, k) if v is None else v for k, v in given.items()}
-    cfg = DataConfig(dataset=args.name, root=args.data_root or default_root, variant=args.variant or "",
+    cfg = DataConfig(dataset=args.name, root=args.data_root or source.default_root, variant=args.variant or "",
                      trial=args.trial, split_seed=args.seed, **sizes)
-    if args.name == "synthetic":
+    if source.generated:
         use_generated_spec(cfg)
     protocols = [args.protocol] if args.protocol else [p for p in source.protocols if p != "custom"] or ["custom"]
     bad = [p for p in protocols if p not in source.protocols]
@@ -373,7 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("experiment", help="run one of the paper's comparisons over seeds: table of mean +- std")
     p.add_argument("name", help="an experiment's name, or list (to see them)")
     _config_args(p)
-    p.add_argument("--dataset", help="viper, cuhk03, market1501, dukemtmc (their packaged config unless -c), synthetic...")
+    p.add_argument("--dataset", help="a dataset's name as `viewadapt datasets` lists it (a benchmark's packaged config "
+                                     "unless -c)")
     p.add_argument("--data-root", help="folder holding the datasets (data.root)")
     p.add_argument("--seeds", type=_positive, default=3, help="train.seed 0..N-1 per method (default 3)")
     p.add_argument("--out", default="experiments", help="folder of the runs and results (reused when re-run)")

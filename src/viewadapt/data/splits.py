@@ -23,7 +23,6 @@ from viewadapt.files import write_text
 
 SPLIT_NAMES = ("train", "valid", "test")
 SPLIT_PROTOCOLS = ("custom", "paper", "standard")
-VIPER_TRIALS, VIPER_TEST = 10, 316
 
 
 @dataclass
@@ -146,8 +145,11 @@ def _split_training_ids(dataset: DatasetDescription, train_ids: list[int], num_v
     return [p for p in train_ids if p not in valid], sorted(valid)
 
 
-def make_standard_split(dataset: DatasetDescription, num_valid: int, seed: int, trial: int = 0) -> Split:
-    """The field's protocol: official parts where the data ships them, else VIPeR's random halves."""
+def make_standard_split(dataset: DatasetDescription, num_valid: int, seed: int, trial: int = 0,
+                        random_halves: tuple[int, int] | None = None,
+                        fix: str = "use protocol paper or custom") -> Split:
+    """The field's protocol: official parts where the data ships them, else ``random_halves`` (trials,
+    people per half) of the people both cameras saw, as VIPeR's; ``fix`` says what to do without either."""
     rng = np.random.default_rng([seed, trial])
     subsets = {r.subset for r in dataset.records}
     if {"query", "gallery"} <= subsets:
@@ -156,35 +158,36 @@ def make_standard_split(dataset: DatasetDescription, num_valid: int, seed: int, 
         train_ids = sorted({r.pid for r in dataset.records if r.subset == "train" and r.pid != DISTRACTOR_PID})
         test = [ViewRecord(r.path, r.pid, r.camid, 0) for r in dataset.records if r.subset == "query"]
         test += [ViewRecord(r.path, r.pid, r.camid, 1) for r in dataset.records if r.subset == "gallery"]
-    elif dataset.name == "viper":
-        if not 0 <= trial < VIPER_TRIALS:
-            raise DataError(f"VIPeR's standard protocol has trials 0-{VIPER_TRIALS - 1}: set data.trial to one of them")
+    elif random_halves:
+        trials, half = random_halves
+        if not 0 <= trial < trials:
+            raise DataError(f"{dataset.name}'s standard protocol has trials 0-{trials - 1}: set data.trial to one of them")
         ids = _cross_view_ids(dataset)
-        if len(ids) < 2 * VIPER_TEST:
-            raise DataError(f"VIPeR has {len(ids)} people with both images; its standard protocol needs "
-                            f"{2 * VIPER_TEST}: the copy is incomplete, re-extract VIPeR.v1.0.zip")
+        if len(ids) < 2 * half:
+            raise DataError(f"{dataset.name} has {len(ids)} people seen by both cameras; its standard protocol needs "
+                            f"{2 * half}: the copy is incomplete, extract its archive again")
         order = [ids[i] for i in rng.permutation(len(ids))]
-        train_ids, test_ids = sorted(order[:VIPER_TEST]), order[VIPER_TEST:2 * VIPER_TEST]
+        train_ids, test_ids = sorted(order[:half]), order[half:2 * half]
         test = _records(dataset, test_ids, rng, every_camera=False)
     else:
-        hint = {"cuhk03": "put cuhk03_new_protocol_config_<variant>.mat into <root>/cuhk03/",
-                "csv": "add a subset column (train/query/gallery) to the index"}.get(dataset.name, "use protocol paper or custom")
-        raise DataError(f"{dataset.name} has no standard query/gallery protocol here: {hint}")
+        raise DataError(f"{dataset.name} has no standard query/gallery protocol here: {fix}")
     train_ids, valid_ids = _split_training_ids(dataset, train_ids, num_valid, rng)
     return Split(_records(dataset, train_ids, rng, every_camera=True), _records(dataset, valid_ids, rng, False),
                  test, seed=seed, protocol="standard", trial=trial, dataset=dataset.name)
 
 
 def make_split(dataset: DatasetDescription, protocol: str, num_train: int, num_valid: int, num_test: int,
-               seed: int, trial: int = 0, paper_split: tuple[int, int, int] | None = None) -> Split:
+               seed: int, trial: int = 0, paper_split: tuple[int, int, int] | None = None,
+               random_halves: tuple[int, int] | None = None, standard_fix: str = "use protocol paper or custom") -> Split:
     """The split of ``protocol``: ``custom`` sizes come from the arguments, ``paper`` sizes are the
-    dataset's Table I row (``paper_split``, its source's), ``standard`` is the field's protocol."""
+    dataset's Table I row (``paper_split``, its source's), ``standard`` is the field's protocol (see
+    :func:`make_standard_split`)."""
     if dataset.num_cameras < 2:
         found = ", ".join(dataset.camera_names) or "none"
         raise DataError(f"{dataset.name} at {dataset.root} has {dataset.num_cameras} camera(s) ({found}): matching "
                         "across cameras needs at least two; add the images of a second camera")
     if protocol == "standard":
-        return make_standard_split(dataset, num_valid, seed, trial)
+        return make_standard_split(dataset, num_valid, seed, trial, random_halves, standard_fix)
     if protocol == "paper":
         if paper_split is None:
             raise DataError(f"the paper gives no split for {dataset.name} (Table I covers VIPeR, CUHK03, Market-1501 "

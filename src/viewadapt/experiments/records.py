@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from viewadapt.config import Config, config_from_dict
+from viewadapt.data import DATASETS
 from viewadapt.errors import ViewAdaptError
 from viewadapt.files import make_folder, write_text
 from viewadapt.runs.folder import ENVIRONMENT_FILE, ZERO_SHOT
@@ -29,7 +30,7 @@ def settings_tree(cfg: Config) -> dict:
     for key in ("output_dir", "name"):
         tree.pop(key)
     tree["train"].pop("tensorboard")
-    if tree["data"]["dataset"] == "synthetic":
+    if DATASETS[cfg.data.dataset].generated:
         tree["data"].pop("root")
     return tree
 

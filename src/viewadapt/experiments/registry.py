@@ -38,8 +38,9 @@ class Setting:
     # for a new camera 2 (empty: the mean over every pair, as the run scored itself)
     pairs: tuple[str, ...] = ()
 
-    def overrides_for(self, dataset: str) -> tuple[str, ...]:
-        return self.overrides + (self.synthetic if dataset == "synthetic" else ())
+    def overrides_for(self, generated: bool) -> tuple[str, ...]:
+        """Its overrides on a dataset, and, where viewadapt draws the images itself, the benchmark's."""
+        return self.overrides + (self.synthetic if generated else ())
 
 
 @dataclass(frozen=True)

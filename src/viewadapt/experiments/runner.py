@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from viewadapt.config import PAPER_METHOD, Config, load_config
-from viewadapt.data import set_name
+from viewadapt.data import DATASETS, set_name
 from viewadapt.errors import ConfigError, ViewAdaptError
 from viewadapt.experiments.backfill import add_test_leakage
 from viewadapt.experiments.records import find_record, make_record, run_key, settings_tree, write_record
@@ -41,7 +41,7 @@ def own_synthetic_root(cfg: Config) -> None:
     the images another run reads. Beside, not inside: the folder loader would take a set inside the
     root for one of its cameras."""
     d = cfg.data
-    if d.dataset == "synthetic":
+    if DATASETS[d.dataset].generated:
         d.root = f"{str(d.root).rstrip('/')}-{set_name(d.synthetic, d.height, d.width)}"
 
 
@@ -162,7 +162,7 @@ def run_setting(exp: Experiment, setting: Setting, config: str | Path | None, ov
     results)}, {zero-shot label: its results over the seeds}, the runs' records). Records go to (and
     are read from) ``records``, by default ``out/records``; ``countdown`` counts the runs."""
     base = load_config(config, overrides)  # a regime alone may not be a valid config: its methods make it one
-    regime = list(setting.overrides_for(base.data.dataset))
+    regime = list(setting.overrides_for(DATASETS[base.data.dataset].generated))
     probe, gallery = base.model.probe_backbone, base.model.gallery_backbone
     results: dict[str, tuple[Row, list[dict]]] = {}
     floors: dict[str, dict[int, dict]] = {}
@@ -267,7 +267,8 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
     # between the config file and the user's own overrides
     overrides = [*PAPER_METHOD, *given]
     base = load_config(config, overrides)
-    if exp.synthetic_only and base.data.dataset != "synthetic":
+    generated = DATASETS[base.data.dataset].generated
+    if exp.synthetic_only and not generated:
         raise ConfigError(f"experiment '{name}' varies the synthetic benchmark: run it with data.dataset=synthetic "
                           f"(e.g. -c experiments-small), not {base.data.dataset}")
     if seeds < 1:
@@ -299,8 +300,8 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
         head = [f"## {setting.title or setting.name}", ""] if setting.name else []
         lines += ["", *head,
                   f"Split {first['split']}, protocol {first['protocol']}"
-                  + (f"; setting: {' '.join(_resolved(setting.overrides_for(dataset)))}"
-                     if setting.overrides_for(dataset) else "") + ". "
+                  + (f"; setting: {' '.join(_resolved(setting.overrides_for(generated)))}"
+                     if setting.overrides_for(generated) else "") + ". "
                   f"Training time of the {sum(len(runs) for _, runs in results.values())} runs: {train_s / 60:.1f} "
                   "min (a row scored with test-time camera statistics shares its run with the row without).", ""]
         measured = any(r.get(LEAKAGE[0]) is not None for _, runs in results.values() for r in runs)

@@ -22,6 +22,7 @@ for _source in (
         "Gray et al., VIPeR v1.0 (VIPeR.v1.0.zip)", viper.read, viper.locate,
         paper_split=(216, 100, 316),
         standard="10 random trials of 316 training / 316 test people (data.trial 0-9), cam_a probe",
+        random_halves=(10, 316),
     ),
     DatasetSource(
         "cuhk03", "CUHK03", "<root>/cuhk03/cuhk03_release/cuhk-03.mat [+ cuhk03_new_protocol_config_*.mat]",
@@ -29,7 +30,7 @@ for _source in (
         cuhk03.read, cuhk03.locate, paper_split=(1160, 100, 100),
         standard="new protocol: 767 training / 700 test people, query/gallery from "
                  "cuhk03_new_protocol_config_<variant>.mat",
-        variants=cuhk03.VARIANTS,
+        variants=cuhk03.VARIANTS, standard_fix="put cuhk03_new_protocol_config_<variant>.mat into <root>/cuhk03/",
     ),
     DatasetSource(
         "market1501", "Market-1501",
@@ -48,19 +49,22 @@ for _source in (
     DatasetSource(
         "synthetic", "Synthetic two-camera benchmark", "generated under data.root (no download)",
         "drawn by viewadapt.data.synthetic", lambda root, v: read_folder_dataset(root, "synthetic"), _exists,
+        generated=True, default_root="data/synthetic",
     ),
     DatasetSource(
         "folder", "Custom folder tree", "<data.root>/<camera>/<identity>/*.jpg", "your own cameras",
-        lambda root, v: read_folder_dataset(root, root.name or "folder"), _exists,
+        lambda root, v: read_folder_dataset(root, root.name or "folder"), _exists, own_root=True,
     ),
     DatasetSource(
         "csv", "Custom CSV index", "data.root = index.csv with columns path,identity,camera[,subset]",
         "your own cameras", lambda root, v: read_csv_index(root, root.stem or "csv"), _exists,
-        standard="the rows' subset column (train/query/gallery)", root_is_file=True,
+        standard="the rows' subset column (train/query/gallery)", own_root=True, root_is_file=True,
+        standard_fix="add a subset column (train/query/gallery) to the index",
     ),
 ):
     DATASETS.register(_source.name)(_source)
 
-BENCHMARKS = ("viper", "cuhk03", "market1501", "dukemtmc")
+# The paper's datasets: those Table I splits
+BENCHMARKS = tuple(name for name, source in DATASETS.items() if source.paper_split)
 
 __all__ = ["BENCHMARKS", "DATASETS", "DatasetSource", "read_csv_index", "read_folder_dataset"]

@@ -19,7 +19,14 @@ class DatasetSource:
     ``root`` is the data root that holds every benchmark (``<root>/market1501/...``), except for the
     custom formats, whose root is the dataset itself (``folder``) or its index file (``csv``).
     ``paper_split`` is Table I's C_train/C_valid/C_test; ``standard`` describes the field's protocol.
-    ``root_is_file``: the root is an index file whose paths are relative to its folder.
+    Traits the rest of the library asks instead of a dataset's name:
+
+    - ``generated``: the images are drawn by viewadapt (their spec, not their folder, says what they are);
+    - ``random_halves``: the standard protocol has no official parts but (trials, people per half):
+      random halves of the people seen by both cameras (VIPeR's 10 trials of 316 / 316);
+    - ``standard_fix``: what to do when the data lacks the files its standard protocol reads;
+    - ``own_root``: the root is the dataset itself (a custom format), not a folder holding benchmarks;
+    - ``root_is_file``: the root is an index file whose paths are relative to its folder.
     """
 
     name: str
@@ -31,7 +38,12 @@ class DatasetSource:
     paper_split: tuple[int, int, int] | None = None
     standard: str = ""
     variants: tuple[str, ...] = ()
+    generated: bool = False
+    random_halves: tuple[int, int] | None = None
+    standard_fix: str = "use protocol paper or custom"
+    own_root: bool = False
     root_is_file: bool = False
+    default_root: str = "data"
 
     def split_base(self, root: str | Path) -> str:
         """The folder a run's split.json stores image paths relative to: the root, or an index's folder."""
