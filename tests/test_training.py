@@ -194,7 +194,7 @@ def test_model_regression_trains_only_the_regressor_on_the_frozen_network(tiny_c
 def test_model_regression_needs_a_shared_network_and_no_stage_c(tiny_config):
     from viewadapt.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="model.shared=true"):
+    with pytest.raises(ConfigError, match="set model.asymmetry=none"):
         tiny_config("loss.metric=regression", "train.adaptation.enabled=false")
     with pytest.raises(ConfigError, match="train.adaptation.enabled=false"):
         tiny_config("loss.metric=regression", "model.shared=true")

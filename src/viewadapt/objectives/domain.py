@@ -1,13 +1,14 @@
 """Stage (c)'s domain terms: what the mappings minimise so that the views' embeddings look alike.
 
 Each term is an ``nn.Module`` registered under the name ``loss.adaptation`` takes. An adversarial term
-owns its view discriminator Dd and trains it (Eq. 1, :meth:`DomainTerm.discriminator_loss`); the
-mappings' loss then treats Dd's weights as constants, so no gradient of theirs reaches Dd.
+owns its view discriminator Dd and everything that trains it: its optimiser, its steps per mapping step
+and its warm-up (Eq. 1, :meth:`DomainTerm.train_discriminator`); the mappings' loss then treats Dd's
+weights as constants, so no gradient of theirs reaches Dd. Stage (c) only calls these.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import torch
 from torch import nn
@@ -46,9 +47,22 @@ class DomainTerm(nn.Module):
         """The term ``cfg`` describes, for embeddings of ``embedding_dim`` (the mappings' output)."""
         return cls()
 
-    def discriminator_loss(self, batch: ViewBatch) -> tuple[torch.Tensor, float] | None:
-        """The loss of the term's own discriminator and its accuracy, or None for a term without one."""
+    #: steps of the term's discriminator alone before stage (c) proper (0: none)
+    warmup_steps: int = 0
+
+    def discriminator_optimizer(self) -> torch.optim.Optimizer | None:
+        """The optimiser of weights that train apart from the mappings (an adversary), or None: any
+        weights of the term then learn in the mappings' own update."""
         return None
+
+    def train_discriminator(self, batch: ViewBatch, step: Callable[[torch.Tensor], None]) -> dict[str, torch.Tensor | float]:
+        """Train the term's own discriminator on ``batch``, the mappings fixed, each loss handed to
+        ``step``; what to log. Nothing for a term without one."""
+        return {}
+
+    def warm_up(self, batches: Iterable[ViewBatch], step: Callable[[torch.Tensor], None]) -> dict[str, float]:
+        """:attr:`warmup_steps` steps of the discriminator alone, one per batch of ``batches``; what to log."""
+        return {}
 
     def mapping_batch(self, batch: ViewBatch) -> ViewBatch:
         """The batch the mappings' update sees (a term may hold one view's mapping fixed)."""
@@ -88,10 +102,44 @@ class ViewDiscriminatorTerm(DomainTerm):
 
 
 class AdversarialTerm(ViewDiscriminatorTerm):
-    """A term whose Dd trains in alternation with the mappings (its own optimiser, ``train.dd_steps``
-    steps per mapping step)."""
+    """A term whose Dd trains in alternation with the mappings: its own Adam at ``lr`` (beta1 0.5, as
+    GANs' discriminators), ``steps`` Dd steps per mapping step, after ``warmup`` steps of Dd alone."""
 
     adversarial = True
+
+    def __init__(self, embedding_dim: int, num_views: int = 2, hidden: int = 256, on: str = "embedding",
+                 lr: float = 1e-3, steps: int = 1, warmup: int = 0) -> None:
+        super().__init__(embedding_dim, num_views, hidden, on)
+        self.lr, self.steps, self.warmup_steps = lr, steps, warmup
+
+    @classmethod
+    def from_config(cls, cfg: "Config", embedding_dim: int) -> "AdversarialTerm":
+        t = cfg.train
+        return cls(embedding_dim, cfg.num_views, cfg.model.dd_hidden, cfg.model.dd_input, t.dd_lr, t.dd_steps,
+                   t.dd_warmup)
+
+    def discriminator_optimizer(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.lr, betas=(0.5, 0.999))
+
+    def train_discriminator(self, batch: ViewBatch, step: Callable[[torch.Tensor], None]) -> dict[str, torch.Tensor | float]:
+        for _ in range(self.steps):
+            loss, acc = self.discriminator_loss(batch)
+            step(loss)
+        return {"dd_loss": loss, "dd_acc": acc}
+
+    def warm_up(self, batches: Iterable[ViewBatch], step: Callable[[torch.Tensor], None]) -> dict[str, float]:
+        """Dd learns the views alone, so that the game starts against a discriminator that tells them
+        apart rather than one at chance, which the mappings fool at once. Dd's mean loss and accuracy
+        over the last tenth of the steps."""
+        losses, accs = [], []
+        logged_from = self.warmup_steps - max(1, self.warmup_steps // 10)
+        for i, batch in enumerate(batches):
+            loss, acc = self.discriminator_loss(batch)
+            step(loss)
+            if i >= logged_from:
+                losses.append(loss.item())
+                accs.append(acc)
+        return {"dd_warmup_loss": sum(losses) / max(len(losses), 1), "dd_warmup_acc": sum(accs) / max(len(accs), 1)}
 
     def discriminator_loss(self, batch: ViewBatch) -> tuple[torch.Tensor, float]:
         """Eq. 1 on detached embeddings (the mappings stay fixed) and Dd's view accuracy on them."""

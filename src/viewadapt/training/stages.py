@@ -317,15 +317,14 @@ class ViewAdaptation(SimilarityTraining):
         return {**super().modules(), **dict(self.ctx.method.domain.named_children())}
 
     def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        method, t = self.ctx.method, self.ctx.cfg.train
-        # A term trained in alternation has an optimiser of its own; any other term's weights (DANN's Dd)
-        # learn in the mappings' update.
-        own = [] if method.domain.adversarial else [*method.domain.parameters()]
+        method = self.ctx.method
+        # A term with an adversary trains it with an optimiser of its own; any other term's weights
+        # (DANN's Dd) learn in the mappings' update.
+        dd = method.domain.discriminator_optimizer()
+        own = [] if dd else [*method.domain.parameters()]
         opts = {"mappings": build_optimizer([*method.mappings.parameters(), *method.matcher.parameters(), *own],
                                             self.settings)}
-        if method.domain.adversarial:
-            opts["dd"] = torch.optim.Adam(method.domain.parameters(), lr=t.dd_lr, betas=(0.5, 0.999))
-        return opts
+        return {**opts, "dd": dd} if dd else opts
 
     def sampler(self, epoch: int) -> Sampler[list[int]]:
         data, t = self.ctx.unlabeled_set, self.ctx.cfg.train
@@ -350,32 +349,34 @@ class ViewAdaptation(SimilarityTraining):
 
     def start(self) -> None:
         super().start()
-        self.dd_warm = not (self.ctx.method.domain.adversarial and self.ctx.cfg.train.dd_warmup > 0)
+        self.dd_warm = self.ctx.method.domain.warmup_steps == 0
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self.dd_warm = True  # a checkpoint of this stage comes after its first epoch, warm-up included
 
+    def _dd_step(self, loss: torch.Tensor) -> None:
+        self.ctx.stepper.step(loss, self.optimizers["dd"])
+
     def warm_up_dd(self, batches: Batches) -> dict:
-        """``train.dd_warmup`` steps of Eq. 1 alone, cycling over the stage's first batches, the mappings'
-        weights fixed: stage (c) proper starts with a Dd that tells the views apart rather than one at
-        chance, which the mappings fool at once. The mappings run in train mode, so Dd learns the
-        per-view batch statistics the game shows it (their batch norms' running statistics move as in
-        any train-mode pass). Returns Dd's mean loss and accuracy over the last tenth of the steps."""
-        ctx, domain, steps = self.ctx, self.ctx.method.domain, self.ctx.cfg.train.dd_warmup
-        stats, logged_from = EpochStats(), steps - max(1, steps // 10)
+        """The domain term's warm-up, cycling over the stage's first batches with the mappings' weights
+        fixed. The mappings run in train mode, so Dd learns the per-view batch statistics the game shows
+        it (their batch norms' running statistics move as in any train-mode pass)."""
+        steps = self.ctx.method.domain.warmup_steps
         passes = chain.from_iterable(repeat(batches))  # each pass draws the batches (and augmentations) anew
-        for step, (images, labels, views) in enumerate(progress(islice(passes, steps), "Dd warm-up", steps)):
-            with torch.no_grad():
-                batch = self._embed(images, labels, views)
-            loss, acc = domain.discriminator_loss(batch)
-            ctx.stepper.step(loss, self.optimizers["dd"])
-            ctx.stepper.end_iteration()
-            if step >= logged_from:
-                stats.add(loss=loss, acc=acc)
+
+        def embedded() -> Iterator[ViewBatch]:
+            for images, labels, views in progress(islice(passes, steps), "Dd warm-up", steps):
+                with torch.no_grad():  # left before the yield: Dd's own loss needs its gradient
+                    batch = self._embed(images, labels, views)
+                yield batch
+
+        def step(loss: torch.Tensor) -> None:
+            self._dd_step(loss)
+            self.ctx.stepper.end_iteration()
+
         self.dd_warm = True
-        result = stats.result()
-        return {"dd_warmup_loss": result["loss"], "dd_warmup_acc": result["acc"]}
+        return self.ctx.method.domain.warm_up(embedded(), step)
 
     def train_epoch(self, batches: Batches, desc: str) -> dict:
         ctx, method, stats = self.ctx, self.ctx.method, EpochStats()
@@ -384,12 +385,7 @@ class ViewAdaptation(SimilarityTraining):
         warmup = {} if self.dd_warm else self.warm_up_dd(batches)
         for images, labels, views in progress(batches, desc):
             batch = self._embed(images, labels, views)
-            values = {}
-            if method.domain.adversarial:
-                for _ in range(ctx.cfg.train.dd_steps):
-                    dd_loss, dd_acc = method.domain.discriminator_loss(batch)
-                    ctx.stepper.step(dd_loss, self.optimizers["dd"])
-                values.update(dd_loss=dd_loss, dd_acc=dd_acc)
+            values = method.domain.train_discriminator(batch, self._dd_step)
             loss, term, sim = adaptation_objective(batch, method.domain, method.matcher, ctx.cfg.loss.lambda_sim)
             ctx.stepper.step(loss, self.optimizers["mappings"])
             ctx.stepper.end_iteration()
