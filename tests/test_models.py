@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from viewadapt.errors import ConfigError
-from viewadapt.models import SimilarityDiscriminator, ViewDiscriminator, ViewMappings, build_backbone
+from viewadapt.models import BACKBONES, SimilarityDiscriminator, ViewDiscriminator, ViewMappings, build_backbone
 from viewadapt.models.backbones.efficientnet_lite import efficientnet_lite, lite_weights_path
 
 
-@pytest.mark.parametrize("name", ["vggm_small", "dnet_small", "mobilenet_v3_small", "resnet18", "efficientnet_lite0"])
+@pytest.mark.parametrize("name", list(BACKBONES))
 def test_backbones_give_feature_maps(name):
     net = build_backbone(name, pretrained=False).eval()
     with torch.no_grad():

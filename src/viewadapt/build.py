@@ -11,7 +11,7 @@ from pathlib import Path
 from viewadapt.config import Config, DataConfig
 from viewadapt.data import DATASETS, DatasetDescription, Split, camera_views, generate, make_split
 from viewadapt.models import ViewMappings
-from viewadapt.objectives import DOMAIN_TERMS, MATCHERS, Method
+from viewadapt.objectives import DOMAIN_TERMS, MATCHERS, DiscriminatorOptions, MatcherOptions, Method
 
 
 def ensure_generated(d: DataConfig) -> None:
@@ -56,5 +56,9 @@ def build_method(cfg: Config) -> Method:
     mappings = ViewMappings.build(m.probe_backbone, m.gallery_backbone, m.embedding_dim, m.pretrained,
                                   m.allow_download, m.normalize, cfg.extra_backbones(), m.neck, m.view_asymmetry)
     dim = mappings.embedding_dim
-    return Method(mappings, MATCHERS[cfg.loss.metric].from_config(cfg, dim),
-                  DOMAIN_TERMS[cfg.loss.adaptation].from_config(cfg, dim))
+    loss, t = cfg.loss, cfg.train
+    matcher = MatcherOptions(m.ds_hidden, loss.margin, loss.gamma, loss.adaptive, loss.detach_weights,
+                             loss.fewshot_scale, m.regressor_hidden)
+    dd = DiscriminatorOptions(m.dd_hidden, m.dd_input, t.dd_lr, t.dd_steps, t.dd_warmup)
+    return Method(mappings, MATCHERS[loss.metric].create(dim, matcher),
+                  DOMAIN_TERMS[loss.adaptation].create(dim, cfg.num_views, dd))

@@ -443,7 +443,11 @@ def validate(cfg: Config) -> None:
     DOMAIN_TERMS.check(loss.adaptation, "loss.adaptation")
     MATCHERS.check(loss.metric, "loss.metric")
     matcher = MATCHERS[loss.metric]
-    matcher.check(cfg)
+    _check(not matcher.needs_one_network or m.view_asymmetry.one_network,
+           f"loss.metric={loss.metric} learns on one network's embeddings: set model.asymmetry=none")
+    _check(matcher.trains_mappings or (t.similarity.enabled and not t.adaptation.enabled),
+           f"loss.metric={loss.metric} trains on fixed embeddings, in stage (b) only: set "
+           "train.similarity.enabled=true and train.adaptation.enabled=false")
     _check(matcher.scores_pairs or cfg.eval.rerank != "ds",
            f"eval.rerank=ds needs a trained Ds, and loss.metric={loss.metric} trains none: use eval.rerank=none "
            "or k_reciprocal")

@@ -9,12 +9,20 @@ from viewadapt.objectives.domain import (
     DOMAIN_TERMS,
     MMD,
     AdversarialTerm,
+    DiscriminatorOptions,
     DomainTerm,
     NoAdaptation,
     ViewConfusion,
     adaptation_objective,
 )
-from viewadapt.objectives.matchers import MATCHERS, Matcher, MatchingNetworks, ModelRegression, SimilarityMatcher
+from viewadapt.objectives.matchers import (
+    MATCHERS,
+    Matcher,
+    MatcherOptions,
+    MatchingNetworks,
+    ModelRegression,
+    SimilarityMatcher,
+)
 from viewadapt.objectives.method import Method
 
 __all__ = [
@@ -24,8 +32,10 @@ __all__ = [
     "MATCHERS",
     "MMD",
     "AdversarialTerm",
+    "DiscriminatorOptions",
     "DomainTerm",
     "Matcher",
+    "MatcherOptions",
     "Method",
     "MatchingNetworks",
     "ModelRegression",

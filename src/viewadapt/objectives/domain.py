@@ -8,7 +8,8 @@ weights as constants, so no gradient of theirs reaches Dd. Stage (c) only calls 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Iterable
+from dataclasses import dataclass
+from typing import Callable, Iterable
 
 import torch
 from torch import nn
@@ -27,8 +28,22 @@ from viewadapt.objectives.batch import ViewBatch
 from viewadapt.objectives.matchers import Matcher
 from viewadapt.registry import Registry
 
-if TYPE_CHECKING:
-    from viewadapt.config import Config
+# What a view discriminator looks at: the embedding the matcher scores, or the feature before the neck's
+# batch norm (the pooled backbone feature with a BNNeck), where the per-view normalisation of the
+# embedding cannot hide a difference between the views from it.
+DD_INPUTS = ("embedding", "feature")
+
+
+@dataclass(frozen=True)
+class DiscriminatorOptions:
+    """A term's view discriminator Dd: its hidden width, what it looks at (:data:`DD_INPUTS`), and, for
+    one trained in alternation, its learning rate, its steps per mapping step and its warm-up steps."""
+
+    hidden: int = 256
+    on: str = "embedding"
+    lr: float = 1e-3
+    steps: int = 1
+    warmup: int = 0
 
 
 class DomainTerm(nn.Module):
@@ -43,8 +58,9 @@ class DomainTerm(nn.Module):
     compares_views: bool = True
 
     @classmethod
-    def from_config(cls, cfg: "Config", embedding_dim: int) -> "DomainTerm":
-        """The term ``cfg`` describes, for embeddings of ``embedding_dim`` (the mappings' output)."""
+    def create(cls, embedding_dim: int, num_views: int, dd: DiscriminatorOptions) -> "DomainTerm":
+        """The term for ``num_views`` views' embeddings of ``embedding_dim`` (the mappings' output),
+        with a view discriminator as ``dd`` says where it has one."""
         return cls()
 
     #: steps of the term's discriminator alone before stage (c) proper (0: none)
@@ -74,11 +90,6 @@ class DomainTerm(nn.Module):
 
 DOMAIN_TERMS: Registry[type[DomainTerm]] = Registry("domain term")
 
-# What a view discriminator looks at: the embedding the matcher scores, or the feature before the neck's
-# batch norm (the pooled backbone feature with a BNNeck), where the per-view normalisation of the
-# embedding cannot hide a difference between the views from it.
-DD_INPUTS = ("embedding", "feature")
-
 
 class ViewDiscriminatorTerm(DomainTerm):
     """A domain term with a view discriminator Dd of its own: two FC layers, one logit per view, on the
@@ -93,8 +104,8 @@ class ViewDiscriminatorTerm(DomainTerm):
         self.on = on
 
     @classmethod
-    def from_config(cls, cfg: "Config", embedding_dim: int) -> "ViewDiscriminatorTerm":
-        return cls(embedding_dim, cfg.num_views, cfg.model.dd_hidden, cfg.model.dd_input)
+    def create(cls, embedding_dim: int, num_views: int, dd: DiscriminatorOptions) -> "ViewDiscriminatorTerm":
+        return cls(embedding_dim, num_views, dd.hidden, dd.on)
 
     def inputs(self, batch: ViewBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """What Dd sees of the two views."""
@@ -113,10 +124,8 @@ class AdversarialTerm(ViewDiscriminatorTerm):
         self.lr, self.steps, self.warmup_steps = lr, steps, warmup
 
     @classmethod
-    def from_config(cls, cfg: "Config", embedding_dim: int) -> "AdversarialTerm":
-        t = cfg.train
-        return cls(embedding_dim, cfg.num_views, cfg.model.dd_hidden, cfg.model.dd_input, t.dd_lr, t.dd_steps,
-                   t.dd_warmup)
+    def create(cls, embedding_dim: int, num_views: int, dd: DiscriminatorOptions) -> "AdversarialTerm":
+        return cls(embedding_dim, num_views, dd.hidden, dd.on, dd.lr, dd.steps, dd.warmup)
 
     def discriminator_optimizer(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.lr, betas=(0.5, 0.999))

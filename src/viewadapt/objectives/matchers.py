@@ -8,12 +8,12 @@ it scores pairs (Ds's same-person probability, used by ``match`` and ``eval.rera
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 from torch import nn
 
-from viewadapt.errors import ConfigError
 from viewadapt.losses import (
     adaptive_similarity_loss,
     matching_loss,
@@ -26,26 +26,35 @@ from viewadapt.models import ModelRegressor, SimilarityDiscriminator
 from viewadapt.objectives.batch import ViewBatch
 from viewadapt.registry import Registry
 
-if TYPE_CHECKING:
-    from viewadapt.config import Config
+
+@dataclass(frozen=True)
+class MatcherOptions:
+    """What the matchers are built from (the config's loss.* and model.ds_hidden / regressor_hidden)."""
+
+    ds_hidden: Sequence[int] = (1024, 2048)  # Ds's layers
+    margin: float = 2.0  # Eq. 2 / 5's contrastive margin
+    gamma: float = 2.5  # the contrastive term's weight
+    adaptive: bool = True  # Eq. 5/6 rather than Eq. 2
+    detach_weights: bool = False  # Eq. 6's weights as constants
+    scale: float = 10.0  # the few-shot learners' cosine scale
+    regressor_hidden: Sequence[int] = (512,)  # model regression's T
 
 
 class Matcher(nn.Module):
     """Base of stage (b)'s objectives; subclasses implement :meth:`loss`."""
 
-    #: False for a matcher that learns on frozen embeddings (the mappings keep their stage (a) weights).
+    #: False for a matcher that learns on frozen embeddings (the mappings keep their stage (a) weights):
+    #: it trains in stage (b) alone, since stage (c) moves the mappings.
     trains_mappings: bool = True
     #: True for a matcher whose :meth:`pair_scorer` gives a same-person logit for a pair of embeddings.
     scores_pairs: bool = False
+    #: True for a matcher of one network's embeddings (every view through the same weights).
+    needs_one_network: bool = False
 
     @classmethod
-    def from_config(cls, cfg: "Config", embedding_dim: int) -> "Matcher":
-        """The matcher ``cfg`` describes, for embeddings of ``embedding_dim`` (the mappings' output)."""
+    def create(cls, embedding_dim: int, options: MatcherOptions) -> "Matcher":
+        """The matcher for embeddings of ``embedding_dim`` (the mappings' output)."""
         return cls()
-
-    @classmethod
-    def check(cls, cfg: "Config") -> None:
-        """Refuse settings this matcher cannot train with (a :class:`ConfigError` naming the fix)."""
 
     def loss(self, batch: ViewBatch) -> torch.Tensor:
         raise NotImplementedError
@@ -76,10 +85,9 @@ class SimilarityMatcher(Matcher):
         self.margin, self.gamma, self.adaptive, self.detach_weights = margin, gamma, adaptive, detach_weights
 
     @classmethod
-    def from_config(cls, cfg: "Config", embedding_dim: int) -> "SimilarityMatcher":
-        loss = cfg.loss
-        return cls(embedding_dim, cfg.model.ds_hidden, loss.margin, loss.gamma, loss.adaptive,
-                   loss.detach_weights)
+    def create(cls, embedding_dim: int, options: MatcherOptions) -> "SimilarityMatcher":
+        o = options
+        return cls(embedding_dim, o.ds_hidden, o.margin, o.gamma, o.adaptive, o.detach_weights)
 
     def loss(self, batch: ViewBatch) -> torch.Tensor:
         logits = self.ds.pair_logits(batch.e_s, batch.e_t)
@@ -104,8 +112,8 @@ class MatchingNetworks(Matcher):
         self.scale = scale
 
     @classmethod
-    def from_config(cls, cfg: "Config", embedding_dim: int) -> "MatchingNetworks":
-        return cls(cfg.loss.fewshot_scale)
+    def create(cls, embedding_dim: int, options: MatcherOptions) -> "MatchingNetworks":
+        return cls(options.scale)
 
     def loss(self, batch: ViewBatch) -> torch.Tensor:
         return matching_loss(batch.e_s, batch.e_t, batch.pid_s, batch.pid_t, self.scale)
@@ -124,6 +132,7 @@ class ModelRegression(Matcher):
     """
 
     trains_mappings = False
+    needs_one_network = True  # it regresses one network's classifiers
 
     def __init__(self, embedding_dim: int, hidden: Sequence[int] = (512,), scale: float = 10.0) -> None:
         super().__init__()
@@ -131,17 +140,8 @@ class ModelRegression(Matcher):
         self.scale = scale
 
     @classmethod
-    def from_config(cls, cfg: "Config", embedding_dim: int) -> "ModelRegression":
-        return cls(embedding_dim, cfg.model.regressor_hidden, cfg.loss.fewshot_scale)
-
-    @classmethod
-    def check(cls, cfg: "Config") -> None:
-        if not cfg.model.view_asymmetry.one_network:
-            raise ConfigError("loss.metric=regression regresses classifiers of one shared network: "
-                              "set model.asymmetry=none")
-        if not cfg.train.similarity.enabled or cfg.train.adaptation.enabled:
-            raise ConfigError("loss.metric=regression trains its regressor in stage (b) only: set "
-                              "train.similarity.enabled=true and train.adaptation.enabled=false")
+    def create(cls, embedding_dim: int, options: MatcherOptions) -> "ModelRegression":
+        return cls(embedding_dim, options.regressor_hidden, options.scale)
 
     def loss(self, batch: ViewBatch) -> torch.Tensor:
         regressed = self.regressor(batch.e_s)
