@@ -106,14 +106,10 @@ class LossConfig:
     adaptive: bool = True  # Eq. 5/6 ("Ours*") instead of Eq. 2 ("Ours")
     detach_weights: bool = False  # Eq. 6's pair weights as constants (no gradient through them)
     lambda_sim: float = 1.0  # weight of the similarity loss in stage (c); 0 = literal Algorithm 1
-    # stage (c)'s domain term: "confusion" (Eq. 3, the method), the baselines "mmd" (DAN), "adda"
-    # (inverted labels, probe mapping fixed) and "coral" (Deep CORAL), or "none": stage (c) without
-    # adaptation, the ablation that matches the method's training budget
+    # stage (c)'s domain term: the method's Eq. 3, a baseline's, or none (stage (c) as more similarity
+    # training: the ablation with the method's budget)
     adaptation: str = "confusion"
-    # what stage (b) learns to match with: "ds" (Eq. 2/5 with Ds, the method), or the few-shot
-    # baselines of Fig. 6: "matching" (matching networks' episodic cosine attention, the gallery view
-    # as the support set) or "regression" (model regression: a regressor T on the probe side, the
-    # stage (a) network frozen)
+    # what stage (b) learns to match with: the method's Ds (Eq. 2/5), or a few-shot baseline of Fig. 6
     metric: str = "ds"
     fewshot_scale: float = 10.0  # inverse temperature of the few-shot learners' cosine softmax
     label_smoothing: float = 0.1  # stage (a): label smoothing of the identity softmax

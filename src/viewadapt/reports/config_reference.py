@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import inspect
 import io
+import re
 import tokenize
 import typing
 
@@ -83,6 +84,16 @@ def _value(value: object) -> str:
     return str(value)
 
 
+def _choice(name: str, value: object) -> str:
+    """A value the key accepts; a registered class with the first sentence of its docstring, so a new
+    one is documented the moment it is registered."""
+    doc = inspect.getdoc(value) if inspect.isclass(value) else None
+    if not doc:
+        return f"`{name}`"
+    first = re.split(r"\.\s+(?=[A-Z])", " ".join(doc.split("\n\n")[0].split()))[0]  # not at "Eq. 3"
+    return f"`{name}` ({first.rstrip('.')})"
+
+
 def _rows(section: object, prefix: str) -> tuple[list[str], list[tuple[str, object]]]:
     """The rows of one section's table, and its subsections."""
     cls = type(section)
@@ -97,7 +108,8 @@ def _rows(section: object, prefix: str) -> tuple[list[str], list[tuple[str, obje
         key = f"{prefix}{f.name}"
         choices = CHOICES.get(key, CHOICES.get(f.name) if key.startswith("train.") and key.count(".") == 2 else None)
         if choices is not None:
-            text = (text.rstrip(".") + ". " if text else "") + f"One of: {', '.join(f'`{v}`' for v in choices)}."
+            named = choices.items() if isinstance(choices, dict) else ((v, None) for v in choices)
+            text = (text.rstrip(".") + ". " if text else "") + f"One of: {', '.join(_choice(k, v) for k, v in named)}."
         rows.append(f"| `{prefix}{f.name}` | {_type_name(hints[f.name])} | `{_value(value)}` | {text} |")
     return rows, subsections
 
