@@ -50,11 +50,11 @@ def test_each_objective_stores_what_it_owns_under_the_names_of_a_weights_file():
 
 
 def test_registries_name_the_valid_entries():
-    assert set(MATCHERS) == {"ds", "matching", "regression"}
-    assert set(DOMAIN_TERMS) == {"confusion", "dann", "mmd", "adda", "coral", "none"}
-    with pytest.raises(ConfigError, match="unknown domain term 'dan': choose one of confusion, dann, mmd, adda, coral"):
+    assert {"ds", "matching", "regression"} <= set(MATCHERS)  # the paper's and Fig. 6's
+    assert {"confusion", "mmd", "adda", "none"} <= set(DOMAIN_TERMS)  # Eq. 3, Table VII's, the ablation
+    with pytest.raises(ConfigError, match=f"unknown domain term 'dan': choose one of {', '.join(DOMAIN_TERMS)}$"):
         DOMAIN_TERMS["dan"]
-    with pytest.raises(ConfigError, match="loss.metric 'triplet' is unknown: choose one of ds, matching, regression"):
+    with pytest.raises(ConfigError, match=f"loss.metric 'triplet' is unknown: choose one of {', '.join(MATCHERS)}$"):
         MATCHERS.check("triplet", "loss.metric")
 
 
