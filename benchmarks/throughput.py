@@ -4,12 +4,16 @@
 
 On the same SP batches it times:
   1. data loading alone (the DataLoader with ``--workers`` processes),
-  2. each backbone's bare forward + backward (Ms and Mt, each on the whole batch),
+  2. each backbone's bare forward + backward (Ms and Mt, each on the whole batch), and the pair of them as
+     the method runs them (Ms on the batch's probe-view images, Mt on its gallery-view ones),
   3. one stage (c) step of the method (Dd step, then Eq. 3 + Eq. 5 through Ms, Mt, Ds) on preloaded batches,
+     and what its objectives cost above the networks: Dd's step and the mappings' loss (Eq. 3 + Eq. 5
+     through Dd and Ds) with the embeddings computed once,
   4. the same step fed by the DataLoader (end to end): when it is much slower than 3, loading is the
      bottleneck; raise ``data.num_workers``,
   5. extraction (eval mode, no gradients) of the test split, preloaded and end to end.
-On CUDA it also samples GPU utilisation during 4 (needs pynvml). The default config is the demo's.
+On CUDA it also samples GPU utilisation during 4 (needs pynvml). The default config is the demo's, with
+the paper's method (asymmetric Ms / Mt, stage (c)) over it: the step measured is the paper's.
 """
 
 from __future__ import annotations
@@ -22,11 +26,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from viewadapt.build import build_method, prepare_split
-from viewadapt.config import load_config, packaged_configs
+from viewadapt.config import PAPER_METHOD, load_config, packaged_configs
 from viewadapt.data.augment import eval_transform, train_transform
 from viewadapt.data.images import ViewImages
 from viewadapt.data.sampler import SPBatchSampler
 from viewadapt.evaluation.features import extract_embeddings
+from viewadapt.objectives import ViewBatch, adaptation_objective, embed_views
 from viewadapt.runs import resolve_device
 from viewadapt.training.distributed import Dist
 from viewadapt.training.stages import StageContext, ViewAdaptation
@@ -78,12 +83,12 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    cfg = load_config(args.config, args.overrides)
+    cfg = load_config(args.config, [*PAPER_METHOD, *args.overrides])
     device = resolve_device(cfg.train.device)
     _, split = prepare_split(cfg.data)
     method = build_method(cfg).to(device)
     mappings = method.mappings
-    train_set = ViewImages(split.train, train_transform(cfg.data.height, cfg.data.width))
+    train_set = ViewImages(split.train, train_transform(cfg.data.height, cfg.data.width, cfg.data.augment))
     valid_set = ViewImages(split.valid, eval_transform(cfg.data.height, cfg.data.width))
     stepper = Stepper(cfg.train.amp, device)
     stage = ViewAdaptation(StageContext(cfg, method, train_set, valid_set, device, stepper, Dist()))
@@ -113,10 +118,37 @@ def main() -> None:
             net.zero_grad(set_to_none=True)
             net(x).sum().backward()
 
+    def bare_pair() -> None:  # each view's images through its own network, as the method's step runs them
+        for x, _, v in on_device:
+            mappings.zero_grad(set_to_none=True)
+            probe = v == v.min()
+            (mappings.probe(x[probe]).sum() + mappings.gallery(x[~probe]).sum()).backward()
+
     nets = {"Ms " + cfg.model.probe_backbone: mappings.probe, "Mt " + cfg.model.gallery_backbone: mappings.gallery}
     for net in nets.values():
         bare(net)  # warm-up (cudnn autotune, allocator)
     bare_rates = {name: rate(lambda net=net: bare(net), total, device) for name, net in nets.items()}
+    pair_rate = rate(bare_pair, total, device)
+
+    def objectives() -> None:  # the step less the networks: Dd's update and the losses on fixed embeddings
+        for x, y, v in embedded:
+            batch = ViewBatch(x[0].requires_grad_(), x[1].requires_grad_(), y[0], y[1], v[0], v[1])
+            method.domain.train_discriminator(batch, stage._dd_step)
+            adaptation_objective(batch, method.domain, method.matcher, cfg.loss.lambda_sim)[0].backward()
+
+    with torch.no_grad():
+        embedded = []
+        for x, y, v in on_device:
+            b = embed_views(mappings, x, y, v)
+            embedded.append(((b.e_s.detach(), b.e_t.detach()), (b.pid_s, b.pid_t), (b.view_s, b.view_t)))
+    objectives()
+    objective_rate = rate(objectives, total, device)
+
+    def updates() -> None:  # the mappings' optimiser step alone, once per batch (Adam over Ms, Mt and Ds)
+        for _ in on_device:
+            stage.optimizers["mappings"].step()
+
+    optimizer_rate = rate(updates, total, device)
 
     def step(batches_in) -> None:
         stage.train_epoch(batches_in, "bench")
@@ -138,12 +170,18 @@ def main() -> None:
     print(f"| data loading alone | {loading:.0f} |")
     for name, r in bare_rates.items():
         print(f"| bare forward+backward, {name} (whole batch) | {r:.0f} |")
+    print(f"| bare forward+backward, Ms on the probe-view images and Mt on the gallery-view ones | {pair_rate:.0f} |")
+    print(f"| the step's objectives alone (Dd's step, Eq. 3 + Eq. 5 on fixed embeddings) | {objective_rate:.0f} |")
+    print(f"| the mappings' optimiser step alone (Adam over Ms, Mt and Ds) | {optimizer_rate:.0f} |")
     print(f"| method, stage (c) step, preloaded batches | {computed:.0f} |")
     print(f"| method, stage (c) step, fed by the DataLoader | {fed:.0f} (GPU utilisation {util}) |")
     for w, r in extraction.items():
         print(f"| extraction, eval mode, {w} loader workers | {r:.0f} |")
     print(f"\nloading / compute ratio: {loading / computed:.1f}x (above 1: loading keeps up); "
-          f"end to end reaches {100 * fed / computed:.0f}% of the compute-only rate")
+          f"end to end reaches {100 * fed / computed:.0f}% of the compute-only rate; the stage (c) step takes "
+          f"{100 * (pair_rate / computed - 1):.0f}% longer than its networks' bare forward + backward, of which "
+          f"the objectives {100 * pair_rate / objective_rate:.0f} points and the optimiser step "
+          f"{100 * pair_rate / optimizer_rate:.0f}")
 
 
 if __name__ == "__main__":
