@@ -335,6 +335,8 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
         if exp.x_label:
             series: dict[str, tuple[list[float], list[list[float]]]] = {}
             for method, runs in results.values():
+                if not runs:  # not recorded yet: no point on its curve
+                    continue
                 xs, ys = series.setdefault(method.series, ([], []))
                 xs.append(method.x)
                 ys.append([r["rank1"] for r in runs])
