@@ -4,21 +4,32 @@ or cosine decay, each after an optional linear warm-up. Schedules advance once p
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Iterable, Protocol
 
 import torch
 
-from viewadapt.config import StageConfig
+
+class StageSchedule(Protocol):
+    """What optimisers and schedules read of a stage's settings (a config's ``train.<stage>``)."""
+
+    optimizer: str
+    lr: float
+    weight_decay: float
+    schedule: str
+    epochs: int
+    lr_step: int
+    lr_decay: float
+    warmup: int
 
 
-def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: StageConfig) -> torch.optim.Optimizer:
+def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: StageSchedule) -> torch.optim.Optimizer:
     params = [p for p in params if p.requires_grad]
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
     return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def lr_factor(epoch: int, cfg: StageConfig) -> float:
+def lr_factor(epoch: int, cfg: StageSchedule) -> float:
     """The learning rate of epoch ``epoch`` (from 0) as a fraction of ``cfg.lr``.
 
     Warm-up rises linearly over the first ``warmup`` epochs (1/(w+1), 2/(w+1), ...); then ``step``
@@ -32,7 +43,7 @@ def lr_factor(epoch: int, cfg: StageConfig) -> float:
     return cfg.lr_decay ** (epoch // cfg.lr_step)
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, cfg: StageConfig) -> torch.optim.lr_scheduler.LRScheduler:
+def build_scheduler(optimizer: torch.optim.Optimizer, cfg: StageSchedule) -> torch.optim.lr_scheduler.LRScheduler:
     if cfg.schedule == "step" and cfg.warmup == 0:
         # the paper's schedule, as the step scheduler computes it (runs written before warm-up existed resume)
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.lr_step, gamma=cfg.lr_decay)
