@@ -28,7 +28,7 @@ def tiny_overrides(root: Path, out: Path) -> list[str]:
         "data.height=64", "data.width=32", "data.num_train=8", "data.num_valid=4", "data.num_test=4",
         "model.probe_backbone=vggm_small", "model.gallery_backbone=mobilenet_v3_small", "model.pretrained=false",
         "model.neck=linear", "model.normalize=false", "model.embedding_dim=16", "model.ds_hidden=[32,64]",
-        "model.dd_hidden=16",
+        "dd.hidden=16",
         "train.init.epochs=2", "train.similarity.epochs=2", "train.adaptation.epochs=2",
         "train.init.patience=5", "train.similarity.patience=5", "train.adaptation.patience=5", "train.init.warmup=0",
         "train.batch_p=4", "train.batch_s=4", "train.init_batch_size=16", "eval.trials=2", "eval.distance=euclidean",

@@ -40,12 +40,27 @@ def test_round_trip_through_yaml(tmp_path):
     ("eval.protocol=multi", "eval.protocol 'multi'"),
     ("train.init.monitor=val_loss", "stage (a) has no Ds"),
     ("seed", "must look like key.path=value"),
-    ("model.dd_input=pooled", "model.dd_input 'pooled' is not one of: embedding, feature"),
+    ("dd.input=pooled", "dd.input 'pooled' is not one of: embedding, feature"),
     ("data.labeled_pairs=1", "data.labeled_pairs=1 is below train.batch_p=16"),
 ])
 def test_bad_values_name_the_key(override, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_config(None, [override])
+
+
+def test_the_discriminators_keys_that_moved_still_load(tmp_path):
+    """Dd's settings moved into the dd section; a config.yaml written before, and the old names on the
+    command line, read as they did (a new key beside an old one wins)."""
+    old = tmp_path / "config.yaml"
+    old.write_text("model: {dd_hidden: 32, dd_input: feature}\ntrain: {dd_lr: 0.01, dd_steps: 3, dd_warmup: 7}\n")
+    cfg = load_config(old)
+    assert (cfg.dd.hidden, cfg.dd.input, cfg.dd.lr, cfg.dd.steps, cfg.dd.warmup) == (32, "feature", 0.01, 3, 7)
+    assert load_config(None, ["train.dd_steps=4", "dd.steps=2"]).dd.steps == 2
+    assert load_config(None, ["train.dd_steps=4"]).dd.steps == 4
+    from viewadapt.config import config_from_dict
+
+    tree = {"model": {"dd_hidden": 8}}
+    assert config_from_dict(tree).dd.hidden == 8 and tree == {"model": {"dd_hidden": 8}}  # the caller's left as it was
 
 
 def test_missing_and_malformed_files(tmp_path):

@@ -230,14 +230,14 @@ def test_resuming_or_loading_a_run_regenerates_the_synthetic_benchmark_it_was_tr
 
 
 def test_dd_warm_up_trains_dd_alone_before_stage_c_and_resumes_exactly(tiny_config):
-    """train.dd_warmup: steps of Eq. 1 alone before stage (c)'s first mapping update. The mappings'
+    """dd.warmup: steps of Eq. 1 alone before stage (c)'s first mapping update. The mappings'
     weights stay as stage (b) left them, Dd learns, the first epoch's record says how well, and an
     interrupted stage (c) resumes without warming up again."""
     from torch.utils.data import DataLoader
 
     from viewadapt.training.stages import ViewAdaptation
 
-    overrides = ("train.dd_warmup=12", "model.asymmetry=bn", "model.probe_backbone=mobilenet_v3_small",
+    overrides = ("dd.warmup=12", "model.asymmetry=bn", "model.probe_backbone=mobilenet_v3_small",
                  "train.adaptation.epochs=3")
     trainer = Trainer.create(tiny_config(*overrides, "name=warm"), verbose=False)
     trainer.fit(max_epochs=4)  # stages (a) and (b)

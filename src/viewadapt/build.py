@@ -56,9 +56,10 @@ def build_method(cfg: Config) -> Method:
     mappings = ViewMappings.build(m.probe_backbone, m.gallery_backbone, m.embedding_dim, m.pretrained,
                                   m.allow_download, m.normalize, cfg.extra_backbones(), m.neck, m.view_asymmetry)
     dim = mappings.embedding_dim
-    loss, t = cfg.loss, cfg.train
+    loss = cfg.loss
     matcher = MatcherOptions(m.ds_hidden, loss.margin, loss.gamma, loss.adaptive, loss.detach_weights,
                              loss.fewshot_scale, m.regressor_hidden)
-    dd = DiscriminatorOptions(m.dd_hidden, m.dd_input, t.dd_lr, t.dd_steps, t.dd_warmup)
+    d = cfg.dd
+    dd = DiscriminatorOptions(d.hidden, d.input, d.lr, d.steps, d.warmup)
     return Method(mappings, MATCHERS[loss.metric].create(dim, matcher),
                   DOMAIN_TERMS[loss.adaptation].create(dim, cfg.num_views, dd))

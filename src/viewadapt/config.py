@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import importlib.util
 import typing
@@ -87,10 +88,6 @@ class ModelConfig:
     embedding_dim: int = 256  # the embedding's width with neck=linear
     normalize: bool = True  # L2-normalised embeddings (what the classifier of stage (a) and Eq. 2/5 see)
     ds_hidden: list[int] = field(default_factory=lambda: [1024, 2048])  # the similarity discriminator's layers
-    dd_hidden: int = 256  # the view discriminator Dd's hidden width
-    # What Dd looks at: the embedding, or the feature before the neck's batch norm (the pooled backbone
-    # feature with a BNNeck), which per-view batch norms cannot normalise the views' difference out of
-    dd_input: str = "embedding"
     regressor_hidden: list[int] = field(default_factory=lambda: [512])  # loss.metric=regression's T
 
     @property
@@ -172,11 +169,6 @@ class TrainConfig:
     # stage (a)'s identity classifiers: one per network (separate, the paper's), or one that all the
     # networks share (shared: Ms and Mt learn one space of class prototypes, an aligned start for (b))
     init_classifier: str = "separate"
-    dd_lr: float = 1e-3  # the view discriminator Dd's learning rate (Adam)
-    dd_steps: int = 1  # Dd's steps per mapping step in stage (c)
-    # steps of Dd alone (Eq. 1, the mappings fixed) on stage (c)'s batches before its first mapping
-    # update: Dd starts the game knowing the views instead of at chance
-    dd_warmup: int = 0
     seed: int = 0  # the run's random seed: weights, batches, augmentation (a resumed run continues its draws)
     device: str = "auto"  # auto (a GPU when there is one), cpu, cuda or cuda:N
     amp: str = "none"  # mixed precision on CUDA: bf16 or fp16 (loss-scaled); bf16 also runs on CPUs
@@ -197,11 +189,35 @@ class EvalConfig(EvalOptions):
 
 
 @dataclass
+class DiscriminatorConfig:
+    """The view discriminator Dd of an adversarial stage (c) term (loss.adaptation): its network and how
+    it trains, all in this section (configs that spell them model.dd_hidden, model.dd_input and
+    train.dd_lr / dd_steps / dd_warmup still load)."""
+
+    hidden: int = 256  # Dd's hidden width
+    # What Dd looks at: the embedding, or the feature before the neck's batch norm (the pooled backbone
+    # feature with a BNNeck), which per-view batch norms cannot normalise the views' difference out of
+    input: str = "embedding"
+    lr: float = 1e-3  # Dd's learning rate (Adam)
+    steps: int = 1  # Dd's steps per mapping step in stage (c)
+    # steps of Dd alone (Eq. 1, the mappings fixed) on stage (c)'s batches before its first mapping
+    # update: Dd starts the game knowing the views instead of at chance
+    warmup: int = 0
+
+
+# Keys that moved, old -> new: a config written before the move reads as it did
+_MOVED = {("model", "dd_hidden"): ("dd", "hidden"), ("model", "dd_input"): ("dd", "input"),
+          ("train", "dd_lr"): ("dd", "lr"), ("train", "dd_steps"): ("dd", "steps"),
+          ("train", "dd_warmup"): ("dd", "warmup")}
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    dd: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     output_dir: str = "runs"  # where run folders are made
     name: str = ""  # the run folder's name (empty: the date and time it started)
@@ -291,9 +307,22 @@ def _build(cls: type, values: dict, where: str = "") -> Any:
     return cls(**kwargs)
 
 
+def _moved_keys(tree: dict) -> dict:
+    """``tree`` with keys that moved (:data:`_MOVED`) at their new place; a new key set too wins."""
+    for (section, key), (new_section, new_key) in _MOVED.items():
+        old = tree.get(section)
+        if isinstance(old, dict) and key in old:
+            value = old.pop(key)
+            moved = tree.setdefault(new_section, {})
+            if isinstance(moved, dict):
+                moved.setdefault(new_key, value)
+    return tree
+
+
 def config_from_dict(tree: dict) -> Config:
-    """A config from a dict such as a checkpoint stores; keys added since it was written take their defaults."""
-    return _build(Config, tree)
+    """A config from a dict such as a checkpoint stores; keys added since it was written take their
+    defaults, and keys that moved are read at their new place."""
+    return _build(Config, _moved_keys(copy.deepcopy(tree)))
 
 
 def _set_path(tree: dict, dotted: str, value: Any) -> None:
@@ -356,7 +385,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         # model.shared=true spells asymmetry none; the mappings read it so, and a run resolves as it always
         # has (shared, over the level the default was when shared was the only switch)
         model["asymmetry"] = "full"
-    cfg = _build(Config, tree)
+    cfg = _build(Config, _moved_keys(tree))
     validate(cfg)
     return cfg
 
@@ -423,8 +452,11 @@ def validate(cfg: Config) -> None:
     _check_asymmetry(m)
     _check(m.embedding_dim >= 2, "model.embedding_dim must be >= 2")
     _check(len(m.ds_hidden) >= 1 and min(m.ds_hidden) >= 1, "model.ds_hidden must list positive layer widths")
-    _check(m.dd_hidden >= 1, "model.dd_hidden must be >= 1")
-    _check(m.dd_input in DD_INPUTS, f"model.dd_input '{m.dd_input}' is not one of: {', '.join(DD_INPUTS)}")
+    dd = cfg.dd
+    _check(dd.hidden >= 1, "dd.hidden must be >= 1")
+    _check(dd.input in DD_INPUTS, f"dd.input '{dd.input}' is not one of: {', '.join(DD_INPUTS)}")
+    _check(dd.lr > 0 and dd.steps >= 1, "dd.lr must be > 0 and dd.steps >= 1")
+    _check(dd.warmup >= 0, "dd.warmup must be >= 0 (steps of Dd alone before stage (c); 0: none)")
     _check(len(m.regressor_hidden) >= 1 and min(m.regressor_hidden) >= 1,
            "model.regressor_hidden must list positive layer widths")
     loss = cfg.loss
@@ -473,8 +505,6 @@ def validate(cfg: Config) -> None:
     _check(t.init_sampler in SAMPLERS, f"train.init_sampler '{t.init_sampler}' is not one of: {', '.join(SAMPLERS)}")
     _check(t.init_classifier in CLASSIFIERS,
            f"train.init_classifier '{t.init_classifier}' is not one of: {', '.join(CLASSIFIERS)}")
-    _check(t.dd_lr > 0 and t.dd_steps >= 1, "train.dd_lr must be > 0 and train.dd_steps >= 1")
-    _check(t.dd_warmup >= 0, "train.dd_warmup must be >= 0 (steps of Dd alone before stage (c); 0: none)")
     _check(t.device in ("auto", "cpu") or t.device.startswith("cuda"), "train.device must be auto, cpu or cuda[:N]")
     _check(t.amp in AMP_MODES, f"train.amp '{t.amp}' is not one of: {', '.join(AMP_MODES)}")
     _check(not t.tensorboard or importlib.util.find_spec("tensorboard") is not None,

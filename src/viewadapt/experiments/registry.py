@@ -221,19 +221,19 @@ for _experiment in (
             ("model.shared=true", "loss.adaptation=none")),
         # Dd where per-view batch norms cannot hide the views' difference from it: before the BNNeck.
         Row("bn: view-specific batch norms ({probe}), stages a+b+c, Dd on the pooled backbone feature",
-            ("model.asymmetry=bn", "model.dd_input=feature")),
+            ("model.asymmetry=bn", "dd.input=feature")),
         Row("full: {probe} / {gallery}, stages a+b+c, Dd on the pooled backbone feature",
-            ("model.dd_input=feature",)),
+            ("dd.input=feature",)),
         # Dd stays at chance through stage (c) (accuracy 0.51) while a fresh probe still finds the views:
         # an adversary that never learns pushes nothing. This one trains 5 steps per mapping step at 10x.
         Row("bn: view-specific batch norms ({probe}), stages a+b+c, Dd on the pooled backbone feature, "
             "5 Dd steps per mapping step at 10x its learning rate",
-            ("model.asymmetry=bn", "model.dd_input=feature", "train.dd_steps=5", "train.dd_lr=0.01")),
+            ("model.asymmetry=bn", "dd.input=feature", "dd.steps=5", "dd.lr=0.01")),
         # Dd at chance from stage (c)'s first epoch on may be one the mappings fool from the start. Here
         # it first learns the views alone (300 steps, the mappings fixed), so the game starts against
         # a discriminator that tells them apart.
         Row("bn: view-specific batch norms ({probe}), stages a+b+c, Dd warmed up (300 steps alone)",
-            ("model.asymmetry=bn", "train.dd_warmup=300")),
+            ("model.asymmetry=bn", "dd.warmup=300")),
         # A view term with no adversary to outrun: DAN's multi-kernel MMD between the views' embeddings.
         Row("bn: view-specific batch norms ({probe}), stages a+b+c, DAN's MMD as the view term",
             ("model.asymmetry=bn", "loss.adaptation=mmd")),

@@ -31,7 +31,7 @@ from viewadapt.objectives import DD_INPUTS, DOMAIN_TERMS, MATCHERS
 CHOICES = {
     "data.dataset": c.DATASETS, "data.augment.preset": AUGMENT_PRESETS, "model.probe_backbone": c.BACKBONES,
     "model.gallery_backbone": c.BACKBONES, "model.asymmetry": ASYMMETRIES, "model.neck": NECKS,
-    "model.dd_input": DD_INPUTS, "loss.adaptation": DOMAIN_TERMS, "loss.metric": MATCHERS,
+    "dd.input": DD_INPUTS, "loss.adaptation": DOMAIN_TERMS, "loss.metric": MATCHERS,
     "train.init_sampler": c.SAMPLERS, "train.init_classifier": c.CLASSIFIERS, "train.amp": c.AMP_MODES,
     "optimizer": c.OPTIMIZERS, "schedule": c.SCHEDULES, "monitor": c.MONITORS, "keep": c.KEEPS,
     "eval.protocol": PROTOCOLS, "eval.distance": DISTANCES, "eval.ap": AP_DEFINITIONS, "eval.rerank": RERANKERS,
