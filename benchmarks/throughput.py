@@ -35,6 +35,7 @@ from viewadapt.objectives import ViewBatch, adaptation_objective, embed_views
 from viewadapt.runs import resolve_device
 from viewadapt.training.distributed import Dist
 from viewadapt.training.stages import StageContext, ViewAdaptation
+from viewadapt.training.trainer import stage_plan
 from viewadapt.training.step import Stepper
 
 
@@ -91,7 +92,7 @@ def main() -> None:
     train_set = ViewImages(split.train, train_transform(cfg.data.height, cfg.data.width, cfg.data.augment))
     valid_set = ViewImages(split.valid, eval_transform(cfg.data.height, cfg.data.width))
     stepper = Stepper(cfg.train.amp, device)
-    stage = ViewAdaptation(StageContext(cfg, method, train_set, valid_set, device, stepper, Dist()))
+    stage = ViewAdaptation(StageContext(stage_plan(cfg), method, train_set, valid_set, device, stepper, Dist()))
     stage.start()
     sampler = SPBatchSampler([r.pid for r in split.train], [r.view for r in split.train], cfg.train.batch_p,
                              cfg.train.batch_s, seed=0)

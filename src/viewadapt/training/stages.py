@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from itertools import chain, islice, repeat
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -13,7 +13,6 @@ from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sampler
 from tqdm import tqdm
 
-from viewadapt.config import STAGES, Config
 from viewadapt.data.images import ViewImages
 from viewadapt.data.sampler import SPBatchSampler
 from viewadapt.evaluation.features import extract_embeddings, per_view_statistics
@@ -30,11 +29,32 @@ Batches = Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 VALIDATION_SEED = 12345
 
 
+@dataclass(frozen=True)
+class StagePlan:
+    """What the stages read of a run's settings, as values (the trainer fills it in from the config)."""
+
+    stages: dict[str, Any]  # each stage's settings by name, in the order they run: enabled, epochs, schedule
+    seed: int  # batches and augmentation depend on (seed, epoch) only
+    batch_p: int  # SP batches: identities per batch
+    batch_s: int  # SP batches: images per identity, over the views
+    init_batch_size: int  # stage (a)'s random batches
+    init_sampler: str  # stage (a)'s batches: random or pk
+    shared_classifier: bool  # stage (a): one identity classifier for every network
+    label_smoothing: float
+    triplet: float  # stage (a)'s batch-hard triplet weight
+    triplet_margin: float
+    lambda_sim: float  # stage (c): the matcher's loss weight beside the domain term
+    num_workers: int  # data-loading processes
+    height: int  # image size (self-training embeds C_train at it)
+    width: int
+    eval_batch_size: int
+
+
 @dataclass
 class StageContext:
-    """What every stage works with: the run's config, the method's parts, the data, where to compute."""
+    """What every stage works with: its settings, the method's parts, the data, where to compute."""
 
-    cfg: Config
+    plan: StagePlan
     method: Method
     train_set: ViewImages
     valid_set: ViewImages
@@ -78,7 +98,7 @@ class Stage:
 
     def __init__(self, ctx: StageContext) -> None:
         self.ctx = ctx
-        self.settings = ctx.cfg.stage(self.name)
+        self.settings = ctx.plan.stages[self.name]
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
 
@@ -143,7 +163,7 @@ class Stage:
             s.load_state_dict(state["schedulers"][k])
 
     def _sp_sampler(self, dataset: ViewImages, seed: int, num_batches: int | None = None) -> SPBatchSampler:
-        t = self.ctx.cfg.train
+        t = self.ctx.plan
         pids, views = [r.pid for r in dataset.records], [r.view for r in dataset.records]
         return SPBatchSampler(pids, views, min(t.batch_p, len(dataset.pids)), t.batch_s, seed, num_batches)
 
@@ -157,15 +177,15 @@ class IdentityInit(Stage):
 
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)
-        loss, networks = ctx.cfg.loss, self.mappings.networks()
+        plan, networks = ctx.plan, self.mappings.networks()
         # A mapping with a BNNeck normalises its embedding itself; otherwise the head's batch norm does.
         head_bn = networks[0].bn is None
         # Views that share every weight (statistics per view only) are one network to classify with.
         self.one_network = self.mappings.statistics_only
         self.objective = IdentityObjective(1 if self.one_network else len(networks), self.mappings.embedding_dim,
                                            len(ctx.train_set.pids),
-                                           head_bn, loss.label_smoothing, loss.triplet, loss.triplet_margin,
-                                           ctx.cfg.train.init_classifier == "shared")
+                                           head_bn, plan.label_smoothing, plan.triplet, plan.triplet_margin,
+                                           plan.shared_classifier)
         self.objective.to(ctx.device)
 
     def modules(self) -> dict[str, nn.Module]:
@@ -179,9 +199,9 @@ class IdentityInit(Stage):
         return {"init": build_optimizer(params, self.settings)}
 
     def sampler(self, epoch: int) -> Sampler[list[int]]:
-        t, data = self.ctx.cfg.train, self.ctx.train_set
+        t, data = self.ctx.plan, self.ctx.train_set
         if t.init_sampler == "pk":  # as many images an epoch as random batches show
-            sampler = self._sp_sampler(data, t.seed + STAGES.index(self.name),
+            sampler = self._sp_sampler(data, t.seed + list(t.stages).index(self.name),
                                        max(1, round(len(data) / (t.batch_p * t.batch_s))))
             sampler.set_epoch(epoch)
             return sampler
@@ -238,7 +258,7 @@ class SimilarityTraining(Stage):
                                               self.settings)}
 
     def sampler(self, epoch: int) -> Sampler[list[int]]:
-        sampler = self._sp_sampler(self.ctx.train_set, self.ctx.cfg.train.seed + STAGES.index(self.name))
+        sampler = self._sp_sampler(self.ctx.train_set, self.ctx.plan.seed + list(self.ctx.plan.stages).index(self.name))
         sampler.set_epoch(epoch)
         return sampler
 
@@ -268,7 +288,7 @@ class SimilarityTraining(Stage):
         for module in (method.mappings, method.matcher, method.domain):
             module.eval()
         sampler = self._sp_sampler(ctx.valid_set, VALIDATION_SEED)
-        batches = DataLoader(ctx.valid_set, batch_sampler=sampler, num_workers=ctx.cfg.data.num_workers,
+        batches = DataLoader(ctx.valid_set, batch_sampler=sampler, num_workers=ctx.plan.num_workers,
                              generator=torch.Generator())  # leaves the global random state to training
         total, n = 0.0, 0
         for images, labels, views in batches:
@@ -327,14 +347,14 @@ class ViewAdaptation(SimilarityTraining):
         return {**opts, "dd": dd} if dd else opts
 
     def sampler(self, epoch: int) -> Sampler[list[int]]:
-        data, t = self.ctx.unlabeled_set, self.ctx.cfg.train
+        data, t = self.ctx.unlabeled_set, self.ctx.plan
         if data is not None and self.ctx.method.domain.compares_views:
             # As many unlabelled gallery images join each batch as it has labelled ones, in an order
             # that depends on (train.seed, epoch, rank) only, as the SP batches' does.
             gen = torch.Generator().manual_seed((t.seed * 100003 + epoch) * 1009 + self.ctx.dist.rank)
             size = min(t.batch_p * (t.batch_s // 2), len(data))
             loader = DataLoader(data, batch_size=size, sampler=RandomSampler(data, generator=gen), drop_last=True,
-                                num_workers=self.ctx.cfg.data.num_workers)
+                                num_workers=self.ctx.plan.num_workers)
             self.unlabeled = chain.from_iterable(repeat(loader))  # each pass a new order
         return super().sampler(epoch)
 
@@ -386,7 +406,7 @@ class ViewAdaptation(SimilarityTraining):
         for images, labels, views in progress(batches, desc):
             batch = self._embed(images, labels, views)
             values = method.domain.train_discriminator(batch, self._dd_step)
-            loss, term, sim = adaptation_objective(batch, method.domain, method.matcher, ctx.cfg.loss.lambda_sim)
+            loss, term, sim = adaptation_objective(batch, method.domain, method.matcher, ctx.plan.lambda_sim)
             ctx.stepper.step(loss, self.optimizers["mappings"])
             ctx.stepper.end_iteration()
             if method.domain.stat:
@@ -396,7 +416,7 @@ class ViewAdaptation(SimilarityTraining):
 
     def batch_objective(self, batch: ViewBatch) -> torch.Tensor:
         method = self.ctx.method
-        return adaptation_objective(batch, method.domain, method.matcher, self.ctx.cfg.loss.lambda_sim)[0]
+        return adaptation_objective(batch, method.domain, method.matcher, self.ctx.plan.lambda_sim)[0]
 
 
 class SelfTraining(SimilarityTraining):
@@ -420,7 +440,7 @@ class SelfTraining(SimilarityTraining):
 
     def sampler(self, epoch: int) -> Sampler[list[int]]:
         self.epoch_set, self.pseudo = self.pseudo_labelled(epoch)
-        sampler = self._sp_sampler(self.epoch_set, self.ctx.cfg.train.seed + STAGES.index(self.name))
+        sampler = self._sp_sampler(self.epoch_set, self.ctx.plan.seed + list(self.ctx.plan.stages).index(self.name))
         sampler.set_epoch(epoch)
         return sampler
 
@@ -428,9 +448,9 @@ class SelfTraining(SimilarityTraining):
         """C_train's labelled images with the epoch's pseudo-labelled ones, and what was labelled: the
         fraction of unlabelled images taken, and (a diagnostic for the log, read by no loss) the fraction
         of those given their own identity."""
-        ctx, st, d = self.ctx, self.settings, self.ctx.cfg.data
+        ctx, st, d = self.ctx, self.settings, self.ctx.plan
         labelled, unlabelled = ctx.train_set.records, ctx.unlabeled_set.records
-        size = ctx.cfg.eval.batch_size
+        size = d.eval_batch_size
         # Each camera's images normalised by statistics of their own (CBN's step, here on C_train): a
         # camera no batch has shown yet would otherwise be embedded with another camera's statistics.
         model = per_view_statistics(ctx.method.embedder(), labelled + unlabelled, d.height, d.width, size,
@@ -456,4 +476,4 @@ def build_stages(ctx: StageContext) -> list[Stage]:
     images; stage (b) of a matcher that leaves the mappings fixed trains that matcher alone."""
     similarity = SimilarityTraining if ctx.method.matcher.trains_mappings else FrozenMappingsTraining
     return [cls(ctx) for cls in (IdentityInit, similarity, ViewAdaptation, SelfTraining)
-            if ctx.cfg.stage(cls.name).enabled and (cls is not SelfTraining or ctx.unlabeled_set is not None)]
+            if ctx.plan.stages[cls.name].enabled and (cls is not SelfTraining or ctx.unlabeled_set is not None)]

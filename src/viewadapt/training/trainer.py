@@ -34,8 +34,16 @@ from viewadapt.runs.folder import (CHECKPOINT_FILE, CONFIG_FILE, SPLIT_FILE, ZER
 from viewadapt.runs.lock import RunLock
 from viewadapt.training.distributed import Dist, ShardedBatches
 from viewadapt.training.hooks import Hook, default_hooks
-from viewadapt.training.stages import Stage, StageContext, build_stages
+from viewadapt.training.stages import Stage, StageContext, StagePlan, build_stages
 from viewadapt.training.step import Stepper
+
+
+def stage_plan(cfg: Config) -> StagePlan:
+    """What the stages read of ``cfg``, as values."""
+    t, loss, d = cfg.train, cfg.loss, cfg.data
+    return StagePlan({name: cfg.stage(name) for name in STAGES}, t.seed, t.batch_p, t.batch_s, t.init_batch_size,
+                     t.init_sampler, t.init_classifier == "shared", loss.label_smoothing, loss.triplet,
+                     loss.triplet_margin, loss.lambda_sim, d.num_workers, d.height, d.width, cfg.eval.batch_size)
 
 
 def _quiet_logger() -> logging.Logger:
@@ -62,8 +70,9 @@ class Trainer:
         labeled, unlabeled = hide_gallery_labels(split.train, cfg.data.labeled_pairs, cfg.data.split_seed,
                                                  cfg.num_views - 1)
         augmented = train_transform(h, w, cfg.data.augment)
-        ctx = StageContext(cfg, self.method, ViewImages(labeled, augmented), ViewImages(split.valid, eval_transform(h, w)),
-                           self.device, self.stepper, self.dist, ViewImages(unlabeled, augmented) if unlabeled else None)
+        ctx = StageContext(stage_plan(cfg), self.method, ViewImages(labeled, augmented),
+                           ViewImages(split.valid, eval_transform(h, w)), self.device, self.stepper, self.dist,
+                           ViewImages(unlabeled, augmented) if unlabeled else None)
         self.stages: list[Stage] = build_stages(ctx)
         self.train_set = ctx.train_set
         for module in self.modules().values():
