@@ -21,6 +21,14 @@ def test_registry_overrides_are_valid_configs():
             load_config(None, [o.format(probe="vggm_small", gallery="dnet_small") for o in m.overrides])
 
 
+def test_every_row_has_a_stable_key_of_its_own():
+    """--methods, records' tables and make_results.sh name rows by key, which survives rows added."""
+    for exp in EXPERIMENTS.values():
+        keys = [m.key for m in exp.methods]
+        assert all(keys) and len(set(keys)) == len(keys), exp.name
+        assert not exp.baseline or exp.baseline in keys, exp.name
+
+
 def test_each_shift_setting_turns_on_its_own_kinds_of_camera_difference():
     from viewadapt.config import load_config
     from viewadapt.data.synthetic import KNOBS

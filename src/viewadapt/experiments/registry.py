@@ -91,7 +91,8 @@ REGIMES = (
 # half resolution and flips together).
 _ONLY = {"colour": 0, "blur": 0, "resolution": 0, "flip": 0}
 SHIFTS = tuple(
-    Setting(f"few_shot_{name}", REGIMES[0].overrides + tuple(f"data.synthetic.{k}={v}" for k, v in {**_ONLY, **on}.items()),
+    Setting(f"few_shot_{name}",
+            REGIMES[0].overrides + tuple(f"data.synthetic.{k}={v}" for k, v in {**_ONLY, **on}.items()),
             f"Few-shot, {title}")
     for name, on, title in (
         ("colour", {"colour": 1}, "colour only: colour response, white balance, exposure, noise, scale"),
@@ -178,104 +179,114 @@ for _experiment in (
         SIAMESE,
     ), baseline="siamese"),
     Experiment("ablation", "What each part of the method adds: stages and loss terms", (
-        Row("Ours* (stages a, b, c; Eq. 3 + Eq. 5 in c)"),
-        Row("without stage (c) (stages a, b)", ("train.adaptation.enabled=false",)),
-        Row("stage (c) without Eq. 3 (Eq. 5 only)", ("loss.adaptation=none",)),
-        Row("stage (c) without Eq. 5 (lambda_sim = 0, literal Algorithm 1)", ("loss.lambda_sim=0",)),
-        Row("without stage (a) (no identity init)", ("train.init.enabled=false",)),
+        Row("Ours* (stages a, b, c; Eq. 3 + Eq. 5 in c)", key="ours"),
+        Row("without stage (c) (stages a, b)", ("train.adaptation.enabled=false",), key="no_stage_c"),
+        Row("stage (c) without Eq. 3 (Eq. 5 only)", ("loss.adaptation=none",), key="no_eq3"),
+        Row("stage (c) without Eq. 5 (lambda_sim = 0, literal Algorithm 1)", ("loss.lambda_sim=0",), key="no_eq5"),
+        Row("without stage (a) (no identity init)", ("train.init.enabled=false",), key="no_stage_a"),
     )),
     Experiment("viewshift", "Strength of the synthetic benchmark's view shift: adaptation against none", tuple(
-        Row(f"{name}, view shift {v}", (f"data.synthetic.view_shift={v}", *extra), x=v, series=name)
-        for name, extra in (("Ours*", ()), ("No adaptation", ("loss.adaptation=none",)))
+        Row(f"{name}, view shift {v}", (f"data.synthetic.view_shift={v}", *extra), x=v, series=name, key=f"{key}_{v}")
+        for name, key, extra in (("Ours*", "ours", ()), ("No adaptation", "no_adaptation", ("loss.adaptation=none",)))
         for v in VIEW_SHIFTS), x_label="view shift (data.synthetic.view_shift)", synthetic_only=True),
     # A sweep draws every row on its axis, so its paired differences are against the paper's own gamma
     Experiment("fig7", "Weight gamma of the contrastive term (Fig. 7: the paper peaks at 2.5)", tuple(
         Row(f"gamma = {g}", (f"loss.gamma={g}",), x=g, key=f"gamma_{g}") for g in GAMMAS), x_label="gamma",
         baseline="gamma_2.5"),
     Experiment("recipes", "Training recipes against the zero-shot floor, in three data regimes", (
-        Row("softmax ID ({probe}), paper recipe", SOFTMAX_ONLY + PAPER_RECIPE),
-        Row("softmax ID ({probe}), strong recipe", SOFTMAX_ONLY + STRONG_RECIPE),
-        Row("bot: softmax + triplet ({probe}), strong recipe", SOFTMAX_ONLY + BOT_RECIPE),
-        Row("Siamese ({probe} shared, stages a+b)", ("model.shared=true", "train.adaptation.enabled=false")),
-        Row("Ours* (asymmetric {probe} / {gallery}, stages a+b+c)"),
-    ), synthetic_only=True, settings=REGIMES),
+        Row("softmax ID ({probe}), paper recipe", SOFTMAX_ONLY + PAPER_RECIPE, key="softmax_paper"),
+        Row("softmax ID ({probe}), strong recipe", SOFTMAX_ONLY + STRONG_RECIPE, key="softmax_strong"),
+        Row("bot: softmax + triplet ({probe}), strong recipe", SOFTMAX_ONLY + BOT_RECIPE, key="bot"),
+        Row("Siamese ({probe} shared, stages a+b)", ("model.shared=true", "train.adaptation.enabled=false"),
+            key="siamese"),
+        Row("Ours* (asymmetric {probe} / {gallery}, stages a+b+c)", key="ours"),
+    ), synthetic_only=True, settings=REGIMES, baseline="siamese"),
     Experiment("asymmetry", "How much of the network each view owns, with and without view adaptation", (
-        Row("none: Siamese ({probe} shared, stages a+b)", ("model.shared=true", "train.adaptation.enabled=false")),
+        Row("none: Siamese ({probe} shared, stages a+b)", ("model.shared=true", "train.adaptation.enabled=false"),
+            key="siamese"),
         Row("bn: view-specific batch norms ({probe}), stages a+b",
-            ("model.asymmetry=bn", "train.adaptation.enabled=false")),
-        Row("bn: view-specific batch norms ({probe}), stages a+b+c", ("model.asymmetry=bn",)),
-        Row("partial:3: the first 3 of {probe}'s stages per view, stages a+b+c", ("model.asymmetry=partial:3",)),
-        Row("full: {probe} / {gallery}, stages a+b", ("train.adaptation.enabled=false",)),
-        Row("full: {probe} / {gallery}, stages a+b+c (Ours*)"),
-        Row("full: {probe} / {gallery}, stages a+b+c, DANN gradient reversal", ("loss.adaptation=dann",)),
+            ("model.asymmetry=bn", "train.adaptation.enabled=false"), key="bn"),
+        Row("bn: view-specific batch norms ({probe}), stages a+b+c", ("model.asymmetry=bn",), key="bn_c"),
+        Row("partial:3: the first 3 of {probe}'s stages per view, stages a+b+c", ("model.asymmetry=partial:3",),
+            key="partial3_c"),
+        Row("full: {probe} / {gallery}, stages a+b", ("train.adaptation.enabled=false",), key="full"),
+        Row("full: {probe} / {gallery}, stages a+b+c (Ours*)", key="ours"),
+        Row("full: {probe} / {gallery}, stages a+b+c, DANN gradient reversal", ("loss.adaptation=dann",),
+            key="ours_dann"),
         Row("full: {probe} / {gallery}, one stage (a) classifier for both, stages a+b+c",
-            ("train.init_classifier=shared",)),
+            ("train.init_classifier=shared",), key="ours_one_classifier"),
         # Stage (c) without its view term: what the view term adds at the same budget.
         Row("bn: view-specific batch norms ({probe}), stages a+b+c without the view term (Eq. 5 only)",
-            ("model.asymmetry=bn", "loss.adaptation=none")),
+            ("model.asymmetry=bn", "loss.adaptation=none"), key="bn_c_none"),
         Row("full: {probe} / {gallery}, stages a+b+c without the view term (Eq. 5 only)",
-            ("loss.adaptation=none",)),
+            ("loss.adaptation=none",), key="full_c_none"),
         # The Siamese row at the budget of the a+b+c rows: whether a lead over Siamese is stage (c)'s
         # extra similarity training rather than the asymmetry.
         Row("none: Siamese ({probe} shared), stages a+b+c without the view term (Eq. 5 only)",
-            ("model.shared=true", "loss.adaptation=none")),
+            ("model.shared=true", "loss.adaptation=none"), key="siamese_c_none"),
         # Dd where per-view batch norms cannot hide the views' difference from it: before the BNNeck.
         Row("bn: view-specific batch norms ({probe}), stages a+b+c, Dd on the pooled backbone feature",
-            ("model.asymmetry=bn", "dd.input=feature")),
+            ("model.asymmetry=bn", "dd.input=feature"), key="bn_c_feature"),
         Row("full: {probe} / {gallery}, stages a+b+c, Dd on the pooled backbone feature",
-            ("dd.input=feature",)),
+            ("dd.input=feature",), key="full_c_feature"),
         # Dd stays at chance through stage (c) (accuracy 0.51) while a fresh probe still finds the views:
         # an adversary that never learns pushes nothing. This one trains 5 steps per mapping step at 10x.
         Row("bn: view-specific batch norms ({probe}), stages a+b+c, Dd on the pooled backbone feature, "
             "5 Dd steps per mapping step at 10x its learning rate",
-            ("model.asymmetry=bn", "dd.input=feature", "dd.steps=5", "dd.lr=0.01")),
+            ("model.asymmetry=bn", "dd.input=feature", "dd.steps=5", "dd.lr=0.01"), key="bn_c_feature_dd5"),
         # Dd at chance from stage (c)'s first epoch on may be one the mappings fool from the start. Here
         # it first learns the views alone (300 steps, the mappings fixed), so the game starts against
         # a discriminator that tells them apart.
         Row("bn: view-specific batch norms ({probe}), stages a+b+c, Dd warmed up (300 steps alone)",
-            ("model.asymmetry=bn", "dd.warmup=300")),
+            ("model.asymmetry=bn", "dd.warmup=300"), key="bn_c_dd_warmup"),
         # A view term with no adversary to outrun: DAN's multi-kernel MMD between the views' embeddings.
         Row("bn: view-specific batch norms ({probe}), stages a+b+c, DAN's MMD as the view term",
-            ("model.asymmetry=bn", "loss.adaptation=mmd")),
+            ("model.asymmetry=bn", "loss.adaptation=mmd"), key="bn_c_mmd"),
         # The other adversarial form of Table VII: ADDA's inverted labels, the probe mapping fixed.
         Row("bn: view-specific batch norms ({probe}), stages a+b+c, ADDA's inverted labels as the view term",
-            ("model.asymmetry=bn", "loss.adaptation=adda")),
-        Row("none: Siamese ({probe} shared), stages a+b+c (Eq. 3 + Eq. 5)", ("model.shared=true",)),
+            ("model.asymmetry=bn", "loss.adaptation=adda"), key="bn_c_adda"),
+        Row("none: Siamese ({probe} shared), stages a+b+c (Eq. 3 + Eq. 5)", ("model.shared=true",), key="siamese_c"),
         # The view terms without an alternating adversary, on the shared network.
         Row("none: Siamese ({probe} shared), stages a+b+c, DAN's MMD as the view term",
-            ("model.shared=true", "loss.adaptation=mmd")),
+            ("model.shared=true", "loss.adaptation=mmd"), key="siamese_c_mmd"),
         Row("none: Siamese ({probe} shared), stages a+b+c, DANN gradient reversal",
-            ("model.shared=true", "loss.adaptation=dann")),
+            ("model.shared=true", "loss.adaptation=dann"), key="siamese_c_dann"),
         # Stage (c) at its default rate moves the shared network too little for Eq. 3 to take the camera
         # out (Dd still finds it); the same stage at 10x the rate, with its same-budget control.
         Row("none: Siamese ({probe} shared), stages a+b+c (Eq. 3 + Eq. 5), stage (c) at 10x the learning rate",
-            ("model.shared=true", "train.adaptation.lr=0.001")),
+            ("model.shared=true", "train.adaptation.lr=0.001"), key="siamese_c_lr10"),
         Row("none: Siamese ({probe} shared), stages a+b+c without the view term, stage (c) at 10x the learning "
-            "rate", ("model.shared=true", "loss.adaptation=none", "train.adaptation.lr=0.001")),
+            "rate", ("model.shared=true", "loss.adaptation=none", "train.adaptation.lr=0.001"),
+            key="siamese_c_none_lr10"),
         # Camera-based batch normalisation: bn's per-view statistics without its per-view affine weights,
         # and the test-time re-estimation of each camera's statistics (on the shared network: AdaBN).
         Row("stats: camera statistics ({probe}, every weight shared), stages a+b",
-            ("model.asymmetry=stats", "train.adaptation.enabled=false")),
+            ("model.asymmetry=stats", "train.adaptation.enabled=false"), key="stats"),
         Row("none: Siamese ({probe} shared, stages a+b), test-time camera statistics",
-            ("model.shared=true", "train.adaptation.enabled=false", "eval.camera_statistics=true")),
+            ("model.shared=true", "train.adaptation.enabled=false", "eval.camera_statistics=true"),
+            key="siamese_camstats"),
         Row("stats: camera statistics ({probe}, every weight shared), stages a+b, test-time camera statistics",
-            ("model.asymmetry=stats", "train.adaptation.enabled=false", "eval.camera_statistics=true")),
-    ), synthetic_only=True, settings=REGIMES + SHIFTS + FEW_LABELS),
+            ("model.asymmetry=stats", "train.adaptation.enabled=false", "eval.camera_statistics=true"),
+            key="stats_camstats"),
+    ), synthetic_only=True, settings=REGIMES + SHIFTS + FEW_LABELS, baseline="siamese"),
     Experiment("recipe_ablation", "What each part of the strong recipe adds to softmax ID", (
-        Row("strong recipe", SOFTMAX_ONLY + STRONG_RECIPE),
-        Row("without augmentation", SOFTMAX_ONLY + STRONG_RECIPE + ("data.augment.preset=paper",)),
-        Row("random linear neck instead of the BNNeck", SOFTMAX_ONLY + STRONG_RECIPE + ("model.neck=linear",)),
+        Row("strong recipe", SOFTMAX_ONLY + STRONG_RECIPE, key="strong"),
+        Row("without augmentation", SOFTMAX_ONLY + STRONG_RECIPE + ("data.augment.preset=paper",),
+            key="no_augmentation"),
+        Row("random linear neck instead of the BNNeck", SOFTMAX_ONLY + STRONG_RECIPE + ("model.neck=linear",),
+            key="linear_neck"),
         Row("BNNeck feature not L2-normalised (cosine distance)",
-            SOFTMAX_ONLY + STRONG_RECIPE + ("model.normalize=false",)),
+            SOFTMAX_ONLY + STRONG_RECIPE + ("model.normalize=false",), key="not_normalised"),
         Row("not L2-normalised, Euclidean distance",
-            SOFTMAX_ONLY + STRONG_RECIPE + ("model.normalize=false", "eval.distance=euclidean")),
-        Row("without label smoothing", SOFTMAX_ONLY + STRONG_RECIPE + ("loss.label_smoothing=0",)),
+            SOFTMAX_ONLY + STRONG_RECIPE + ("model.normalize=false", "eval.distance=euclidean"), key="euclidean"),
+        Row("without label smoothing", SOFTMAX_ONLY + STRONG_RECIPE + ("loss.label_smoothing=0",),
+            key="no_label_smoothing"),
         Row("step schedule, no warm-up", SOFTMAX_ONLY + STRONG_RECIPE + ("train.init.schedule=step",
-                                                                          "train.init.warmup=0")),
+                                                                          "train.init.warmup=0"), key="step_schedule"),
         Row("PK batches (8 identities x 4 images), no triplet", SOFTMAX_ONLY + STRONG_RECIPE
-            + ("train.init_sampler=pk",)),
-        Row("with the batch-hard triplet (bot)", SOFTMAX_ONLY + BOT_RECIPE),
-    ), synthetic_only=True, settings=REGIMES[:1]),
+            + ("train.init_sampler=pk",), key="pk_batches"),
+        Row("with the batch-hard triplet (bot)", SOFTMAX_ONLY + BOT_RECIPE, key="bot"),
+    ), synthetic_only=True, settings=REGIMES[:1], baseline="strong"),
     Experiment("cameras", "Which configuration for which cameras: every camera labelled, one with few labels, "
                "one with none", (
                    Row("Siamese ({probe} shared, stages a+b)", ("model.shared=true", *STAGES_AB), key="siamese"),
