@@ -161,7 +161,8 @@ def make_standard_split(dataset: DatasetDescription, num_valid: int, seed: int, 
     elif random_halves:
         trials, half = random_halves
         if not 0 <= trial < trials:
-            raise DataError(f"{dataset.name}'s standard protocol has trials 0-{trials - 1}: set data.trial to one of them")
+            raise DataError(f"{dataset.name}'s standard protocol has trials 0-{trials - 1}: set data.trial to one "
+                            "of them")
         ids = _cross_view_ids(dataset)
         if len(ids) < 2 * half:
             raise DataError(f"{dataset.name} has {len(ids)} people seen by both cameras; its standard protocol needs "
@@ -178,7 +179,8 @@ def make_standard_split(dataset: DatasetDescription, num_valid: int, seed: int, 
 
 def make_split(dataset: DatasetDescription, protocol: str, num_train: int, num_valid: int, num_test: int,
                seed: int, trial: int = 0, paper_split: tuple[int, int, int] | None = None,
-               random_halves: tuple[int, int] | None = None, standard_fix: str = "use protocol paper or custom") -> Split:
+               random_halves: tuple[int, int] | None = None,
+               standard_fix: str = "use protocol paper or custom") -> Split:
     """The split of ``protocol``: ``custom`` sizes come from the arguments, ``paper`` sizes are the
     dataset's Table I row (``paper_split``, its source's), ``standard`` is the field's protocol (see
     :func:`make_standard_split`)."""

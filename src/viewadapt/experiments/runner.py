@@ -293,8 +293,8 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
         train_s = sum({(r["key"], r["seed"]): r["train_time_s"] for r in used}.values())
         measured_runs = [runs[0] for _, runs in results.values() if runs]
         if not measured_runs:
-            command = (f"`viewadapt experiment {name} -c {config}{' --settings ' + setting.name if setting.name else ''} "
-                       f"--seeds {seeds}`")
+            chosen_setting = f" --settings {setting.name}" if setting.name else ""
+            command = f"`viewadapt experiment {name} -c {config}{chosen_setting} --seeds {seeds}`"
             head = [f"## {setting.title or setting.name}", ""] if setting.name else []
             lines += ["", *head, f"No run of this {'setting' if setting.name else 'experiment'} is recorded yet: "
                       f"{command} measures it."]

@@ -32,6 +32,8 @@ from viewadapt.registry import Registry
 # batch norm (the pooled backbone feature with a BNNeck), where the per-view normalisation of the
 # embedding cannot hide a difference between the views from it.
 DD_INPUTS = ("embedding", "feature")
+# An optimiser step of a loss, as the stage takes it (its loss scaling and gradient averaging included)
+Step = Callable[[torch.Tensor], None]
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class DomainTerm(nn.Module):
     #: False for a term that never compares the views: it is given no unlabelled images, which would
     #: otherwise still move the batch-norm statistics (an adaptation of its own)
     compares_views: bool = True
+    #: steps of the term's discriminator alone before stage (c) proper (0: none)
+    warmup_steps: int = 0
 
     @classmethod
     def create(cls, embedding_dim: int, num_views: int, dd: DiscriminatorOptions) -> "DomainTerm":
@@ -63,20 +67,17 @@ class DomainTerm(nn.Module):
         with a view discriminator as ``dd`` says where it has one."""
         return cls()
 
-    #: steps of the term's discriminator alone before stage (c) proper (0: none)
-    warmup_steps: int = 0
-
     def discriminator_optimizer(self) -> torch.optim.Optimizer | None:
         """The optimiser of weights that train apart from the mappings (an adversary), or None: any
         weights of the term then learn in the mappings' own update."""
         return None
 
-    def train_discriminator(self, batch: ViewBatch, step: Callable[[torch.Tensor], None]) -> dict[str, torch.Tensor | float]:
+    def train_discriminator(self, batch: ViewBatch, step: Step) -> dict[str, torch.Tensor | float]:
         """Train the term's own discriminator on ``batch``, the mappings fixed, each loss handed to
         ``step``; what to log. Nothing for a term without one."""
         return {}
 
-    def warm_up(self, batches: Iterable[ViewBatch], step: Callable[[torch.Tensor], None]) -> dict[str, float]:
+    def warm_up(self, batches: Iterable[ViewBatch], step: Step) -> dict[str, float]:
         """:attr:`warmup_steps` steps of the discriminator alone, one per batch of ``batches``; what to log."""
         return {}
 
@@ -130,13 +131,13 @@ class AdversarialTerm(ViewDiscriminatorTerm):
     def discriminator_optimizer(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.lr, betas=(0.5, 0.999))
 
-    def train_discriminator(self, batch: ViewBatch, step: Callable[[torch.Tensor], None]) -> dict[str, torch.Tensor | float]:
+    def train_discriminator(self, batch: ViewBatch, step: Step) -> dict[str, torch.Tensor | float]:
         for _ in range(self.steps):
             loss, acc = self.discriminator_loss(batch)
             step(loss)
         return {"dd_loss": loss, "dd_acc": acc}
 
-    def warm_up(self, batches: Iterable[ViewBatch], step: Callable[[torch.Tensor], None]) -> dict[str, float]:
+    def warm_up(self, batches: Iterable[ViewBatch], step: Step) -> dict[str, float]:
         """Dd learns the views alone, so that the game starts against a discriminator that tells them
         apart rather than one at chance, which the mappings fool at once. Dd's mean loss and accuracy
         over the last tenth of the steps."""
@@ -148,7 +149,8 @@ class AdversarialTerm(ViewDiscriminatorTerm):
             if i >= logged_from:
                 losses.append(loss.item())
                 accs.append(acc)
-        return {"dd_warmup_loss": sum(losses) / max(len(losses), 1), "dd_warmup_acc": sum(accs) / max(len(accs), 1)}
+        n = max(len(losses), 1)
+        return {"dd_warmup_loss": sum(losses) / n, "dd_warmup_acc": sum(accs) / n}
 
     def discriminator_loss(self, batch: ViewBatch) -> tuple[torch.Tensor, float]:
         """Eq. 1 on detached embeddings (the mappings stay fixed) and Dd's view accuracy on them."""
