@@ -29,6 +29,18 @@ def test_every_row_has_a_stable_key_of_its_own():
         assert not exp.baseline or exp.baseline in keys, exp.name
 
 
+def test_a_pair_and_its_swap_share_one_zero_shot_floor():
+    """The floor averages each network over both views, so Table VI's asymmetric and swapped rows have one."""
+    from viewadapt.config import load_config
+    from viewadapt.training.hooks import zero_shot_label
+
+    pair = ["model.probe_backbone=efficientnet_lite1", "model.gallery_backbone=efficientnet_lite0"]
+    swapped = ["model.probe_backbone=efficientnet_lite0", "model.gallery_backbone=efficientnet_lite1"]
+    label = zero_shot_label(load_config("paper", pair))
+    assert label == zero_shot_label(load_config("paper", swapped))
+    assert "efficientnet_lite0 / efficientnet_lite1" in label and "mean over the networks" in label
+
+
 def test_each_shift_setting_turns_on_its_own_kinds_of_camera_difference():
     from viewadapt.config import load_config
     from viewadapt.data.synthetic import KNOBS

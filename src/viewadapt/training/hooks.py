@@ -55,11 +55,12 @@ class Hook:
 
 
 def zero_shot_label(cfg: "Config") -> str:
-    """Which untrained features a run's zero-shot floor scores: its distinct networks' initial weights."""
+    """Which untrained features a run's zero-shot floor scores: its distinct networks' initial weights,
+    named in sorted order because the floor is their mean, whichever view each one maps."""
     m = cfg.model
     nets = [m.probe_backbone] if m.view_asymmetry.one_start else [m.probe_backbone, m.gallery_backbone,
                                                                   *m.extra_backbones]
-    names = " / ".join(dict.fromkeys(nets))
+    names = " / ".join(sorted(set(nets)))
     weights = "ImageNet features" if m.pretrained else "random weights"
     return f"zero-shot: {names} {weights}, no training" + (" (mean over the networks)" if len(set(nets)) > 1 else "")
 
