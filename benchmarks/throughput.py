@@ -25,7 +25,8 @@ import time
 import torch
 from torch.utils.data import DataLoader
 
-from viewadapt.build import build_method, prepare_split
+from viewadapt.builders import build_method, prepare_split
+from viewadapt.builders.trainer import stage_plan
 from viewadapt.config import PAPER_METHOD, load_config, packaged_configs
 from viewadapt.data.augment import eval_transform, train_transform
 from viewadapt.data.images import ViewImages
@@ -35,7 +36,6 @@ from viewadapt.objectives import ViewBatch, adaptation_objective, embed_views
 from viewadapt.runs import resolve_device
 from viewadapt.training.distributed import Dist
 from viewadapt.training.stages import StageContext, ViewAdaptation
-from viewadapt.training.trainer import stage_plan
 from viewadapt.training.step import Stepper
 
 

@@ -14,6 +14,7 @@ from viewadapt.config import load_config
 from viewadapt.data.sampler import SPBatchSampler
 from viewadapt.errors import ConfigError
 from viewadapt.objectives.batch import ViewBatch, first_halves
+from viewadapt.builders import create_trainer, resume_trainer
 from viewadapt.training import Trainer
 from viewadapt.training.pseudo_labels import kept_fraction, mutual_neighbours, prototypes
 
@@ -69,7 +70,7 @@ def test_pseudo_labels_by_mutual_neighbours_against_a_hand_worked_case():
 
 
 def test_self_training_is_skipped_where_every_image_is_labelled(tiny_config):
-    trainer = Trainer.create(tiny_config("train.self_training.enabled=true", "name=all"), verbose=False)
+    trainer = create_trainer(tiny_config("train.self_training.enabled=true", "name=all"), verbose=False)
     assert [s.name for s in trainer.stages] == ["init", "similarity", "adaptation"]
 
 
@@ -81,7 +82,7 @@ def test_self_training_pseudo_labels_a_camera_without_labels_and_resumes_exactly
     overrides = ("data.labeled_pairs=0", "model.asymmetry=stats", "model.probe_backbone=mobilenet_v3_small",
                  "train.adaptation.enabled=false", "train.self_training.enabled=true", "train.self_training.epochs=3",
                  "train.self_training.patience=5")
-    straight = Trainer.create(tiny_config(*overrides, "name=straight"), verbose=False)
+    straight = create_trainer(tiny_config(*overrides, "name=straight"), verbose=False)
     assert all(r.view == 0 for r in straight.train_set.records)  # the gallery camera has no label at all
     metrics = straight.fit()
     steps = [h for h in metrics["history"] if h["stage"] == "self_training"]
@@ -89,9 +90,9 @@ def test_self_training_pseudo_labels_a_camera_without_labels_and_resumes_exactly
     assert all(0 <= h["pseudo_labelled"] <= 1 and 0 <= h["pseudo_precision"] <= 1 for h in steps)
     assert steps[-1]["pseudo_labelled"] > 0
 
-    interrupted = Trainer.create(tiny_config(*overrides, "name=interrupted"), verbose=False)
+    interrupted = create_trainer(tiny_config(*overrides, "name=interrupted"), verbose=False)
     interrupted.fit(max_epochs=5)  # inside self-training, after its first epoch
-    resumed = Trainer.resume(interrupted.run_dir, verbose=False)
+    resumed = resume_trainer(interrupted.run_dir, verbose=False)
     done = resumed.fit()
     assert [h["loss"] for h in done["history"]] == [h["loss"] for h in metrics["history"]]
     assert [h.get("pseudo_labelled") for h in done["history"]] == [h.get("pseudo_labelled") for h in metrics["history"]]
@@ -190,7 +191,7 @@ def test_a_third_camera_without_labels_is_pseudo_labelled_and_scored_against_the
         "data.dataset=folder", "data.camera_groups=[[cam_a],[cam_b],[cam_c]]", "model.extra_backbones=[vggm_small]",
         "train.init.epochs=1", "train.similarity.epochs=1", "train.self_training.epochs=1"]
     cfg = load_config(None, mine + ["data.labeled_pairs=0", "train.adaptation.enabled=false"])
-    trainer = Trainer.create(cfg, verbose=False)
+    trainer = create_trainer(cfg, verbose=False)
     assert {r.view for r in trainer.train_set.records} == {0, 1}
     assert {r.view for r in trainer.stages[-1].ctx.unlabeled_set.records} == {2}
     records = trainer.train_set.records + trainer.stages[-1].ctx.unlabeled_set.records

@@ -146,11 +146,13 @@ def test_shared_still_means_siamese_under_the_new_defaults():
 
 
 def test_a_run_folder_says_which_method_it_trained(tiny_config):
-    from viewadapt.build import prepare_split, split_base
+    from viewadapt.builders import prepare_split, split_base
+    from viewadapt.builders.trainer import run_config_text
     from viewadapt.runs.folder import new_run_folder
 
     cfg = tiny_config()
-    run = new_run_folder(cfg, prepare_split(cfg.data)[1], split_base(cfg.data))
+    run = new_run_folder(cfg.output_dir, cfg.name, run_config_text(cfg), prepare_split(cfg.data)[1],
+                         split_base(cfg.data))
     head = (run / "config.yaml").read_text().splitlines()[:2]
     assert head[0] == "# the paper's method (-c paper): asymmetric Ms / Mt, Eq. 5, stages a+b+c"
     assert "-c paper" in head[1] and load_config(run / "config.yaml").to_dict() == cfg.to_dict()

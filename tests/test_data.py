@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from viewadapt.build import load_dataset
+from viewadapt.builders import load_dataset
 from viewadapt.data import make_identity_split
 from viewadapt.data.datasets import read_folder_dataset
 from viewadapt.data.augment import eval_transform

@@ -32,7 +32,7 @@ def test_every_row_has_a_stable_key_of_its_own():
 def test_a_pair_and_its_swap_share_one_zero_shot_floor():
     """The floor averages each network over both views, so Table VI's asymmetric and swapped rows have one."""
     from viewadapt.config import load_config
-    from viewadapt.training.hooks import zero_shot_label
+    from viewadapt.builders import zero_shot_label
 
     pair = ["model.probe_backbone=efficientnet_lite1", "model.gallery_backbone=efficientnet_lite0"]
     swapped = ["model.probe_backbone=efficientnet_lite0", "model.gallery_backbone=efficientnet_lite1"]
@@ -105,15 +105,14 @@ def test_table2_runs_every_method_over_seeds_and_reuses_finished_runs(fast, tmp_
 
 
 def test_an_interrupted_run_is_resumed(fast, tmp_path):
+    from viewadapt.builders import create_trainer
     from viewadapt.config import load_config
-    from viewadapt.training import Trainer
-
     from viewadapt.experiments.runner import run_key
 
     settings = fast + ["loss.adaptive=false", "train.seed=0"]
     run = tmp_path / "exp" / "runs" / run_key(load_config("paper", settings)) / "seed0"  # experiments' default
     cfg = load_config("paper", settings + [f"output_dir={run.parent}", "name=seed0"])
-    Trainer.create(cfg, verbose=False).fit(max_epochs=1)  # stopped after one epoch
+    create_trainer(cfg, verbose=False).fit(max_epochs=1)  # stopped after one epoch
     assert not json.loads((run / "metrics.json").read_text())["finished"]
     run_experiment("table2", None, fast, seeds=1, out=tmp_path / "exp", methods=PAIR)
     assert json.loads((run / "metrics.json").read_text())["finished"]

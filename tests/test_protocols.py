@@ -9,7 +9,7 @@ import pytest
 
 from layouts import make_cuhk03, make_market, make_viper
 from viewadapt.config import DataConfig
-from viewadapt.build import prepare_split, split_base
+from viewadapt.builders import prepare_split, split_base
 from viewadapt.data import make_split
 from viewadapt.data.datasets import DATASETS
 from viewadapt.data.records import DISTRACTOR_PID, DatasetDescription, ImageRecord

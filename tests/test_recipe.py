@@ -22,7 +22,7 @@ from viewadapt.data.records import ViewRecord
 from viewadapt.losses import batch_hard_triplet_loss, identity_loss
 from viewadapt.models import ViewMappings
 from viewadapt.models.mapping import padded_identity
-from viewadapt.training import Trainer
+from viewadapt.builders import create_trainer
 from viewadapt.training.optim import lr_factor
 
 
@@ -48,12 +48,11 @@ def test_the_paper_preset_does_not_augment_and_reid_does():
 def test_a_run_trains_on_images_augmented_as_its_config_says(tiny_config):
     """The preset must reach the training images (it once stopped at the config: every run trained with
     the default reid preset, whatever its config said)."""
-    from viewadapt.training import Trainer
 
-    plain = Trainer.create(tiny_config("data.augment.preset=paper", "name=plain"), verbose=False).train_set
+    plain = create_trainer(tiny_config("data.augment.preset=paper", "name=plain"), verbose=False).train_set
     assert torch.equal(plain[0][0], plain[0][0])  # no random operation at all
     torch.manual_seed(0)
-    erased = Trainer.create(tiny_config("data.augment.preset=reid", "data.augment.erasing=1", "data.augment.pad=0",
+    erased = create_trainer(tiny_config("data.augment.preset=reid", "data.augment.erasing=1", "data.augment.pad=0",
                                         "data.augment.flip=0", "name=erased"), verbose=False).train_set
     assert erased[0][0].shape == plain[0][0].shape and not torch.equal(erased[0][0], plain[0][0])
 
@@ -150,7 +149,7 @@ def test_a_run_scores_its_zero_shot_floor_first_and_keeps_its_last_epoch(tiny_co
                       "train.init_sampler=pk", "train.init.keep=last", "train.init.schedule=cosine",
                       "train.init.warmup=1", "eval.distance=cosine", "train.adaptation.enabled=false",
                       "train.similarity.epochs=1")
-    trainer = Trainer.create(cfg, verbose=False)
+    trainer = create_trainer(cfg, verbose=False)
     metrics = trainer.fit()
     floor = metrics["zero_shot"]["test"]
     assert floor["distance"] == "cosine" and len(floor["per_network"]) == 2 and 0 <= floor["rank1"] <= 1
@@ -164,8 +163,8 @@ def test_a_run_scores_its_zero_shot_floor_first_and_keeps_its_last_epoch(tiny_co
 
 def test_the_zero_shot_floor_is_the_untrained_pooled_feature(tiny_config):
     """Scoring it never moves the random state training draws from: runs with and without it train alike."""
-    with_floor = Trainer.create(tiny_config("name=a", "train.adaptation.enabled=false"), verbose=False).fit()
-    without = Trainer.create(tiny_config("name=b", "train.adaptation.enabled=false", "eval.zero_shot=false"),
+    with_floor = create_trainer(tiny_config("name=a", "train.adaptation.enabled=false"), verbose=False).fit()
+    without = create_trainer(tiny_config("name=b", "train.adaptation.enabled=false", "eval.zero_shot=false"),
                              verbose=False).fit()
     assert without["zero_shot"] is None and with_floor["zero_shot"] is not None
     assert [h["loss"] for h in with_floor["history"]] == [h["loss"] for h in without["history"]]
@@ -204,7 +203,7 @@ def test_view_leakage_is_high_when_the_embedding_says_the_view_and_chance_when_n
 def test_runs_log_where_each_stage_starts_and_the_view_leakage_after_it_and_on_c_test(tiny_config):
     from viewadapt.experiments.backfill import add_test_leakage
 
-    trainer = Trainer.create(tiny_config("train.adaptation.epochs=1"), verbose=False)
+    trainer = create_trainer(tiny_config("train.adaptation.epochs=1"), verbose=False)
     metrics = trainer.fit()
     for name in ("init", "similarity", "adaptation"):
         result = metrics["stages"][name]
@@ -230,7 +229,7 @@ def test_runs_log_where_each_stage_starts_and_the_view_leakage_after_it_and_on_c
 def test_a_shared_stage_a_classifier_puts_both_networks_in_one_prototype_space(tiny_config):
     cfg = tiny_config("train.init_classifier=shared", "train.similarity.enabled=false",
                       "train.adaptation.enabled=false", "train.init.epochs=1")
-    trainer = Trainer.create(cfg, verbose=False)
+    trainer = create_trainer(cfg, verbose=False)
     heads = trainer.modules()["heads"]
     assert len(heads) == 1 and len(trainer.method.mappings.networks()) == 2
     before = heads[0].fc.weight.detach().clone()

@@ -24,7 +24,7 @@ from viewadapt.errors import ViewAdaptError
 from viewadapt.files import WriteError
 from viewadapt.runs.checkpoint import load_checkpoint
 from viewadapt.runs.lock import RunFolderBusy, RunLock
-from viewadapt.training import Trainer
+from viewadapt.builders import create_trainer, resume_trainer
 
 PWNED = "pwned-by-a-crafted-file"  # the file a crafted input would make if its code ran
 
@@ -244,7 +244,8 @@ def _hold(folder: Path) -> subprocess.Popen:
 
 
 def test_a_second_process_on_a_run_folder_is_refused_and_a_dead_holder_frees_it(tiny_config, capsys):
-    trainer = Trainer.create(tiny_config("name=locked", "train.adaptation.enabled=false"), verbose=False)
+    cfg = tiny_config("name=locked", "train.adaptation.enabled=false")
+    trainer = create_trainer(cfg, verbose=False)
     trainer.close()  # made, never trained: no checkpoint yet
     run = trainer.run_dir
     holder = _hold(run)
@@ -258,12 +259,12 @@ def test_a_second_process_on_a_run_folder_is_refused_and_a_dead_holder_frees_it(
 
         files = sorted(p.name for p in run.iterdir())
         with pytest.raises(RunFolderBusy):
-            run_method(trainer.cfg, run, quiet=True)
+            run_method(cfg, run, quiet=True)
         assert sorted(p.name for p in run.iterdir()) == files
     finally:
         holder.kill()  # as kill -9 would: the holder gets no chance to clean up
         holder.wait()
-    resumed = Trainer.resume(run, verbose=False)  # the dead holder's lock is free
+    resumed = resume_trainer(run, verbose=False)  # the dead holder's lock is free
     try:
         assert resumed.progress() == "no epoch completed; continuing with stage init, epoch 1"
         resumed.fit(max_epochs=1)
@@ -294,7 +295,7 @@ def test_sigterm_keeps_the_last_checkpoint_and_prints_how_to_resume(tiny_synthet
     assert "Traceback" not in err and f"viewadapt train --resume {checkpoint.parent.parent}" in err
     assert "stopped by SIGTERM" in (checkpoint.parent.parent / "train.log").read_text()
     assert sorted(p.name for p in checkpoint.parent.iterdir()) == ["last.pt"]  # no temporary file left
-    resumed = Trainer.resume(checkpoint.parent.parent, verbose=False)
+    resumed = resume_trainer(checkpoint.parent.parent, verbose=False)
     done = load_checkpoint(checkpoint)["epoch"] + 1
     assert resumed.progress() == f"last completed stage init epoch {done}/40; continuing with epoch {done + 1}"
     resumed.close()
@@ -314,12 +315,12 @@ def test_a_full_disk_gives_one_line_and_the_resume_command_and_leaves_no_litter(
     assert f"cannot write {run / 'checkpoints' / 'last.pt'}" in err and f"viewadapt train --resume {run}" in err
     assert f"viewadapt train --resume {run}" in (run / "train.log").read_text()
     assert not list(run.rglob("*.tmp"))
-    resumed = Trainer.resume(run, verbose=False)  # a folder --resume accepts: it starts the run over
+    resumed = resume_trainer(run, verbose=False)  # a folder --resume accepts: it starts the run over
     resumed.close()
 
 
 def test_a_failed_checkpoint_write_keeps_the_previous_one(tiny_config, monkeypatch):
-    trainer = Trainer.create(tiny_config("name=disk", "train.adaptation.enabled=false"), verbose=False)
+    trainer = create_trainer(tiny_config("name=disk", "train.adaptation.enabled=false"), verbose=False)
     trainer.fit(max_epochs=1)
     checkpoint = trainer.run_dir / "checkpoints" / "last.pt"
     before = checkpoint.read_bytes()
@@ -337,7 +338,7 @@ def test_a_failed_checkpoint_write_keeps_the_previous_one(tiny_config, monkeypat
 
 
 def test_a_run_that_fails_to_start_leaves_no_folder_and_keeps_a_foreign_file(tiny_config, monkeypatch):
-    import viewadapt.training.trainer as trainer_module
+    import viewadapt.builders.trainer as trainer_module
 
     def broken(cfg):
         raise ViewAdaptError("the backbone's weights are missing: put them in place")
@@ -345,7 +346,7 @@ def test_a_run_that_fails_to_start_leaves_no_folder_and_keeps_a_foreign_file(tin
     cfg = tiny_config("name=fails")
     monkeypatch.setattr(trainer_module, "build_method", broken)
     with pytest.raises(ViewAdaptError, match="weights are missing"):
-        Trainer.create(cfg, verbose=False)
+        create_trainer(cfg, verbose=False)
     assert not (Path(cfg.output_dir) / "fails").exists()
     from viewadapt.runs.folder import remove_new_run_folder
 
@@ -368,10 +369,10 @@ def test_resume_of_a_finished_run_changes_nothing(trained_run, tmp_path, capsys)
 
 
 def test_resume_names_the_last_completed_epoch_and_the_next(tiny_config):
-    trainer = Trainer.create(tiny_config("name=progress", "train.adaptation.enabled=false"), verbose=False)
+    trainer = create_trainer(tiny_config("name=progress", "train.adaptation.enabled=false"), verbose=False)
     trainer.fit(max_epochs=1)
     trainer.close()
-    resumed = Trainer.resume(trainer.run_dir, verbose=False)
+    resumed = resume_trainer(trainer.run_dir, verbose=False)
     assert resumed.progress() == "last completed stage init epoch 1/2; continuing with epoch 2"
     resumed.fit(max_epochs=1)
     assert resumed.progress() == "stage init completed; continuing with stage similarity, epoch 1"

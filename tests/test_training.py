@@ -15,8 +15,8 @@ from viewadapt.objectives import (
     adaptation_objective,
     embed_views,
 )
-from viewadapt.runs import load_trained
-from viewadapt.training import Trainer
+from viewadapt.builders import load_trained
+from viewadapt.builders import create_trainer, resume_trainer
 
 
 def _batch():
@@ -71,7 +71,7 @@ def _params(trainer):
 
 def test_train_checkpoint_resume_evaluate(tiny_config, capsys):
     cfg = tiny_config("name=straight")
-    straight = Trainer.create(cfg, verbose=False)
+    straight = create_trainer(cfg, verbose=False)
     metrics = straight.fit()
     run = straight.run_dir
     for name in ("config.yaml", "environment.json", "metrics.json", "split.json", "train.log",
@@ -84,10 +84,10 @@ def test_train_checkpoint_resume_evaluate(tiny_config, capsys):
     assert "(stage eta " in epochs[0] and "eta" not in epochs[1]  # the stage's last epoch has none left
 
     # Interrupt after three epochs (inside stage b), then resume: the result is the same, bit for bit.
-    first = Trainer.create(tiny_config("name=interrupted"), verbose=False)
+    first = create_trainer(tiny_config("name=interrupted"), verbose=False)
     partial = first.fit(max_epochs=3)
     assert not partial["finished"] and "model.safetensors" not in {p.name for p in first.run_dir.iterdir()}
-    resumed = Trainer.resume(first.run_dir, verbose=False)
+    resumed = resume_trainer(first.run_dir, verbose=False)
     assert resumed.stage_index == 1 and resumed.epoch == 0
     done = resumed.fit()
     a, b = _params(straight), _params(resumed)
@@ -106,25 +106,25 @@ def test_train_checkpoint_resume_evaluate(tiny_config, capsys):
 
 
 def test_siamese_run_without_adaptation(tiny_config):
-    trainer = Trainer.create(tiny_config("model.shared=true", "train.adaptation.enabled=false"), verbose=False)
+    trainer = create_trainer(tiny_config("model.shared=true", "train.adaptation.enabled=false"), verbose=False)
     metrics = trainer.fit()
     assert set(metrics["stages"]) == {"init", "similarity"} and len(trainer.modules()["heads"]) == 1
 
 
 def test_corrupt_or_foreign_checkpoints_are_refused(tiny_config):
-    trainer = Trainer.create(tiny_config(), verbose=False)
+    trainer = create_trainer(tiny_config(), verbose=False)
     trainer.fit(max_epochs=1)
     ckpt = trainer.run_dir / "checkpoints" / "last.pt"
     config = trainer.run_dir / "config.yaml"
     config.write_text(config.read_text().replace("gamma: 2.5", "gamma: 1.0"))
     with pytest.raises(CheckpointError, match="another config"):
-        Trainer.resume(trainer.run_dir, verbose=False)
+        resume_trainer(trainer.run_dir, verbose=False)
     ckpt.write_bytes(ckpt.read_bytes()[:100])
     with pytest.raises(CheckpointError, match="corrupt"):
-        Trainer.resume(trainer.run_dir, verbose=False)
+        resume_trainer(trainer.run_dir, verbose=False)
     torch.save({"format": 999}, ckpt)
     with pytest.raises(CheckpointError, match="format 999"):
-        Trainer.resume(trainer.run_dir, verbose=False)
+        resume_trainer(trainer.run_dir, verbose=False)
 
 
 def test_view_discriminator_learns_views_that_differ():
@@ -148,14 +148,13 @@ def test_view_discriminator_learns_views_that_differ():
 def test_every_registered_matcher_trains_and_is_scored(tiny_config, metric):
     """A matcher runs with what it declares it needs (one network; stage (b) alone when it learns on
     fixed embeddings): its own weights move, and the run ends with test scores."""
-    from viewadapt.training import Trainer
 
     matcher = MATCHERS[metric]
     needs = (["model.asymmetry=none"] if matcher.needs_one_network else []) + (
         [] if matcher.trains_mappings else ["train.adaptation.enabled=false"])
     cfg = tiny_config(f"loss.metric={metric}", *needs, "train.init.epochs=1", "train.similarity.epochs=1",
                       "train.adaptation.epochs=1", "model.normalize=true", f"name={metric}")
-    trainer = Trainer.create(cfg, verbose=False)
+    trainer = create_trainer(cfg, verbose=False)
     trainer.fit(max_epochs=1)  # stage (a)
     before = [p.clone() for p in trainer.method.matcher.parameters()]
     metrics = trainer.fit()
@@ -170,11 +169,10 @@ def test_baseline_domain_terms_train_stage_c(tiny_config, adaptation):
     (DANN's), and a term that holds the probe side fixed (ADDA) moves the gallery mapping alone."""
     from viewadapt.objectives import DomainTerm
     from viewadapt.objectives.domain import ViewDiscriminatorTerm
-    from viewadapt.training import Trainer
 
     cfg = tiny_config(f"loss.adaptation={adaptation}", "train.init.epochs=1", "train.similarity.epochs=1",
                       "train.adaptation.epochs=1", f"name={adaptation}")
-    trainer = Trainer.create(cfg, verbose=False)
+    trainer = create_trainer(cfg, verbose=False)
     trainer.fit(max_epochs=2)  # stages (a) and (b)
     before = {k: v.clone() for k, v in trainer.method.mappings.state_dict().items() if v.dtype.is_floating_point}
     dd = [p.clone() for p in trainer.method.domain.parameters()]
@@ -192,7 +190,7 @@ def test_baseline_domain_terms_train_stage_c(tiny_config, adaptation):
 def test_matching_networks_train_stage_b_and_c_with_the_episode_loss(tiny_config):
     cfg = tiny_config("loss.metric=matching", "model.shared=true", "model.normalize=true", "loss.adaptation=none",
                       "train.init.epochs=1", "train.similarity.epochs=1", "train.adaptation.epochs=1")
-    trainer = Trainer.create(cfg, verbose=False)
+    trainer = create_trainer(cfg, verbose=False)
     trainer.fit(max_epochs=1)
     before = {k: v.clone() for k, v in trainer.method.mappings.state_dict().items()}
     metrics = trainer.fit()
@@ -207,7 +205,7 @@ def test_matching_networks_train_stage_b_and_c_with_the_episode_loss(tiny_config
 def test_model_regression_trains_only_the_regressor_on_the_frozen_network(tiny_config):
     cfg = tiny_config("loss.metric=regression", "model.shared=true", "model.normalize=true",
                       "train.adaptation.enabled=false", "train.init.epochs=1", "train.similarity.epochs=2")
-    trainer = Trainer.create(cfg, verbose=False)
+    trainer = create_trainer(cfg, verbose=False)
     trainer.fit(max_epochs=1)  # stage (a)
     stored = lambda: {f"{k}.{n}": t for k, m in trainer.method.stored().items()  # noqa: E731
                       for n, t in m.state_dict().items()}
@@ -240,14 +238,15 @@ def test_resuming_or_loading_a_run_regenerates_the_synthetic_benchmark_it_was_tr
 
     from viewadapt.data.synthetic import generate, read_spec
 
-    trainer = Trainer.create(tiny_config(f"data.root={tmp_path / 'own'}", "train.init.epochs=1",
-                                         "train.similarity.epochs=1", "train.adaptation.enabled=false"), verbose=False)
+    cfg = tiny_config(f"data.root={tmp_path / 'own'}", "train.init.epochs=1", "train.similarity.epochs=1",
+                      "train.adaptation.enabled=false")
+    trainer = create_trainer(cfg, verbose=False)
     trainer.fit(max_epochs=1)
-    root = trainer.cfg.data.root
+    root = cfg.data.root
     own = read_spec(root)
     spec, (height, width) = own
     generate(root, replace(spec, view_shift=spec.view_shift + 1.0), height, width)
-    resumed = Trainer.resume(trainer.run_dir, verbose=False)
+    resumed = resume_trainer(trainer.run_dir, verbose=False)
     assert read_spec(root) == own
     resumed.fit()
     generate(root, replace(spec, view_shift=spec.view_shift + 1.0), height, width)
@@ -265,7 +264,7 @@ def test_dd_warm_up_trains_dd_alone_before_stage_c_and_resumes_exactly(tiny_conf
 
     overrides = ("dd.warmup=12", "model.asymmetry=bn", "model.probe_backbone=mobilenet_v3_small",
                  "train.adaptation.epochs=3")
-    trainer = Trainer.create(tiny_config(*overrides, "name=warm"), verbose=False)
+    trainer = create_trainer(tiny_config(*overrides, "name=warm"), verbose=False)
     trainer.fit(max_epochs=4)  # stages (a) and (b)
     stage = next(s for s in trainer.stages if isinstance(s, ViewAdaptation))
     stage.start()
@@ -277,14 +276,14 @@ def test_dd_warm_up_trains_dd_alone_before_stage_c_and_resumes_exactly(tiny_conf
     assert all(torch.equal(weights[k], v) for k, v in trainer.method.mappings.named_parameters())
     assert all(not torch.equal(a, p) for a, p in zip(dd, trainer.method.domain.parameters()))
 
-    straight = Trainer.create(tiny_config(*overrides, "name=straight"), verbose=False)
+    straight = create_trainer(tiny_config(*overrides, "name=straight"), verbose=False)
     metrics = straight.fit()
     first, *rest = [h for h in metrics["history"] if h["stage"] == "adaptation"]
     assert "dd_warmup_acc" in first and not any("dd_warmup_acc" in h for h in rest)
 
-    interrupted = Trainer.create(tiny_config(*overrides, "name=interrupted"), verbose=False)
+    interrupted = create_trainer(tiny_config(*overrides, "name=interrupted"), verbose=False)
     interrupted.fit(max_epochs=5)  # inside stage (c), after its first epoch (and the warm-up)
-    resumed = Trainer.resume(interrupted.run_dir, verbose=False)
+    resumed = resume_trainer(interrupted.run_dir, verbose=False)
     done = resumed.fit()
     assert [h["loss"] for h in done["history"]] == [h["loss"] for h in metrics["history"]]
     a, b = _params(straight), _params(resumed)
@@ -299,7 +298,7 @@ def test_a_gallery_camera_with_few_labels_feeds_its_unlabelled_images_to_the_vie
 
     overrides = ("data.labeled_pairs=4", "model.asymmetry=bn", "model.probe_backbone=mobilenet_v3_small",
                  "train.adaptation.epochs=3")
-    straight = Trainer.create(tiny_config(*overrides, "name=straight"), verbose=False)
+    straight = create_trainer(tiny_config(*overrides, "name=straight"), verbose=False)
     stage = straight.stages[-1]
     train, unlabelled = {(r.pid, r.view) for r in straight.train_set.records}, stage.ctx.unlabeled_set.records
     assert len({pid for pid, view in train if view == 1}) == 4 and len({pid for pid, _ in train}) == 8
@@ -312,14 +311,14 @@ def test_a_gallery_camera_with_few_labels_feeds_its_unlabelled_images_to_the_vie
     batch = stage._embed(images, labels, views)
     assert len(batch.e_t) == 2 * int((views == 1).sum()) and (batch.pid_t == -1).sum() == (views == 1).sum()
     # Without a view term they would only move the batch norms' statistics (AdaBN): the control gets none.
-    control = Trainer.create(tiny_config(*overrides, "loss.adaptation=none", "name=control"), verbose=False).stages[-1]
+    control = create_trainer(tiny_config(*overrides, "loss.adaptation=none", "name=control"), verbose=False).stages[-1]
     control.start()
     loader = DataLoader(control.ctx.train_set, batch_sampler=control.sampler(0))
     assert (control._embed(*next(iter(loader))).pid_t >= 0).all()
 
-    interrupted = Trainer.create(tiny_config(*overrides, "name=interrupted"), verbose=False)
+    interrupted = create_trainer(tiny_config(*overrides, "name=interrupted"), verbose=False)
     interrupted.fit(max_epochs=5)  # inside stage (c)
-    done = Trainer.resume(interrupted.run_dir, verbose=False).fit()
+    done = resume_trainer(interrupted.run_dir, verbose=False).fit()
     assert [h["loss"] for h in done["history"]] == [h["loss"] for h in metrics["history"]]
 
 
@@ -327,7 +326,7 @@ def test_tensorboard_scalars_are_written_and_read_back(tiny_config, monkeypatch)
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     cfg = tiny_config("train.tensorboard=true", "train.similarity.epochs=1", "train.adaptation.epochs=1")
-    with Trainer.create(cfg, verbose=False) as trainer:
+    with create_trainer(cfg, verbose=False) as trainer:
         trainer.fit()
     events = EventAccumulator(str(trainer.run_dir / "tensorboard"))
     events.Reload()

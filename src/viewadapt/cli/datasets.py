@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from viewadapt.build import load_dataset, split_dataset
+from viewadapt.builders import load_dataset, split_dataset
 from viewadapt.config import DataConfig
 from viewadapt.data.datasets import BENCHMARKS, DATASETS
 from viewadapt.data.images import find_unreadable

@@ -19,13 +19,11 @@ from pathlib import Path
 
 import torch
 
-from viewadapt.build import ensure_generated
+from viewadapt.builders import create_trainer, ensure_generated, zero_shot_label
 from viewadapt.config import PAPER_METHOD, RECOMMENDED_METHOD, load_config, packaged_configs
 from viewadapt.files import write_text
 from viewadapt.reports import plot_cmc
 from viewadapt.runs.folder import ZERO_SHOT
-from viewadapt.training import Trainer
-from viewadapt.training.hooks import zero_shot_label
 
 FINAL = "final"
 RECOMMENDED = "recommended"
@@ -67,7 +65,7 @@ def _train(cfg_path: str, overrides: list[str], threads: int) -> dict:
     """One run, in a worker process of its own: its results."""
     torch.set_num_threads(threads)
     cfg = load_config(cfg_path, overrides)
-    with Trainer.create(cfg, verbose=False) as trainer:
+    with create_trainer(cfg, verbose=False) as trainer:
         return trainer.fit()
 
 

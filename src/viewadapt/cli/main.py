@@ -27,8 +27,8 @@ def _config_args(p: argparse.ArgumentParser) -> None:
 def _cmd_train(args: argparse.Namespace) -> int:
     from viewadapt.config import load_config
     from viewadapt.reports import build_report
+    from viewadapt.builders import create_trainer, resume_trainer
     from viewadapt.runs import resolve_device
-    from viewadapt.training import Trainer
     from viewadapt.training.distributed import setup, teardown
 
     if args.resume and (args.config or args.overrides):
@@ -40,9 +40,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     try:
         verbose = not args.quiet and d.is_main
         if args.resume:
-            trainer = Trainer.resume(args.resume, verbose=verbose, d=d, device=device)
+            trainer = resume_trainer(args.resume, verbose=verbose, d=d, device=device)
         else:
-            trainer = Trainer.create(cfg, verbose=verbose, d=d, device=device)
+            trainer = create_trainer(cfg, verbose=verbose, d=d, device=device)
         with trainer:
             metrics = _fit(trainer, args.stop)
             if metrics is None:
@@ -94,7 +94,7 @@ def _print_metrics(m: dict, title: str) -> None:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from viewadapt.reports import build_report
-    from viewadapt.runs.evaluate import evaluate_run
+    from viewadapt.builders import evaluate_run
 
     options = {key: value for key, value in (
         ("protocol", args.protocol), ("rerank", args.rerank), ("ap", args.ap), ("search", args.search),

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 
-from viewadapt.build import build_method
+from viewadapt.builders import build_method, load_trained
 from viewadapt.config import load_config
 from viewadapt.evaluation.leakage import models_leakage
-from viewadapt.runs import CONFIG_FILE, METRICS_FILE, load_trained, resolve_device
+from viewadapt.runs import CONFIG_FILE, METRICS_FILE, resolve_device
 from viewadapt.runs.folder import ZERO_SHOT, write_json
 from viewadapt.training.hooks import zero_shot_models
 
@@ -46,6 +46,6 @@ def add_test_leakage(run: str | Path) -> dict:
             initial = load_config(run / CONFIG_FILE)  # with its initial weights, which load_trained drops
             torch.manual_seed(initial.train.seed)
             mappings = build_method(initial).mappings.to(device)
-            floor["view_leakage"] = models_leakage([m for m, _ in zero_shot_models(initial, mappings)], *args)
+            floor["view_leakage"] = models_leakage([m for m, _ in zero_shot_models(initial.model.view_asymmetry.one_start, mappings)], *args)
     write_json(run / METRICS_FILE, metrics)
     return metrics

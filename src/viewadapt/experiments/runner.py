@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from viewadapt.builders import create_trainer, evaluate_run, resume_trainer, zero_shot_label
 from viewadapt.config import PAPER_METHOD, Config, load_config
 from viewadapt.data import DATASETS, set_name
 from viewadapt.errors import ConfigError, ViewAdaptError
@@ -24,10 +25,7 @@ from viewadapt.files import make_folder, write_text
 from viewadapt.reports.figures import plot_cmc, plot_sweep
 from viewadapt.runs import CONFIG_FILE, METRICS_FILE
 from viewadapt.runs.folder import run_finished, write_json
-from viewadapt.runs.evaluate import evaluate_run
 from viewadapt.runs.lock import RunLock
-from viewadapt.training import Trainer
-from viewadapt.training.hooks import zero_shot_label
 
 # The table's columns: result key, heading.
 COLUMNS = (("rank1", "rank-1"), ("rank5", "rank-5"), ("rank20", "rank-20"), ("mAP", "mAP"))
@@ -74,13 +72,13 @@ def run_method(cfg: Config, run: Path, quiet: bool) -> dict:
     if run_finished(run):
         return json.loads((run / METRICS_FILE).read_text())
     if (run / CONFIG_FILE).is_file():  # left half done (or live in another process: the lock says so)
-        with Trainer.resume(run, verbose=not quiet) as trainer:
+        with resume_trainer(run, verbose=not quiet) as trainer:
             return trainer.fit()
     if run.exists():
         raise ViewAdaptError(f"{run} is in the way of an experiment run but is no run folder (no {CONFIG_FILE}): "
                              "move it elsewhere, or give the experiment another --out")
     cfg.output_dir, cfg.name = str(run.parent), run.name
-    with Trainer.create(cfg, verbose=not quiet) as trainer:
+    with create_trainer(cfg, verbose=not quiet) as trainer:
         return trainer.fit()
 
 

@@ -19,7 +19,8 @@ from viewadapt.errors import ViewAdaptError
 from viewadapt.files import atomic_path, make_folder, write_text
 from viewadapt.inference.calibration import CameraStatistics
 from viewadapt.inference.features_file import fingerprint
-from viewadapt.runs import WEIGHTS_FILE, load_trained
+from viewadapt.builders import load_trained
+from viewadapt.runs import WEIGHTS_FILE
 
 
 META_FILE = "onnx.json"

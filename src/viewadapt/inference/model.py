@@ -20,7 +20,8 @@ from viewadapt.evaluation.rescoring import topk_stable
 from viewadapt.inference.calibration import CameraStatistics, check_camera_name
 from viewadapt.models.statistics import batch_norm_statistics, even_batches
 from viewadapt.inference.features_file import Features, fingerprint
-from viewadapt.runs import WEIGHTS_FILE, load_trained, resolve_device
+from viewadapt.builders import load_trained
+from viewadapt.runs import WEIGHTS_FILE, resolve_device
 
 VIEW_NAMES = ("probe", "gallery")
 

@@ -11,7 +11,7 @@ import html
 import json
 from pathlib import Path
 
-from viewadapt.config import load_config
+from viewadapt.builders import run_image_size
 from viewadapt.errors import ViewAdaptError
 from viewadapt.files import make_folder, write_text
 from viewadapt.reports.figures import draw_rank_list, plot_cmc, plot_training
@@ -71,7 +71,7 @@ def build_report(run_dir: str | Path) -> Path:
     run = Path(run_dir)
     if not (run / CONFIG_FILE).is_file():
         raise ViewAdaptError(f"{run} is not a run folder (no config.yaml): give a folder `viewadapt train` wrote")
-    data = load_config(run / CONFIG_FILE).data
+    height, width = run_image_size(run)
     out = make_folder(run / "report")
     metrics = json.loads((run / METRICS_FILE).read_text()) if (run / METRICS_FILE).is_file() else {}
     evaluations = load_evaluations(run)
@@ -111,7 +111,7 @@ def build_report(run_dir: str | Path) -> Path:
                      "the number is the distance (or re-scored value).</p>")
         folder = make_folder(out / lists.stem)
         for n, entry in enumerate(entries):
-            img = draw_rank_list(entry, folder / f"{n:03d}.jpg", data.height, data.width)
+            img = draw_rank_list(entry, folder / f"{n:03d}.jpg", height, width)
             parts.append(f'<div class="rl"><img alt="rank list {n}" src="{_data_uri(img)}"></div>')
     parts += ["<h2>Config</h2>", f"<pre>{html.escape((run / CONFIG_FILE).read_text())}</pre>"]
     if (run / ENVIRONMENT_FILE).is_file():

@@ -1,8 +1,7 @@
-"""Run folders: their files, checkpoints that resume exactly, the final weights, loading a finished run."""
+"""Run folders: their files, checkpoints that resume exactly, the final weights (a finished run is loaded
+back by :func:`viewadapt.builders.load_trained`)."""
 
 from viewadapt.runs.device import resolve_device
 from viewadapt.runs.folder import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, SPLIT_FILE, WEIGHTS_FILE
-from viewadapt.runs.trained import TrainedRun, load_trained
 
-__all__ = ["CHECKPOINT_FILE", "CONFIG_FILE", "METRICS_FILE", "SPLIT_FILE", "WEIGHTS_FILE", "TrainedRun", "load_trained",
-           "resolve_device"]
+__all__ = ["CHECKPOINT_FILE", "CONFIG_FILE", "METRICS_FILE", "SPLIT_FILE", "WEIGHTS_FILE", "resolve_device"]

@@ -10,7 +10,6 @@ import sys
 import time
 from contextlib import suppress
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,7 +20,6 @@ from viewadapt.files import WriteError, write_text
 from viewadapt.runs.lock import LOCK_FILE
 
 if TYPE_CHECKING:
-    from viewadapt.config import Config
     from viewadapt.data import Split
 
 LOGGER_NAME = "viewadapt"
@@ -57,13 +55,13 @@ def new_run_dir(output_dir: str | Path, name: str = "") -> Path:
                              "folder") from None
 
 
-def new_run_folder(cfg: "Config", split: "Split", split_base: str, world: int = 1) -> Path:
-    """A new run folder holding the resolved config, the environment and the split (paths relative to
-    ``split_base``)."""
-    run_dir = new_run_dir(cfg.output_dir, cfg.name)
+def new_run_folder(output_dir: str | Path, name: str, config_text: str, split: "Split", split_base: str,
+                   world: int = 1) -> Path:
+    """A new run folder under ``output_dir`` (named ``name`` or by the time) holding the resolved config
+    (``config_text``), the environment and the split (paths relative to ``split_base``)."""
+    run_dir = new_run_dir(output_dir, name)
     try:
-        write_text(run_dir / CONFIG_FILE, f"# {cfg.method()}\n# the paper's method: -c paper; the recommended one: "
-                                          f"no -c (the defaults)\n{cfg.to_yaml()}")
+        write_text(run_dir / CONFIG_FILE, config_text)
         write_json(run_dir / ENVIRONMENT_FILE, {**environment(), "world_size": world})
         split.to_json(run_dir / SPLIT_FILE, split_base)
     except BaseException:

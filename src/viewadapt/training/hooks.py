@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from viewadapt.models import Embedder, ViewMappings
 from viewadapt.models.mapping import Pooled
 from viewadapt.runs.checkpoint import save_checkpoint
@@ -21,7 +23,6 @@ from viewadapt.training.early_stopping import EarlyStopping
 from viewadapt.training.stages import Stage
 
 if TYPE_CHECKING:
-    from viewadapt.config import Config
     from viewadapt.training.trainer import Trainer
 
 
@@ -54,21 +55,10 @@ class Hook:
         pass
 
 
-def zero_shot_label(cfg: "Config") -> str:
-    """Which untrained features a run's zero-shot floor scores: its distinct networks' initial weights,
-    named in sorted order because the floor is their mean, whichever view each one maps."""
-    m = cfg.model
-    nets = [m.probe_backbone] if m.view_asymmetry.one_start else [m.probe_backbone, m.gallery_backbone,
-                                                                  *m.extra_backbones]
-    names = " / ".join(sorted(set(nets)))
-    weights = "ImageNet features" if m.pretrained else "random weights"
-    return f"zero-shot: {names} {weights}, no training" + (" (mean over the networks)" if len(set(nets)) > 1 else "")
-
-
-def zero_shot_models(cfg: "Config", mappings: ViewMappings) -> list[tuple[Embedder, None]]:
+def zero_shot_models(one_start: bool, mappings: ViewMappings) -> list[tuple[Embedder, None]]:
     """The untrained networks a zero-shot floor scores, each as an embedder of its pooled backbone
     feature; tied copies are the same network before training, so scoring one is scoring all."""
-    nets = mappings.networks()[:1] if cfg.model.view_asymmetry.one_start else mappings.networks()
+    nets = mappings.networks()[:1] if one_start else mappings.networks()
     return [(Embedder(ViewMappings.single(Pooled(net), mappings.num_views)), None) for net in nets]
 
 
@@ -79,14 +69,14 @@ class ZeroShot(Hook):
 
     def before_train(self) -> None:
         t = self.trainer
-        if not t.cfg.eval.zero_shot or t.zero_shot is not None:
+        if not t.settings.zero_shot or t.zero_shot is not None:
             return
-        models = zero_shot_models(t.cfg, t.method.mappings)
+        models = zero_shot_models(t.settings.one_start, t.method.mappings)
         t.zero_shot = {"test": t.score(models, "test", rerank="none", distance="cosine")}
-        if t.cfg.eval.view_leakage:
+        if t.settings.view_leakage:
             t.zero_shot["view_leakage"] = t.leakage(models)
         t.log.info(f"zero-shot (no training): test rank-1 {t.zero_shot['test']['rank1']:.3f}"
-                   + (f", view leakage {t.zero_shot['view_leakage']:.3f}" if t.cfg.eval.view_leakage else ""))
+                   + (f", view leakage {t.zero_shot['view_leakage']:.3f}" if t.settings.view_leakage else ""))
 
 
 class Validation(Hook):
@@ -173,7 +163,7 @@ class TestEvaluation(Hook):
 
     def after_stage(self, stage: Stage) -> None:
         t = self.trainer
-        if t.cfg.eval.after_each_stage:
+        if t.settings.after_each_stage:
             result = self._test(stage)
             t.log.info(f"{stage.name} done (kept epoch {result['kept_epoch']}, best {result['best_epoch']}): test "
                        f"rank-1 {result['test']['rank1']:.3f} mAP {result['test']['mAP']:.3f}")
@@ -191,7 +181,7 @@ class ViewLeakage(Hook):
 
     def after_stage(self, stage: Stage) -> None:
         t = self.trainer
-        if t.cfg.eval.view_leakage:
+        if t.settings.view_leakage:
             leakage = t.leakage(stage.scored())
             t.stage_results[stage.name]["view_leakage"] = leakage
             t.log.info(f"{stage.name}: view leakage {leakage:.3f} (a fresh probe's view accuracy on C_valid)")
@@ -227,7 +217,7 @@ class TensorBoard(Hook):
 
     def before_train(self) -> None:
         t = self.trainer
-        if t.cfg.train.tensorboard and t.dist.is_main and self.writer is None:
+        if t.settings.tensorboard and t.dist.is_main and self.writer is None:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(str(t.run_dir / "tensorboard"))
@@ -273,7 +263,7 @@ class Checkpointer(Hook):
     def after_train(self) -> None:
         t = self.trainer
         if t.finished and t.dist.is_main:
-            save_weights(t.run_dir / WEIGHTS_FILE, t.method.stored(), {"config": t.cfg.to_yaml()})
+            save_weights(t.run_dir / WEIGHTS_FILE, t.method.stored(), {"config": yaml.safe_dump(t.settings.config, sort_keys=False)})
 
 
 class MetricsWriter(Hook):

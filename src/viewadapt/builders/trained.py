@@ -7,7 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from viewadapt.build import build_method, ensure_generated, split_base
+from viewadapt.builders.data import ensure_generated, split_base
+from viewadapt.builders.method import build_method
 from viewadapt.config import Config, config_from_dict, load_config
 from viewadapt.data import Split
 from viewadapt.errors import CheckpointError, ConfigError
@@ -41,6 +42,12 @@ def load_trained(run_dir: str | Path) -> TrainedRun:
     load_weights(run_dir / WEIGHTS_FILE, method.stored())
     split = Split.from_json(run_dir / SPLIT_FILE, split_base(cfg.data))
     return TrainedRun(run_dir, cfg, split, method)
+
+
+def run_image_size(run_dir: str | Path) -> tuple[int, int]:
+    """The (height, width) a run's images were trained and scored at, from its ``config.yaml``."""
+    d = load_config(Path(run_dir) / CONFIG_FILE).data
+    return d.height, d.width
 
 
 # What a weights file replaces anyway: which initial weights the model was built from.

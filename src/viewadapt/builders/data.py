@@ -1,17 +1,11 @@
-"""From a config to what it describes: the dataset and its split, the method's parts.
-
-This is where the typed config meets the libraries, which take plain arguments: ``data``, ``models``
-and ``objectives`` know nothing of :class:`~viewadapt.config.Config`.
-"""
+"""From a config's data section to the dataset it describes and its split."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from viewadapt.config import Config, DataConfig
+from viewadapt.config import DataConfig
 from viewadapt.data import DATASETS, DatasetDescription, Split, camera_views, generate, make_split
-from viewadapt.models import ViewMappings
-from viewadapt.objectives import DOMAIN_TERMS, MATCHERS, DiscriminatorOptions, MatcherOptions, Method
 
 
 def ensure_generated(d: DataConfig) -> None:
@@ -47,19 +41,3 @@ def prepare_split(d: DataConfig) -> tuple[DatasetDescription, Split]:
 def split_base(d: DataConfig) -> str:
     """The folder a run's split.json stores image paths relative to."""
     return DATASETS[d.dataset].split_base(d.root)
-
-
-def build_method(cfg: Config) -> Method:
-    """The view mappings, stage (b)'s matcher (``loss.metric``) and stage (c)'s domain term
-    (``loss.adaptation``), built in this order (the order the random initialisation is drawn in)."""
-    m = cfg.model
-    mappings = ViewMappings.build(m.probe_backbone, m.gallery_backbone, m.embedding_dim, m.pretrained,
-                                  m.allow_download, m.normalize, cfg.extra_backbones(), m.neck, m.view_asymmetry)
-    dim = mappings.embedding_dim
-    loss = cfg.loss
-    matcher = MatcherOptions(m.ds_hidden, loss.margin, loss.gamma, loss.adaptive, loss.detach_weights,
-                             loss.fewshot_scale, m.regressor_hidden)
-    d = cfg.dd
-    dd = DiscriminatorOptions(d.hidden, d.input, d.lr, d.steps, d.warmup)
-    return Method(mappings, MATCHERS[loss.metric].create(dim, matcher),
-                  DOMAIN_TERMS[loss.adaptation].create(dim, cfg.num_views, dd))

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from viewadapt.builders.trained import load_trained
 from viewadapt.config import validate
 from viewadapt.evaluation.options import EvalOptions
 from viewadapt.evaluation.scoring import score_records
 from viewadapt.files import make_folder, write_text
 from viewadapt.runs.device import resolve_device
-from viewadapt.runs.trained import load_trained
 
 EVAL_FOLDER = "eval"
 

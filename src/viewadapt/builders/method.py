@@ -1,0 +1,23 @@
+"""From a config's model, loss and dd sections to the method's parts."""
+
+from __future__ import annotations
+
+from viewadapt.config import Config
+from viewadapt.models import ViewMappings
+from viewadapt.objectives import DOMAIN_TERMS, MATCHERS, DiscriminatorOptions, MatcherOptions, Method
+
+
+def build_method(cfg: Config) -> Method:
+    """The view mappings, stage (b)'s matcher (``loss.metric``) and stage (c)'s domain term
+    (``loss.adaptation``), built in this order (the order the random initialisation is drawn in)."""
+    m = cfg.model
+    mappings = ViewMappings.build(m.probe_backbone, m.gallery_backbone, m.embedding_dim, m.pretrained,
+                                  m.allow_download, m.normalize, cfg.extra_backbones(), m.neck, m.view_asymmetry)
+    dim = mappings.embedding_dim
+    loss = cfg.loss
+    matcher = MatcherOptions(m.ds_hidden, loss.margin, loss.gamma, loss.adaptive, loss.detach_weights,
+                             loss.fewshot_scale, m.regressor_hidden)
+    d = cfg.dd
+    dd = DiscriminatorOptions(d.hidden, d.input, d.lr, d.steps, d.warmup)
+    return Method(mappings, MATCHERS[loss.metric].create(dim, matcher),
+                  DOMAIN_TERMS[loss.adaptation].create(dim, cfg.num_views, dd))
