@@ -100,11 +100,11 @@ def test_the_configuration_reference_is_current_and_documents_every_key():
     comment in the code fails here too."""
     from pathlib import Path
 
-    from viewadapt.reports.config_reference import config_reference
+    from viewadapt.cli.config_reference import config_reference
 
     text = config_reference()
     committed = Path(__file__).parent.parent / "docs" / "config.md"
-    assert committed.read_text() == text, "regenerate: python -m viewadapt.reports.config_reference > docs/config.md"
+    assert committed.read_text() == text, "regenerate: python -m viewadapt.cli.config_reference > docs/config.md"
     rows = [line for line in text.splitlines() if line.startswith("| `")]
     keys = {row.split("`")[1] for row in rows}
 

@@ -1,7 +1,7 @@
 """The configuration reference (docs/config.md), written from the config dataclasses themselves: every
 key, its type, its default and the comment the code gives it, so the reference cannot drift from the
 code (a test compares the committed file with this output). Regenerate with
-``python -m viewadapt.reports.config_reference > docs/config.md``."""
+``python -m viewadapt.cli.config_reference > docs/config.md``."""
 
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ def config_reference() -> str:
            "Every key of a run's config, with its type, its default and what it does. Set them in a YAML file "
            "(`-c file.yaml`) or on the command line (`key.path=value`, values parsed as YAML); a run writes its "
            "resolved config to `config.yaml`. Written from the code by "
-           "`python -m viewadapt.reports.config_reference > docs/config.md`; a test fails when this file is stale.",
+           "`python -m viewadapt.cli.config_reference > docs/config.md`; a test fails when this file is stale.",
            "", "The defaults are the recommended method (`viewadapt train` without `-c`: "
            f"`{' '.join(RECOMMENDED_METHOD)}`); `-c paper` is the paper's (`{' '.join(PAPER_METHOD)}`, "
            "Lite0 / Lite1 at 128 x 64, the cosine schedule in stage (a)).", ""]
