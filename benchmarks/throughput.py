@@ -9,7 +9,8 @@ On the same SP batches it times:
   3. one stage (c) step of the method (Dd step, then Eq. 3 + Eq. 5 through Ms, Mt, Ds) on preloaded batches,
      and what its objectives cost above the networks: Dd's step and the mappings' loss (Eq. 3 + Eq. 5
      through Dd and Ds) with the embeddings computed once,
-  4. the same step fed by the DataLoader (end to end): when it is much slower than 3, loading is the
+  4. the same step fed by the DataLoader (end to end; images decoded once beforehand unless
+     ``data.cache_images=false``, as training does): when it is much slower than 3, loading is the
      bottleneck; raise ``data.num_workers``,
   5. extraction (eval mode, no gradients) of the test split, preloaded and end to end.
 On CUDA it also samples GPU utilisation during 4 (needs pynvml). The default config is the demo's, with
@@ -29,7 +30,7 @@ from viewadapt.builders import build_method, prepare_split
 from viewadapt.builders.trainer import stage_plan
 from viewadapt.config import PAPER_METHOD, load_config, packaged_configs
 from viewadapt.data.augment import eval_transform, train_transform
-from viewadapt.data.images import ViewImages
+from viewadapt.data.images import ViewImages, decode_images
 from viewadapt.data.sampler import SPBatchSampler
 from viewadapt.evaluation.features import extract_embeddings
 from viewadapt.objectives import ViewBatch, adaptation_objective, embed_views
@@ -89,8 +90,9 @@ def main() -> None:
     _, split = prepare_split(cfg.data)
     method = build_method(cfg).to(device)
     mappings = method.mappings
-    train_set = ViewImages(split.train, train_transform(cfg.data.height, cfg.data.width, cfg.data.augment))
-    valid_set = ViewImages(split.valid, eval_transform(cfg.data.height, cfg.data.width))
+    decoded = decode_images([r.path for r in [*split.train, *split.valid]]) if cfg.data.cache_images else None
+    train_set = ViewImages(split.train, train_transform(cfg.data.height, cfg.data.width, cfg.data.augment), decoded)
+    valid_set = ViewImages(split.valid, eval_transform(cfg.data.height, cfg.data.width), decoded)
     stepper = Stepper(cfg.train.amp, device)
     stage = ViewAdaptation(StageContext(stage_plan(cfg), method, train_set, valid_set, device, stepper, Dist()))
     stage.start()

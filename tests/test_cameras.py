@@ -89,6 +89,10 @@ def test_self_training_pseudo_labels_a_camera_without_labels_and_resumes_exactly
     assert metrics["finished"] and len(steps) == 3
     assert all(0 <= h["pseudo_labelled"] <= 1 and 0 <= h["pseudo_precision"] <= 1 for h in steps)
     assert steps[-1]["pseudo_labelled"] > 0
+    assert set(straight.train_set.decoded) >= {r.path for r in straight.split.train}  # data.cache_images
+    uncached = create_trainer(tiny_config(*overrides, "data.cache_images=false", "name=uncached"), verbose=False)
+    assert uncached.train_set.decoded is None
+    assert [h["loss"] for h in uncached.fit()["history"]] == [h["loss"] for h in metrics["history"]]
 
     interrupted = create_trainer(tiny_config(*overrides, "name=interrupted"), verbose=False)
     interrupted.fit(max_epochs=5)  # inside self-training, after its first epoch

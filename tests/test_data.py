@@ -92,6 +92,31 @@ def test_corrupt_image_names_the_file(tmp_path):
         items[0]
 
 
+def test_decoded_images_give_the_items_their_files_give(tmp_path):
+    """data.cache_images decodes once what every epoch would read: the same items, resized and augmented
+    alike, for images of another size than the network's."""
+    import torch
+
+    from viewadapt.data.augment import AugmentOptions, train_transform
+    from viewadapt.data.images import decode_images
+
+    rng = np.random.default_rng(0)
+    records = []
+    for i, suffix in enumerate([".png", ".jpg", ".png"]):
+        path = tmp_path / f"{i}{suffix}"
+        Image.fromarray(rng.integers(0, 256, (50 + i, 23, 3), dtype=np.uint8)).save(path)
+        records.append(ViewRecord(str(path), i, 0, i % 2))
+    decoded = decode_images([r.path for r in records + records[:1]])
+    assert list(decoded) == [r.path for r in records] and decoded[records[1].path].dtype == torch.uint8
+    for transform in (eval_transform(64, 32), train_transform(64, 32, AugmentOptions())):
+        torch.manual_seed(0)
+        from_files = [ViewImages(records, transform)[i] for i in range(3)]
+        torch.manual_seed(0)
+        from_memory = [ViewImages(records, transform, decoded)[i] for i in range(3)]
+        for (a, label_a, view_a), (b, label_b, view_b) in zip(from_files, from_memory):
+            assert a.shape == (3, 64, 32) and torch.equal(a, b) and (label_a, view_a) == (label_b, view_b)
+
+
 def test_split_is_disjoint_sized_and_seeded(tiny_synthetic):
     ds = read_folder_dataset(tiny_synthetic)
     split = make_identity_split(ds, 8, 4, -1, seed=0)

@@ -67,6 +67,10 @@ class DataConfig:
     # SP batches then pair images within the probe camera)
     labeled_pairs: int = -1
     num_workers: int = 0  # data-loading processes (0: load in the training process)
+    # Decode the training and validation images once, before the first epoch, and keep them in memory
+    # (uint8 at their own size: about 25 MB per 1,000 Market-1501 crops) instead of reading every file
+    # every epoch; false for a training set larger than the memory
+    cache_images: bool = True
 
 
 @dataclass

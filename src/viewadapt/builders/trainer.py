@@ -14,7 +14,7 @@ from viewadapt.builders.method import build_method
 from viewadapt.config import STAGES, Config, config_from_dict, load_config
 from viewadapt.data import Split, hide_gallery_labels
 from viewadapt.data.augment import eval_transform, train_transform
-from viewadapt.data.images import ViewImages, ensure_readable
+from viewadapt.data.images import ViewImages, decode_images, ensure_readable
 from viewadapt.errors import CheckpointError
 from viewadapt.runs.checkpoint import load_checkpoint
 from viewadapt.runs.device import resolve_device
@@ -64,7 +64,8 @@ def build_trainer(cfg: Config, run_dir: Path, split: Split, logger: logging.Logg
                   d: Dist | None = None, device: torch.device | None = None,
                   hooks: list[Hook] | None = None) -> Trainer:
     """The trainer of ``cfg`` for the run in ``run_dir``: the method built from the seed, the training
-    images (a camera's hidden labels apart, ``data.labeled_pairs``) with the config's augmentation."""
+    images (a camera's hidden labels apart, ``data.labeled_pairs``) with the config's augmentation,
+    decoded once where ``data.cache_images``."""
     device = device or resolve_device(cfg.train.device)
     torch.manual_seed(cfg.train.seed)  # before the method: its initial weights are drawn from it
     method = build_method(cfg)
@@ -72,9 +73,10 @@ def build_trainer(cfg: Config, run_dir: Path, split: Split, logger: logging.Logg
     labeled, unlabeled = hide_gallery_labels(split.train, cfg.data.labeled_pairs, cfg.data.split_seed,
                                              cfg.num_views - 1)
     augmented = train_transform(h, w, cfg.data.augment)
-    return Trainer(run_settings(cfg), run_dir, split, method, stage_plan(cfg), ViewImages(labeled, augmented),
-                   ViewImages(split.valid, eval_transform(h, w)),
-                   ViewImages(unlabeled, augmented) if unlabeled else None, device, logger, d, hooks)
+    decoded = decode_images([r.path for r in [*split.train, *split.valid]]) if cfg.data.cache_images else None
+    return Trainer(run_settings(cfg), run_dir, split, method, stage_plan(cfg),
+                   ViewImages(labeled, augmented, decoded), ViewImages(split.valid, eval_transform(h, w), decoded),
+                   ViewImages(unlabeled, augmented, decoded) if unlabeled else None, device, logger, d, hooks)
 
 
 def _quiet_logger() -> logging.Logger:

@@ -56,7 +56,8 @@ def _to_tensor() -> list[Callable]:
 
 
 def train_transform(height: int, width: int, a: AugmentOptions) -> Callable:
-    """PIL image -> (3, height, width) float tensor in [0, 1], augmented as ``a`` says."""
+    """(3, H, W) uint8 image tensor (or PIL image) -> (3, height, width) float tensor in [0, 1], augmented
+    as ``a`` says."""
     ops = a.ops()
     steps: list[Callable] = [v2.Resize((height, width))]
     if "flip" in ops:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
+from torchvision.transforms.v2.functional import pil_to_tensor
 
 from viewadapt.data.records import ViewRecord
 from viewadapt.errors import DataError
@@ -21,12 +22,27 @@ def load_image(path: str) -> Image.Image:
         raise DataError(f"cannot read image {path} ({exc}): replace or delete the file") from None
 
 
-class ViewImages(Dataset):
-    """Items are ``(image, label, view)``; ``label`` indexes the identities of this record list."""
+def read_image(path: str) -> torch.Tensor:
+    """An image file as a (3, H, W) uint8 tensor at its own size: what the transforms take."""
+    return pil_to_tensor(load_image(path))
 
-    def __init__(self, records: Sequence[ViewRecord], transform: Callable) -> None:
+
+def decode_images(paths: Sequence[str]) -> dict[str, torch.Tensor]:
+    """Every image of ``paths`` decoded once (:func:`read_image`), by path: a training set read every
+    epoch decodes each file once instead of every epoch, and DataLoader workers forked from the process
+    that holds it share it."""
+    return {path: read_image(path) for path in dict.fromkeys(paths)}
+
+
+class ViewImages(Dataset):
+    """Items are ``(image, label, view)``; ``label`` indexes the identities of this record list. Images
+    come from ``decoded`` (:func:`decode_images`) where given, else from their files."""
+
+    def __init__(self, records: Sequence[ViewRecord], transform: Callable,
+                 decoded: Mapping[str, torch.Tensor] | None = None) -> None:
         self.records = list(records)
         self.transform = transform
+        self.decoded = decoded
         self.pids = sorted({r.pid for r in self.records})
         self.label_of = {pid: i for i, pid in enumerate(self.pids)}
 
@@ -35,7 +51,8 @@ class ViewImages(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         r = self.records[index]
-        return self.transform(load_image(r.path)), self.label_of[r.pid], r.view
+        image = self.decoded[r.path] if self.decoded is not None else read_image(r.path)
+        return self.transform(image), self.label_of[r.pid], r.view
 
 
 def find_unreadable(paths: Sequence[str], decode: bool = True, progress: bool = False) -> list[str]:

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from viewadapt.data.datasets.base import IMAGE_SUFFIXES
 from viewadapt.data.augment import eval_transform
-from viewadapt.data.images import load_image
+from viewadapt.data.images import read_image
 from viewadapt.errors import DataError
 from viewadapt.evaluation.distances import distance_blocks, unit_rows
 from viewadapt.evaluation.faiss_search import faiss_search
@@ -102,7 +102,7 @@ class ReIDModel:
     def _batches(self, images: Sequence[str], spans: Sequence[range], desc: str = "") -> Iterator[torch.Tensor]:
         # a bar with its ETA on a terminal, nothing in a log file
         for span in tqdm(spans, desc=desc, unit="batch", leave=False, disable=None, dynamic_ncols=True):
-            yield torch.stack([self.transform(load_image(images[i])) for i in span]).to(self.device)
+            yield torch.stack([self.transform(read_image(images[i])) for i in span]).to(self.device)
 
     def embedding_path(self, view: int | str, camera: str | None) -> tuple[torch.nn.Module, int]:
         """What embeds a view's images: its mapping (and matcher head), with a calibrated camera's own

@@ -465,7 +465,7 @@ class SelfTraining(SimilarityTraining):
         records = labelled + [replace(r, pid=pid) for r, pid in taken]
         stats = {"pseudo_labelled": len(taken) / len(unlabelled),
                  "pseudo_precision": sum(r.pid == pid for r, pid in taken) / max(len(taken), 1)}
-        return ViewImages(records, ctx.train_set.transform), stats
+        return ViewImages(records, ctx.train_set.transform, ctx.train_set.decoded), stats
 
     def train_epoch(self, batches: Batches, desc: str) -> dict:
         return {**super().train_epoch(batches, desc), **self.pseudo}
