@@ -13,7 +13,7 @@ from viewadapt.builders import prepare_split, split_base
 from viewadapt.data import make_split
 from viewadapt.data.datasets import DATASETS
 from viewadapt.data.records import DISTRACTOR_PID, DatasetDescription, ImageRecord
-from viewadapt.data.splits import Split
+from viewadapt.data.splits import Split, SplitRequest
 from viewadapt.errors import DataError
 
 
@@ -38,7 +38,7 @@ def in_memory(name: str, num_ids: int, num_cameras: int, **kw) -> DatasetDescrip
 ])
 def test_paper_protocol_has_table_one_sizes(name, num_ids, cams, sizes):
     ds = in_memory(name, num_ids, cams)
-    split = make_split(ds, "paper", 1, 1, 1, seed=4, paper_split=DATASETS[name].paper_split)
+    split = make_split(ds, "paper", SplitRequest(1, 1, 1, seed=4, paper_split=DATASETS[name].paper_split))
     got = [ids(split.subset(n)) for n in ("train", "valid", "test")]
     assert tuple(map(len, got)) == sizes
     assert not (got[0] & got[1]) and not (got[0] & got[2]) and not (got[1] & got[2])
@@ -51,33 +51,36 @@ def test_paper_protocol_has_table_one_sizes(name, num_ids, cams, sizes):
     if cams > 2:  # random cameras in random order: both orders occur
         probe_first = Counter(dict(v)[0] < dict(v)[1] for v in cams_used.values())
         assert probe_first[True] > 50 and probe_first[False] > 50
-    again = make_split(ds, "paper", 1, 1, 1, seed=4, paper_split=DATASETS[name].paper_split)
+    again = make_split(ds, "paper", SplitRequest(1, 1, 1, seed=4, paper_split=DATASETS[name].paper_split))
     assert again.test == split.test and again.train == split.train
-    assert make_split(ds, "paper", 1, 1, 1, seed=5, paper_split=DATASETS[name].paper_split).test != split.test
+    other_seed = SplitRequest(1, 1, 1, seed=5, paper_split=DATASETS[name].paper_split)
+    assert make_split(ds, "paper", other_seed).test != split.test
 
 
 def test_cuhk03_paper_protocol_uses_the_classic_test_set_of_the_trial():
     ds = in_memory("cuhk03", 1467, 2, test_sets=[list(range(100 * t + 1, 100 * t + 101)) for t in range(20)])
     for trial in (0, 7):
-        split = make_split(ds, "paper", 1, 1, 1, seed=0, trial=trial, paper_split=DATASETS["cuhk03"].paper_split)
+        split = make_split(ds, "paper",
+                           SplitRequest(1, 1, 1, seed=0, trial=trial, paper_split=DATASETS["cuhk03"].paper_split))
         expected = set(ds.test_sets[trial])
         assert ids(split.test) == expected
         assert len(ids(split.train)) == 1160 and len(ids(split.valid)) == 100
         assert not ids(split.train) & expected and split.label == f"cuhk03/paper{' trial 7' if trial else ''} (seed 0)"
     with pytest.raises(DataError, match="20 classic test sets: set data.trial to 0-19"):
-        make_split(ds, "paper", 1, 1, 1, seed=0, trial=20, paper_split=DATASETS["cuhk03"].paper_split)
+        make_split(ds, "paper", SplitRequest(1, 1, 1, seed=0, trial=20, paper_split=DATASETS["cuhk03"].paper_split))
 
 
 def test_paper_protocol_only_for_table_one_datasets():
     with pytest.raises(DataError, match="the paper gives no split for folder"):
-        make_split(in_memory("folder", 50, 2), "paper", 1, 1, 1, seed=0)
+        make_split(in_memory("folder", 50, 2), "paper", SplitRequest(1, 1, 1, seed=0))
 
 
 def test_viper_standard_trials_are_fixed_halves(tmp_path):
     ds = DATASETS["viper"].read(make_viper(tmp_path), "")
 
     def standard(trial: int):  # the halves are a trait of the source, not of the name
-        return make_split(ds, "standard", 0, 50, 0, seed=0, trial=trial, random_halves=DATASETS["viper"].random_halves)
+        return make_split(ds, "standard",
+                          SplitRequest(0, 50, 0, seed=0, trial=trial, random_halves=DATASETS["viper"].random_halves))
 
     splits = [standard(t) for t in range(10)]
     for s in splits:
@@ -89,12 +92,12 @@ def test_viper_standard_trials_are_fixed_halves(tmp_path):
     with pytest.raises(DataError, match="trials 0-9"):
         standard(10)
     with pytest.raises(DataError, match="no standard query/gallery protocol here: use protocol paper or custom"):
-        make_split(ds, "standard", 0, 50, 0, seed=0)  # a folder of two cameras has neither parts nor halves
+        make_split(ds, "standard", SplitRequest(0, 50, 0, seed=0))  # a folder of two cameras has neither parts nor halves
 
 
 def test_market_standard_is_the_official_query_gallery(tmp_path):
     ds = DATASETS["market1501"].read(make_market(tmp_path), "")
-    split = make_split(ds, "standard", 0, 2, 0, seed=0)
+    split = make_split(ds, "standard", SplitRequest(0, 2, 0, seed=0))
     query = [r for r in split.test if r.view == 0]
     gallery = [r for r in split.test if r.view == 1]
     assert len(query) == 8 and all("/query/" in r.path for r in query)
@@ -104,16 +107,16 @@ def test_market_standard_is_the_official_query_gallery(tmp_path):
     assert len(split.train) == 4 * 6  # every training image is used, its cameras halved between the views
     assert {r.view for r in split.train} == {0, 1}
     with pytest.raises(DataError, match="one fixed split"):
-        make_split(ds, "standard", 0, 2, 0, seed=0, trial=1)
+        make_split(ds, "standard", SplitRequest(0, 2, 0, seed=0, trial=1))
     with pytest.raises(DataError, match="too few to hold out data.num_valid=6"):
-        make_split(ds, "standard", 0, 6, 0, seed=0)
+        make_split(ds, "standard", SplitRequest(0, 6, 0, seed=0))
 
 
 def test_cuhk03_new_protocol_needs_its_config_file(tmp_path):
     root = make_cuhk03(tmp_path, with_new_protocol=False)
     with pytest.raises(DataError, match="cuhk03_new_protocol_config_<variant>.mat"):
-        make_split(DATASETS["cuhk03"].read(root, "labeled"), "standard", 0, 2, 0, seed=0,
-                   standard_fix=DATASETS["cuhk03"].standard_fix)
+        make_split(DATASETS["cuhk03"].read(root, "labeled"), "standard",
+                   SplitRequest(0, 2, 0, seed=0, standard_fix=DATASETS["cuhk03"].standard_fix))
 
 
 def test_split_json_is_relative_to_the_root_and_round_trips(tmp_path):

@@ -18,6 +18,7 @@ from viewadapt.data.datasets import DATASETS
 from viewadapt.data.synthetic import SyntheticSpec
 from viewadapt.errors import ConfigError
 from viewadapt.evaluation.options import EvalOptions
+from viewadapt.evaluation.rescoring import RERANKERS
 from viewadapt.models.backbones import BACKBONES, build_backbone
 from viewadapt.models.asymmetry import ASYMMETRIES, Asymmetry
 from viewadapt.models.mapping import NECKS
@@ -480,9 +481,10 @@ def validate(cfg: Config) -> None:
     _check(matcher.trains_mappings or (t.similarity.enabled and not t.adaptation.enabled),
            f"loss.metric={loss.metric} trains on fixed embeddings, in stage (b) only: set "
            "train.similarity.enabled=true and train.adaptation.enabled=false")
-    _check(matcher.scores_pairs or cfg.eval.rerank != "ds",
-           f"eval.rerank=ds needs a trained Ds, and loss.metric={loss.metric} trains none: use eval.rerank=none "
-           "or k_reciprocal")
+    reranker = RERANKERS.get(cfg.eval.rerank)  # an unknown name is told by the eval options' own check
+    _check(matcher.scores_pairs or not (reranker and reranker.needs_pair_scorer),
+           f"eval.rerank={cfg.eval.rerank} needs a trained Ds, and loss.metric={loss.metric} trains none: use "
+           "eval.rerank=none or k_reciprocal")
     for name in STAGES:
         st = cfg.stage(name)
         _check(st.epochs >= 1, f"train.{name}.epochs must be >= 1")

@@ -5,7 +5,8 @@ This is where the typed config meets the libraries, which take plain arguments: 
 ``objectives``, ``training``, ``runs`` and ``reports`` know nothing of :class:`~viewadapt.config.Config`.
 """
 
-from viewadapt.builders.data import ensure_generated, load_dataset, prepare_split, split_base, split_dataset
+from viewadapt.builders.data import (ensure_generated, load_dataset, prepare_split, split_base, split_dataset,
+                                     split_request)
 from viewadapt.builders.evaluate import evaluate_run
 from viewadapt.builders.method import build_method
 from viewadapt.builders.trained import TrainedRun, load_trained, run_image_size
@@ -13,4 +14,4 @@ from viewadapt.builders.trainer import build_trainer, create_trainer, resume_tra
 
 __all__ = ["TrainedRun", "build_method", "build_trainer", "create_trainer", "ensure_generated", "evaluate_run",
            "load_dataset", "load_trained", "prepare_split", "resume_trainer", "run_image_size", "split_base",
-           "split_dataset", "zero_shot_label"]
+           "split_dataset", "split_request", "zero_shot_label"]

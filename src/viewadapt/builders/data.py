@@ -6,6 +6,7 @@ from pathlib import Path
 
 from viewadapt.config import DataConfig
 from viewadapt.data import DATASETS, DatasetDescription, Split, camera_views, generate, make_split
+from viewadapt.data.splits import SplitRequest
 
 
 def ensure_generated(d: DataConfig) -> None:
@@ -25,11 +26,16 @@ def load_dataset(d: DataConfig) -> DatasetDescription:
     return DATASETS[d.dataset].read(Path(d.root), d.variant)
 
 
+def split_request(d: DataConfig) -> SplitRequest:
+    """What the split protocols read of ``d`` and of its dataset's source."""
+    source = DATASETS[d.dataset]
+    return SplitRequest(d.num_train, d.num_valid, d.num_test, d.split_seed, d.trial, source.paper_split,
+                        source.random_halves, source.standard, source.standard_fix)
+
+
 def split_dataset(d: DataConfig, dataset: DatasetDescription, protocol: str | None = None) -> Split:
     """The configured split of a dataset read with :func:`load_dataset` (``protocol`` overrides d's)."""
-    source = DATASETS[d.dataset]
-    split = make_split(dataset, protocol or d.protocol, d.num_train, d.num_valid, d.num_test, d.split_seed, d.trial,
-                       source.paper_split, source.random_halves, source.standard_fix)
+    split = make_split(dataset, protocol or d.protocol, split_request(d))
     return camera_views(split, dataset, d.camera_groups) if d.camera_groups else split
 
 

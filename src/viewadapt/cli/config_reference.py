@@ -85,9 +85,9 @@ def _value(value: object) -> str:
 
 
 def _choice(name: str, value: object) -> str:
-    """A value the key accepts; a registered class with the first sentence of its docstring, so a new
-    one is documented the moment it is registered."""
-    doc = inspect.getdoc(value) if inspect.isclass(value) else None
+    """A value the key accepts; a registered class with the first sentence of its docstring (an entry
+    with a ``description``, that), so a new one is documented the moment it is registered."""
+    doc = inspect.getdoc(value) if inspect.isclass(value) else getattr(value, "description", None)
     if not doc:
         return f"`{name}`"
     first = re.split(r"\.\s+(?=[A-Z])", " ".join(doc.split("\n\n")[0].split()))[0]  # not at "Eq. 3"

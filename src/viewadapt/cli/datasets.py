@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from viewadapt.builders import load_dataset, split_dataset
+from viewadapt.builders import load_dataset, split_dataset, split_request
 from viewadapt.config import DataConfig
 from viewadapt.data.datasets import BENCHMARKS, DATASETS
 from viewadapt.data.images import find_unreadable
+from viewadapt.data.splits import SPLIT_PROTOCOLS
 from viewadapt.data.summary import dataset_counts, split_counts
 from viewadapt.data.synthetic import read_spec
 from viewadapt.errors import DataError
@@ -45,17 +46,6 @@ def _split_table(title: str, counts: dict) -> list[str]:
     return rows
 
 
-def _protocol_title(name: str, protocol: str, cfg: DataConfig) -> str:
-    if protocol == "paper":
-        sizes = "/".join(map(str, DATASETS[name].paper_split))
-        return f"protocol paper (Table I, train/valid/test {sizes}), seed {cfg.split_seed}, trial {cfg.trial}:"
-    if protocol == "standard":
-        return (f"protocol standard ({DATASETS[name].standard}; C_valid = {cfg.num_valid} training ids), "
-                f"seed {cfg.split_seed}, trial {cfg.trial}:")
-    return (f"protocol custom (train/valid/test {cfg.num_train}/{cfg.num_valid}/{cfg.num_test}), "
-            f"seed {cfg.split_seed}:")
-
-
 def dataset_info(cfg: DataConfig, protocols: list[str], verify: bool = False) -> str:
     src = DATASETS[cfg.dataset]
     ds = load_dataset(cfg)
@@ -73,7 +63,7 @@ def dataset_info(cfg: DataConfig, protocols: list[str], verify: bool = False) ->
         lines.append(f"  classic test sets: {c['classic_test_sets']}")
     for protocol in protocols:
         lines.append("")
-        title = _protocol_title(cfg.dataset, protocol, cfg)
+        title = f"protocol {SPLIT_PROTOCOLS[protocol].title(split_request(cfg))}:"
         try:
             split = split_dataset(cfg, ds, protocol)
         except DataError as exc:

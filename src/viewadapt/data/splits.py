@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -22,7 +23,6 @@ from viewadapt.errors import DataError
 from viewadapt.files import write_text
 
 SPLIT_NAMES = ("train", "valid", "test")
-SPLIT_PROTOCOLS = ("custom", "paper", "standard")
 
 
 @dataclass
@@ -177,39 +177,79 @@ def make_standard_split(dataset: DatasetDescription, num_valid: int, seed: int, 
                  test, seed=seed, protocol="standard", trial=trial, dataset=dataset.name)
 
 
-def make_split(dataset: DatasetDescription, protocol: str, num_train: int, num_valid: int, num_test: int,
-               seed: int, trial: int = 0, paper_split: tuple[int, int, int] | None = None,
-               random_halves: tuple[int, int] | None = None,
-               standard_fix: str = "use protocol paper or custom") -> Split:
-    """The split of ``protocol``: ``custom`` sizes come from the arguments, ``paper`` sizes are the
-    dataset's Table I row (``paper_split``, its source's), ``standard`` is the field's protocol (see
+@dataclass(frozen=True)
+class SplitRequest:
+    """What a split protocol may read: the sizes and seed a run asks for, and what the dataset's source
+    declares (its Table I row, VIPeR-style random halves, what to do without standard parts)."""
+
+    num_train: int
+    num_valid: int
+    num_test: int
+    seed: int
+    trial: int = 0
+    paper_split: tuple[int, int, int] | None = None
+    random_halves: tuple[int, int] | None = None
+    standard: str = ""  # the field's protocol, in words ("" where the dataset has none)
+    standard_fix: str = "use protocol paper or custom"
+
+
+def _custom(dataset: DatasetDescription, r: SplitRequest) -> Split:
+    if r.trial:
+        raise DataError("the custom protocol has one split per seed: set data.trial=0, change data.split_seed")
+    return make_identity_split(dataset, r.num_train, r.num_valid, r.num_test, r.seed)
+
+
+def _paper(dataset: DatasetDescription, r: SplitRequest) -> Split:
+    if r.paper_split is None:
+        raise DataError(f"the paper gives no split for {dataset.name} (Table I covers VIPeR, CUHK03, Market-1501 "
+                        "and DukeMTMC-reID): use data.protocol=custom with data.num_train/num_valid/num_test")
+    n_train, n_valid, n_test = r.paper_split
+    fixed = None
+    if dataset.test_sets:
+        if not 0 <= r.trial < len(dataset.test_sets):
+            raise DataError(f"{dataset.name} ships {len(dataset.test_sets)} classic test sets: "
+                            f"set data.trial to 0-{len(dataset.test_sets) - 1}")
+        fixed = dataset.test_sets[r.trial]
+    elif r.trial:
+        raise DataError(f"{dataset.name}'s paper protocol has one split per seed: set data.trial=0, "
+                        "change data.split_seed instead")
+    return make_identity_split(dataset, n_train, n_valid, n_test, r.seed, fixed, "paper", r.trial)
+
+
+def _standard(dataset: DatasetDescription, r: SplitRequest) -> Split:
+    return make_standard_split(dataset, r.num_valid, r.seed, r.trial, r.random_halves, r.standard_fix)
+
+
+@dataclass(frozen=True)
+class SplitProtocol:
+    """One way of drawing C_train / C_valid / C_test, and how `datasets info` titles it."""
+
+    make: Callable[[DatasetDescription, SplitRequest], Split]
+    title: Callable[[SplitRequest], str]
+
+
+SPLIT_PROTOCOLS: dict[str, SplitProtocol] = {
+    "custom": SplitProtocol(_custom, lambda r: f"custom (train/valid/test {r.num_train}/{r.num_valid}/{r.num_test}), "
+                                               f"seed {r.seed}"),
+    "paper": SplitProtocol(_paper, lambda r: "paper (Table I, train/valid/test "
+                                             f"{'/'.join(map(str, r.paper_split or ()))}), seed {r.seed}, "
+                                             f"trial {r.trial}"),
+    "standard": SplitProtocol(_standard, lambda r: f"standard ({r.standard}; C_valid = {r.num_valid} training ids), "
+                                                   f"seed {r.seed}, trial {r.trial}"),
+}
+
+
+def make_split(dataset: DatasetDescription, protocol: str, request: SplitRequest) -> Split:
+    """The split of ``protocol`` (:data:`SPLIT_PROTOCOLS`): ``custom`` sizes come from the request,
+    ``paper`` sizes are the dataset's Table I row, ``standard`` is the field's protocol (see
     :func:`make_standard_split`)."""
     if dataset.num_cameras < 2:
         found = ", ".join(dataset.camera_names) or "none"
         raise DataError(f"{dataset.name} at {dataset.root} has {dataset.num_cameras} camera(s) ({found}): matching "
                         "across cameras needs at least two; add the images of a second camera")
-    if protocol == "standard":
-        return make_standard_split(dataset, num_valid, seed, trial, random_halves, standard_fix)
-    if protocol == "paper":
-        if paper_split is None:
-            raise DataError(f"the paper gives no split for {dataset.name} (Table I covers VIPeR, CUHK03, Market-1501 "
-                            "and DukeMTMC-reID): use data.protocol=custom with data.num_train/num_valid/num_test")
-        n_train, n_valid, n_test = paper_split
-        fixed = None
-        if dataset.test_sets:
-            if not 0 <= trial < len(dataset.test_sets):
-                raise DataError(f"{dataset.name} ships {len(dataset.test_sets)} classic test sets: "
-                                f"set data.trial to 0-{len(dataset.test_sets) - 1}")
-            fixed = dataset.test_sets[trial]
-        elif trial:
-            raise DataError(f"{dataset.name}'s paper protocol has one split per seed: set data.trial=0, "
-                            "change data.split_seed instead")
-        return make_identity_split(dataset, n_train, n_valid, n_test, seed, fixed, "paper", trial)
-    if protocol == "custom":
-        if trial:
-            raise DataError("the custom protocol has one split per seed: set data.trial=0, change data.split_seed")
-        return make_identity_split(dataset, num_train, num_valid, num_test, seed)
-    raise DataError(f"unknown split protocol '{protocol}': choose one of {', '.join(SPLIT_PROTOCOLS)}")
+    if protocol not in SPLIT_PROTOCOLS:
+        raise DataError(f"unknown split protocol '{protocol}': choose one of {', '.join(SPLIT_PROTOCOLS)}")
+    return SPLIT_PROTOCOLS[protocol].make(dataset, request)
 
 
 def camera_views(split: Split, dataset: DatasetDescription, groups: list[list[str]]) -> Split:

@@ -23,7 +23,7 @@ class EvalOptions:
     # cosine (the ranking of L2-normalised Euclidean distance), or euclidean
     distance: str = "cosine"
     ap: str = "step"  # or "trapezoid": the official Market-1501 MATLAB code's mAP
-    rerank: str = "none"  # "ds": re-order each probe's top rerank_topk by Ds; "k_reciprocal" (Zhong et al.)
+    rerank: str = "none"  # re-scoring of each probe's gallery before ranking
     rerank_topk: int = 20  # rerank=ds: how many of each probe's first matches Ds re-orders
     k1: int = 20  # k-reciprocal re-ranking's k1
     k2: int = 6  # k-reciprocal re-ranking's k2 (query expansion)

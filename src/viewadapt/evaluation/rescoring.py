@@ -6,16 +6,15 @@ work within the blocked evaluator's memory.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import nn
 
-from viewadapt.evaluation.distances import as_features
-
-RERANKERS = ("none", "ds", "k_reciprocal")
+from viewadapt.evaluation.distances import as_features, unit_rows
 
 
 def topk_stable(block: np.ndarray, k: int) -> np.ndarray:
@@ -152,3 +151,32 @@ class KReciprocal:
         rows = np.arange(start, start + len(block))
         original = self._sq_dist(rows, np.arange(self.num_q, len(self.x))) / self.row_max[rows, None]
         return (1 - self.lam) * self.jaccard(rows) + self.lam * original
+
+
+def _ds(options: Any, pair_scorer: nn.Module | None, device: torch.device | str) -> Callable:
+    if pair_scorer is None:
+        raise ValueError("rerank=ds needs the run's similarity discriminator Ds")
+    return lambda qf, gf: DsRerank(pair_scorer, qf, gf, options.rerank_topk, device)
+
+
+def _k_reciprocal(options: Any, pair_scorer: nn.Module | None, device: torch.device | str) -> Callable:
+    if options.distance == "cosine":  # its neighbourhoods come from Euclidean distances of what it is given
+        return lambda qf, gf: KReciprocal(unit_rows(qf), unit_rows(gf), options.k1, options.k2, options.kr_lambda)
+    return lambda qf, gf: KReciprocal(qf, gf, options.k1, options.k2, options.kr_lambda)
+
+
+@dataclass(frozen=True)
+class Reranker:
+    """One ``eval.rerank`` choice: what it does, and ``make(options, Ds or None, device)``, the factory of
+    its block re-scorers (None: ranking by distance alone)."""
+
+    description: str
+    make: Callable[[Any, nn.Module | None, torch.device | str], Callable] | None = None
+    needs_pair_scorer: bool = False  # it re-scores with the run's Ds (stage (b)'s ds matcher)
+
+
+RERANKERS: dict[str, Reranker] = {
+    "none": Reranker("ranking by distance alone"),
+    "ds": Reranker("each probe's first rerank_topk matches re-ordered by Ds's same-person probability", _ds, True),
+    "k_reciprocal": Reranker("Zhong et al. 2017's k-reciprocal re-ranking, with k1, k2 and kr_lambda", _k_reciprocal),
+}

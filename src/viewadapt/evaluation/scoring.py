@@ -9,27 +9,20 @@ import torch
 from torch import nn
 
 from viewadapt.data.records import ViewRecord
-from viewadapt.evaluation.distances import unit_rows
 from viewadapt.evaluation.features import extract_embeddings, per_view_statistics
 from viewadapt.evaluation.leakage import records_leakage
 from viewadapt.evaluation.options import EvalOptions
 from viewadapt.evaluation.protocols import RescorerFactory, evaluate_views, split_views
 from viewadapt.evaluation.rank_lists import pick_queries, rank_list_entries
-from viewadapt.evaluation.rescoring import DsRerank, KReciprocal
+from viewadapt.evaluation.rescoring import RERANKERS
 
 
 def make_rescorer(options: EvalOptions, pair_scorer: nn.Module | None,
                   device: torch.device | str = "cpu") -> RescorerFactory | None:
-    """The configured re-scoring (``options.rerank``) as a factory of block re-scorers."""
-    if options.rerank == "ds":
-        if pair_scorer is None:
-            raise ValueError("rerank=ds needs the run's similarity discriminator Ds")
-        return lambda qf, gf: DsRerank(pair_scorer, qf, gf, options.rerank_topk, device)
-    if options.rerank == "k_reciprocal":
-        if options.distance == "cosine":  # its neighbourhoods come from Euclidean distances of what it is given
-            return lambda qf, gf: KReciprocal(unit_rows(qf), unit_rows(gf), options.k1, options.k2, options.kr_lambda)
-        return lambda qf, gf: KReciprocal(qf, gf, options.k1, options.k2, options.kr_lambda)
-    return None
+    """The configured re-scoring (``options.rerank``, :data:`~viewadapt.evaluation.rescoring.RERANKERS`)
+    as a factory of block re-scorers; None for ranking by distance alone."""
+    reranker = RERANKERS[options.rerank]
+    return reranker.make(options, pair_scorer, device) if reranker.make else None
 
 
 def score_records(

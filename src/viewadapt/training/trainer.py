@@ -22,6 +22,7 @@ from viewadapt.data.images import ViewImages
 from viewadapt.errors import CheckpointError
 from viewadapt.evaluation.leakage import models_leakage
 from viewadapt.evaluation.options import EvalOptions
+from viewadapt.evaluation.rescoring import RERANKERS
 from viewadapt.evaluation.scoring import score_records
 from viewadapt.models import Embedder
 from viewadapt.objectives import Method
@@ -170,7 +171,7 @@ class Trainer:
         e = self.settings.eval
         options = replace(e, rerank=rerank or e.rerank, distance=distance or e.distance,
                           camera_statistics=e.camera_statistics and subset == "test")
-        if options.rerank == "ds" and pair_scorer is None:
+        if RERANKERS[options.rerank].needs_pair_scorer and pair_scorer is None:
             options = replace(options, rerank="none")  # no trained Ds yet to re-rank with
         result = None
         if self.dist.is_main:  # one rank scores; the others get its numbers
