@@ -1,5 +1,7 @@
 """Typed config: YAML, overrides, and one clear message per bad value."""
 
+from pathlib import Path
+
 import pytest
 
 from viewadapt.config import Config, load_config
@@ -156,3 +158,22 @@ def test_a_run_folder_says_which_method_it_trained(tiny_config):
     head = (run / "config.yaml").read_text().splitlines()[:2]
     assert head[0] == "# the paper's method (-c paper): asymmetric Ms / Mt, Eq. 5, stages a+b+c"
     assert "-c paper" in head[1] and load_config(run / "config.yaml").to_dict() == cfg.to_dict()
+
+
+def test_only_the_edge_imports_the_config():
+    """data, models, objectives, training, runs, evaluation, inference and reports take plain values:
+    the typed config is read by the builders, the command line and the experiments alone."""
+    import ast
+
+    import viewadapt
+
+    package = Path(viewadapt.__file__).parent
+    edge = ("builders", "cli", "experiments")
+    readers = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [f"{node.module}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) else [])
+            if any(n == "viewadapt.config" or n.startswith("viewadapt.config.") for n in names):
+                readers.add(path.relative_to(package).parts[0])
+    assert readers and readers <= set(edge), readers - set(edge)
