@@ -121,12 +121,13 @@ def test_an_interrupted_run_is_resumed(fast, tmp_path):
 
 def test_runs_are_keyed_by_what_their_results_depend_on(fast):
     """Experiments share a setting's runs (the method's defaults are a row of most of them); any
-    change of config, but where the run is written, trains anew."""
+    change of config, but where the run is written and what leaves its results alone, trains anew."""
     from viewadapt.config import load_config
     from viewadapt.experiments.runner import run_key
 
     key = run_key(load_config(None, fast))
     assert run_key(load_config(None, fast + ["train.seed=5", "output_dir=elsewhere", "name=x"])) == key
+    assert run_key(load_config(None, fast + ["train.tensorboard=true", "data.cache_images=false"])) == key
     assert run_key(load_config(None, fast + ["data.synthetic.view_shift=1.0"])) == key  # the default, spelt out
     assert run_key(load_config(None, fast + ["loss.gamma=1.0"])) != key
     assert run_key(load_config(None, fast + ["eval.trials=3"])) != key
