@@ -237,3 +237,17 @@ def test_every_published_table_is_rebuilt_from_the_committed_records(line, tmp_p
     section = REPO / "docs" / "results" / "sections" / file
     rows = [row for row in path.read_text().splitlines() if row.startswith("|") or row.startswith("No run")]
     assert rows == [row for row in section.read_text().splitlines() if row.startswith("|") or row.startswith("No run")]
+
+
+def test_every_committed_record_is_filed_under_the_key_its_config_has_today():
+    """A config key added without a thought for the run keys re-keys every record the next time a table is
+    rebuilt (the records move, their results do not change): this says so before it reaches the repository."""
+    from viewadapt.config import config_from_dict
+    from viewadapt.experiments.records import run_key
+
+    records = sorted((REPO / "docs" / "results" / "records").glob("*/seed*.json"))
+    assert records
+    moved = [p.relative_to(REPO).as_posix() for p in records
+             if run_key(config_from_dict(json.loads(p.read_text())["config"])) != p.parent.name]
+    assert not moved, f"{len(moved)} records would move, the first {moved[0]}: leave the new key out of run_key, " \
+                      "or move them with REPORT_ONLY=1 bash docs/make_results.sh"
