@@ -27,10 +27,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from viewadapt.builders import build_method, prepare_split
+from viewadapt.builders.data import decoded_images
 from viewadapt.builders.trainer import stage_plan
 from viewadapt.config import PAPER_METHOD, load_config, packaged_configs
 from viewadapt.data.augment import eval_transform, train_transform
-from viewadapt.data.images import ViewImages, decode_images
+from viewadapt.data.images import ViewImages
 from viewadapt.data.sampler import SPBatchSampler
 from viewadapt.evaluation.features import extract_embeddings
 from viewadapt.objectives import ViewBatch, adaptation_objective, embed_views
@@ -90,7 +91,7 @@ def main() -> None:
     _, split = prepare_split(cfg.data)
     method = build_method(cfg).to(device)
     mappings = method.mappings
-    decoded = decode_images([r.path for r in [*split.train, *split.valid]]) if cfg.data.cache_images else None
+    decoded = decoded_images(cfg.data, split)
     train_set = ViewImages(split.train, train_transform(cfg.data.height, cfg.data.width, cfg.data.augment), decoded)
     valid_set = ViewImages(split.valid, eval_transform(cfg.data.height, cfg.data.width), decoded)
     stepper = Stepper(cfg.train.amp, device)

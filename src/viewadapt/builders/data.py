@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from viewadapt.config import DataConfig
 from viewadapt.data import DATASETS, DatasetDescription, Split, camera_views, generate, make_split
+from viewadapt.data.images import decode_images
 from viewadapt.data.splits import SplitRequest
 
 
@@ -47,3 +50,9 @@ def prepare_split(d: DataConfig) -> tuple[DatasetDescription, Split]:
 def split_base(d: DataConfig) -> str:
     """The folder a run's split.json stores image paths relative to."""
     return DATASETS[d.dataset].split_base(d.root)
+
+
+def decoded_images(d: DataConfig, split: Split) -> dict[str, torch.Tensor] | None:
+    """The split's training and validation images decoded once where ``d.cache_images``, else None (each
+    epoch reads the files)."""
+    return decode_images([r.path for r in [*split.train, *split.valid]]) if d.cache_images else None

@@ -9,12 +9,12 @@ from typing import Callable
 
 import torch
 
-from viewadapt.builders.data import ensure_generated, prepare_split, split_base
+from viewadapt.builders.data import decoded_images, ensure_generated, prepare_split, split_base
 from viewadapt.builders.method import build_method
 from viewadapt.config import STAGES, Config, config_from_dict, load_config
 from viewadapt.data import Split, hide_gallery_labels
 from viewadapt.data.augment import eval_transform, train_transform
-from viewadapt.data.images import ViewImages, decode_images, ensure_readable
+from viewadapt.data.images import ViewImages, ensure_readable
 from viewadapt.errors import CheckpointError
 from viewadapt.runs.checkpoint import load_checkpoint
 from viewadapt.runs.device import resolve_device
@@ -73,7 +73,7 @@ def build_trainer(cfg: Config, run_dir: Path, split: Split, logger: logging.Logg
     labeled, unlabeled = hide_gallery_labels(split.train, cfg.data.labeled_pairs, cfg.data.split_seed,
                                              cfg.num_views - 1)
     augmented = train_transform(h, w, cfg.data.augment)
-    decoded = decode_images([r.path for r in [*split.train, *split.valid]]) if cfg.data.cache_images else None
+    decoded = decoded_images(cfg.data, split)
     return Trainer(run_settings(cfg), run_dir, split, method, stage_plan(cfg),
                    ViewImages(labeled, augmented, decoded), ViewImages(split.valid, eval_transform(h, w), decoded),
                    ViewImages(unlabeled, augmented, decoded) if unlabeled else None, device, logger, d, hooks)
