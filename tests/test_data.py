@@ -117,6 +117,36 @@ def test_decoded_images_give_the_items_their_files_give(tmp_path):
             assert a.shape == (3, 64, 32) and torch.equal(a, b) and (label_a, view_a) == (label_b, view_b)
 
 
+def test_evaluation_embeds_a_runs_decoded_images_and_reads_the_rest_from_files(tmp_path):
+    """Validation scores C_valid every epoch from the run's decoded images, not its files; an image the
+    cache does not hold (C_test) is read from its file; the embeddings are the files' either way."""
+    import torch
+    from torch import nn
+
+    from viewadapt.data.images import decode_images
+    from viewadapt.evaluation.features import extract_embeddings
+
+    class ColourMeans(nn.Module):
+        embedding_dim = 3
+
+        def forward(self, images: torch.Tensor, view: int) -> torch.Tensor:
+            return images.mean(dim=(2, 3)) + view
+
+    rng = np.random.default_rng(0)
+    records = []
+    for i in range(4):
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(rng.integers(0, 256, (40, 20, 3), dtype=np.uint8)).save(path)
+        records.append(ViewRecord(str(path), i, 0, i % 2))
+    from_files = extract_embeddings(ColourMeans(), records, 32, 16)
+    decoded = decode_images([r.path for r in records[:2]])
+    for r in records[:2]:
+        Path(r.path).unlink()
+    assert np.array_equal(extract_embeddings(ColourMeans(), records, 32, 16, decoded=decoded), from_files)
+    with pytest.raises(DataError, match="0.png"):
+        extract_embeddings(ColourMeans(), records, 32, 16)
+
+
 def test_split_is_disjoint_sized_and_seeded(tiny_synthetic):
     ds = read_folder_dataset(tiny_synthetic)
     split = make_identity_split(ds, 8, 4, -1, seed=0)

@@ -36,7 +36,7 @@ def decode_images(paths: Sequence[str]) -> dict[str, torch.Tensor]:
 
 class ViewImages(Dataset):
     """Items are ``(image, label, view)``; ``label`` indexes the identities of this record list. Images
-    come from ``decoded`` (:func:`decode_images`) where given, else from their files."""
+    come from ``decoded`` (:func:`decode_images`) where it holds their path, else from their files."""
 
     def __init__(self, records: Sequence[ViewRecord], transform: Callable,
                  decoded: Mapping[str, torch.Tensor] | None = None) -> None:
@@ -51,7 +51,9 @@ class ViewImages(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         r = self.records[index]
-        image = self.decoded[r.path] if self.decoded is not None else read_image(r.path)
+        image = self.decoded.get(r.path) if self.decoded is not None else None
+        if image is None:
+            image = read_image(r.path)
         return self.transform(image), self.label_of[r.pid], r.view
 
 

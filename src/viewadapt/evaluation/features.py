@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -31,10 +31,12 @@ class PerViewStatistics(nn.Module):
 
 def per_view_statistics(model: nn.Module, records: Sequence[ViewRecord], height: int, width: int,
                         batch_size: int = 128, device: torch.device | str = "cpu",
-                        num_workers: int = 0) -> PerViewStatistics:
+                        num_workers: int = 0,
+                        decoded: Mapping[str, torch.Tensor] | None = None) -> PerViewStatistics:
     """Each view's path of ``model`` (``model.mapping(v)``) with its batch norms re-estimated from the
-    images of ``records`` in that view, no label read (:func:`~viewadapt.models.statistics.recalibrated`)."""
-    images = ViewImages(records, eval_transform(height, width))
+    images of ``records`` in that view, no label read (:func:`~viewadapt.models.statistics.recalibrated`).
+    ``decoded`` holds images already decoded (:func:`~viewadapt.data.images.decode_images`)."""
+    images = ViewImages(records, eval_transform(height, width), decoded)
     paths = {}
     for view in sorted({r.view for r in records}):
         members = [i for i, r in enumerate(records) if r.view == view]
@@ -56,14 +58,16 @@ def extract_embeddings(
     batch_size: int = 128,
     device: torch.device | str = "cpu",
     num_workers: int = 0,
+    decoded: Mapping[str, torch.Tensor] | None = None,
 ) -> np.ndarray:
     """Embed each record with ``model(images, view)`` (its view's mapping); returns (N, D) float32 in
-    record order. ``model`` has an ``embedding_dim`` (:class:`~viewadapt.models.Embedder`, ViewMappings)."""
+    record order. ``model`` has an ``embedding_dim`` (:class:`~viewadapt.models.Embedder`, ViewMappings).
+    ``decoded`` holds images already decoded (a training run's cache), read from their files otherwise."""
     was_training = model.training
     model.eval()
     out = np.zeros((len(records), model.embedding_dim), dtype=np.float32)
     # A generator of its own: evaluating never moves the global random state a training run draws from.
-    loader = DataLoader(ViewImages(records, eval_transform(height, width)), batch_size=batch_size,
+    loader = DataLoader(ViewImages(records, eval_transform(height, width), decoded), batch_size=batch_size,
                         num_workers=num_workers, generator=torch.Generator())
     start = 0
     for images, _, views in loader:

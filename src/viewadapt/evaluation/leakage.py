@@ -9,7 +9,7 @@ alike to it and near 1 when the embedding says which camera took the image.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -60,7 +60,10 @@ def records_leakage(embeddings: np.ndarray, records: Sequence[ViewRecord], seed:
 
 
 def models_leakage(models: Sequence[nn.Module], records: Sequence[ViewRecord], height: int, width: int,
-                   batch_size: int, device: torch.device | str, seed: int = 0, num_workers: int = 0) -> float:
-    """:func:`records_leakage` of each model's embeddings of ``records``, averaged over the models."""
+                   batch_size: int, device: torch.device | str, seed: int = 0, num_workers: int = 0,
+                   decoded: Mapping[str, torch.Tensor] | None = None) -> float:
+    """:func:`records_leakage` of each model's embeddings of ``records``, averaged over the models;
+    ``decoded`` holds images already decoded."""
     return float(np.mean([records_leakage(extract_embeddings(m, records, height, width, batch_size, device,
-                                                             num_workers), records, seed) for m in models]))
+                                                             num_workers, decoded), records, seed)
+                          for m in models]))

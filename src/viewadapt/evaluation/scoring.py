@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -40,11 +40,12 @@ def score_records(
     rank_lists: int = 0,
     rank_list_length: int = 10,
     view_leakage: bool = False,
+    decoded: Mapping[str, torch.Tensor] | None = None,
 ) -> dict:
     """Score records: ``model(images, view)`` embeds each view (probes through Ms, gallery through Mt),
     resized to ``height`` x ``width``; ``seed`` draws the single-shot galleries and the rank-list probes.
     ``pair_scorer`` is Ds, for ``rerank=ds``. ``embeddings`` skips the extraction when the caller has
-    them (record order).
+    them (record order); ``decoded`` holds images already decoded (a training run's cache).
 
     With ``rank_lists`` > 0 the result also holds ``rank_lists``: that many seeded probes with their
     top ``rank_list_length`` gallery items, ranked the way the metrics were (same re-scoring).
@@ -53,8 +54,10 @@ def score_records(
     """
     if embeddings is None:
         if options.camera_statistics:
-            model = per_view_statistics(model, records, height, width, options.batch_size, device, num_workers)
-        embeddings = extract_embeddings(model, records, height, width, options.batch_size, device, num_workers)
+            model = per_view_statistics(model, records, height, width, options.batch_size, device, num_workers,
+                                        decoded)
+        embeddings = extract_embeddings(model, records, height, width, options.batch_size, device, num_workers,
+                                        decoded)
     factory, built = make_rescorer(options, pair_scorer, device), {}
 
     def rescorer(qf: np.ndarray, gf: np.ndarray):  # noqa: ANN202 - built once per view pair, shared with the rank lists

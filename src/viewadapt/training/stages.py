@@ -453,11 +453,12 @@ class SelfTraining(SimilarityTraining):
         size = d.eval_batch_size
         # Each camera's images normalised by statistics of their own (CBN's step, here on C_train): a
         # camera no batch has shown yet would otherwise be embedded with another camera's statistics.
+        cache = ctx.train_set.decoded
         model = per_view_statistics(ctx.method.embedder(), labelled + unlabelled, d.height, d.width, size,
-                                    ctx.device, d.num_workers)
+                                    ctx.device, d.num_workers, cache)
 
         def embed(records: list) -> np.ndarray:
-            return extract_embeddings(model, records, d.height, d.width, size, ctx.device, d.num_workers)
+            return extract_embeddings(model, records, d.height, d.width, size, ctx.device, d.num_workers, cache)
 
         ids, protos = prototypes(embed(labelled), np.array([r.pid for r in labelled]))
         index, _ = mutual_neighbours(embed(unlabelled), protos, st.k, kept_fraction(st.start, epoch, st.epochs))

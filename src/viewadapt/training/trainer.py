@@ -178,7 +178,8 @@ class Trainer:
             s = self.settings
             result = score_records(model, self.split.subset(subset), options, s.height, s.width,
                                    seed=s.seed, device=self.device, num_workers=s.num_workers,
-                                   pair_scorer=pair_scorer, view_leakage=s.view_leakage and subset == "test")
+                                   pair_scorer=pair_scorer, view_leakage=s.view_leakage and subset == "test",
+                                   decoded=self.train_set.decoded)
             result = {**result, "split": self.split.label}
         return self.dist.broadcast(result)
 
@@ -189,7 +190,7 @@ class Trainer:
         if self.dist.is_main:
             s = self.settings
             value = models_leakage([model for model, _ in models], self.split.subset(subset), s.height, s.width,
-                                   s.eval.batch_size, self.device, s.seed, s.num_workers)
+                                   s.eval.batch_size, self.device, s.seed, s.num_workers, self.train_set.decoded)
         return self.dist.broadcast(value)
 
     def score(self, models: list[tuple[Embedder, nn.Module | None]], subset: str = "test",
