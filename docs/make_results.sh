@@ -71,7 +71,7 @@ page=docs/results.md.tmp
   echo "so their tables cannot be rebuilt from this repository; what they found, with their numbers, is in"
   echo "findings.md, and \`RUNS=\"asymmetry 3 few_shot all\" bash docs/make_results.sh\` (or recipes,"
   echo "recipe_ablation) measures them again. The first measurement of the paper's tables (the paper's recipe,"
-  echo "an earlier benchmark, no records) is in [results-2026-11-24.md](results-2026-11-24.md)."
+  echo "an earlier benchmark, no records) is read claim by claim at the end of findings.md."
   echo
   { echo "$ALL"; grep -vxF -f <(echo "$ALL") <<< "$RUNS" || true; } | while read -r line; do
     if [ -n "$line" ] && [ -f "$(section "$line")" ]; then
