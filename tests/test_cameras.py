@@ -104,11 +104,47 @@ def test_self_training_pseudo_labels_a_camera_without_labels_and_resumes_exactly
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_folder_of_unlabelled_crops_is_pseudo_labelled_and_a_resumed_run_trains_on_the_same_ones(
+        tiny_config, tiny_synthetic, tmp_path):
+    """data.unlabeled_root: a gallery camera's crops that carry no identity join its unlabelled images,
+    self-training pseudo-labels them (with no precision to log: nobody knows who they are), and the run's
+    split file keeps their list, so a crop added later does not change a resumed run."""
+    import shutil
+    from pathlib import Path
+
+    from viewadapt.data.records import UNKNOWN_PID
+
+    crops = tmp_path / "garage" / "day1"
+    crops.mkdir(parents=True)
+    for i, src in enumerate(sorted(Path(tiny_synthetic).glob("cam_b/*/*.jpg"))[:12]):
+        shutil.copy(src, crops / f"{i:03d}.jpg")
+    overrides = (f"data.unlabeled_root={tmp_path / 'garage'}", "model.asymmetry=stats",
+                 "model.probe_backbone=mobilenet_v3_small", "train.adaptation.enabled=false",
+                 "train.self_training.enabled=true", "train.self_training.epochs=2", "train.self_training.patience=5")
+    straight = create_trainer(tiny_config(*overrides, "name=straight"), verbose=False)
+    unlabelled = straight.stages[-1].ctx.unlabeled_set.records
+    assert sorted(Path(r.path).name for r in unlabelled) == [f"{i:03d}.jpg" for i in range(12)]
+    assert {(r.pid, r.view) for r in unlabelled} == {(UNKNOWN_PID, 1)}
+    assert UNKNOWN_PID not in {r.pid for r in straight.train_set.records}
+    metrics = straight.fit()
+    steps = [h for h in metrics["history"] if h["stage"] == "self_training"]
+    assert len(steps) == 2 and steps[-1]["pseudo_labelled"] > 0 and not any("pseudo_precision" in h for h in steps)
+
+    interrupted = create_trainer(tiny_config(*overrides, "name=interrupted"), verbose=False)
+    interrupted.fit(max_epochs=5)  # inside self-training, after its first epoch
+    shutil.copy(crops / "000.jpg", crops / "late.jpg")
+    resumed = resume_trainer(interrupted.run_dir, verbose=False)
+    assert len(resumed.stages[-1].ctx.unlabeled_set.records) == 12
+    assert [h["loss"] for h in resumed.fit()["history"]] == [h["loss"] for h in metrics["history"]]
+
+
 @pytest.mark.parametrize("overrides, message", [
     (["data.labeled_pairs=3"], "data.labeled_pairs=3 is below train.batch_p=4"),
     (["data.labeled_pairs=0", "train.self_training.enabled=true", "model.shared=true", "loss.metric=regression",
       "train.adaptation.enabled=false"], "loss.metric=regression keeps them fixed"),
     (["train.self_training.k=0"], "train.self_training.k must be >= 1"),
+    (["data.unlabeled_root=/crops", "train.adaptation.enabled=false", "train.self_training.enabled=false"],
+     "set train.self_training.enabled=true"),
 ])
 def test_settings_of_unlabelled_cameras_that_cannot_train_are_refused(tiny_config, overrides, message):
     with pytest.raises(ConfigError, match=message):

@@ -131,6 +131,7 @@ def test_runs_are_keyed_by_what_their_results_depend_on(fast):
     assert run_key(load_config(None, fast + ["data.synthetic.view_shift=1.0"])) == key  # the default, spelt out
     assert run_key(load_config(None, fast + ["loss.gamma=1.0"])) != key
     assert run_key(load_config(None, fast + ["eval.trials=3"])) != key
+    assert run_key(load_config(None, fast + ["data.unlabeled_root=/crops"])) != key
 
 
 def test_viewshift_refuses_a_real_dataset(tmp_path):

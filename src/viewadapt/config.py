@@ -67,6 +67,10 @@ class DataConfig:
     # alone (-1: every identity labelled everywhere; 0: a gallery camera without labels, with two views
     # SP batches then pair images within the probe camera)
     labeled_pairs: int = -1
+    # A folder of the gallery camera's crops (with camera groups: the last view's) that carry no identity,
+    # searched recursively: self-training pseudo-labels them and stage (c)'s view term sees them, beside
+    # the camera's labelled images and any data.labeled_pairs hides; empty: none
+    unlabeled_root: str = ""
     num_workers: int = 0  # data-loading processes (0: load in the training process)
     # Decode the training and validation images once, before the first epoch, and keep them in memory
     # (uint8 at their own size: about 25 MB per 1,000 Market-1501 crops) instead of reading every file
@@ -140,12 +144,13 @@ class StageConfig:
 
 @dataclass
 class SelfTrainingConfig(StageConfig):
-    """The self-training stage: each epoch pseudo-labels the gallery camera's unlabelled C_train images
-    (cross-camera mutual nearest neighbours: an image takes the labelled identity it is nearest, and is
+    """The self-training stage: each epoch pseudo-labels the gallery camera's unlabelled images (C_train's
+    images whose labels ``data.labeled_pairs`` hides, and ``data.unlabeled_root``'s) by cross-camera
+    mutual nearest neighbours (an image takes the labelled identity it is nearest, and is
     among that identity's k nearest unlabelled images), then trains the matcher's loss (Eq. 5) on SP
     batches of the labelled and pseudo-labelled images together. Where every image is labelled
-    (``data.labeled_pairs=-1``) there is nothing to pseudo-label and the stage is skipped, so one config
-    serves every camera network."""
+    (``data.labeled_pairs=-1``, no ``data.unlabeled_root``) there is nothing to pseudo-label and the stage
+    is skipped, so one config serves every camera network."""
 
     enabled: bool = True
     lr: float = 3e-4
@@ -447,6 +452,12 @@ def validate(cfg: Config) -> None:
     _check(d.labeled_pairs == -1 or cfg.num_views == 2 or not t.adaptation.enabled,
            f"data.labeled_pairs with {cfg.num_views} views hides the last view's labels, and stage (c)'s view "
            "term compares two views: set train.adaptation.enabled=false, or data.camera_groups to two groups")
+    _check(not d.unlabeled_root or cfg.num_views == 2 or not t.adaptation.enabled,
+           f"data.unlabeled_root with {cfg.num_views} views adds images to the last view, and stage (c)'s view "
+           "term compares two views: set train.adaptation.enabled=false, or data.camera_groups to two groups")
+    _check(not d.unlabeled_root or t.self_training.enabled or t.adaptation.enabled,
+           "data.unlabeled_root: only self-training and stage (c)'s view term learn from unlabelled images, and "
+           "both are off: set train.self_training.enabled=true")
     for key in ("probe_backbone", "gallery_backbone"):
         BACKBONES.check(getattr(m, key), f"model.{key}")
     _check(not m.extra_backbones or len(m.extra_backbones) == cfg.num_views - 2,
@@ -501,7 +512,7 @@ def validate(cfg: Config) -> None:
     st = t.self_training
     _check(st.k >= 1 and 0 < st.start <= 1,
            "train.self_training.k must be >= 1 and train.self_training.start in (0, 1]")
-    _check(not st.enabled or d.labeled_pairs == -1 or MATCHERS[loss.metric].trains_mappings,
+    _check(not st.enabled or (d.labeled_pairs == -1 and not d.unlabeled_root) or MATCHERS[loss.metric].trains_mappings,
            f"train.self_training trains the mappings, and loss.metric={loss.metric} keeps them fixed: "
            "use loss.metric=ds")
     _check(t.init.monitor == "val_rank1", "train.init.monitor must be val_rank1: stage (a) has no Ds to give a loss")

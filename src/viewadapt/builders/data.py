@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from viewadapt.config import DataConfig
 from viewadapt.data import DATASETS, DatasetDescription, Split, camera_views, generate, make_split
-from viewadapt.data.images import decode_images
+from viewadapt.data.images import decode_images, image_paths
+from viewadapt.data.records import UNKNOWN_PID, ViewRecord
 from viewadapt.data.splits import SplitRequest
+from viewadapt.errors import DataError
 
 
 def ensure_generated(d: DataConfig) -> None:
@@ -42,9 +45,23 @@ def split_dataset(d: DataConfig, dataset: DatasetDescription, protocol: str | No
     return camera_views(split, dataset, d.camera_groups) if d.camera_groups else split
 
 
+def unlabeled_records(d: DataConfig) -> list[ViewRecord]:
+    """``d.unlabeled_root``'s crops as training images of the gallery view (the last one with camera
+    groups), of no known identity; none without it."""
+    if not d.unlabeled_root:
+        return []
+    if not Path(d.unlabeled_root).is_dir():
+        raise DataError(f"data.unlabeled_root {d.unlabeled_root} is not a folder: give the folder of the camera's "
+                        "unlabelled crops, or leave it empty")
+    view = max(len(d.camera_groups), 2) - 1
+    return [ViewRecord(path, UNKNOWN_PID, -1, view) for path in image_paths(d.unlabeled_root)]
+
+
 def prepare_split(d: DataConfig) -> tuple[DatasetDescription, Split]:
+    """The dataset and a new run's split, with ``d.unlabeled_root``'s images (the split file keeps their
+    list, so a resumed run trains on the images it started with)."""
     dataset = load_dataset(d)
-    return dataset, split_dataset(d, dataset)
+    return dataset, replace(split_dataset(d, dataset), unlabeled=unlabeled_records(d))
 
 
 def split_base(d: DataConfig) -> str:
@@ -53,6 +70,6 @@ def split_base(d: DataConfig) -> str:
 
 
 def decoded_images(d: DataConfig, split: Split) -> dict[str, torch.Tensor] | None:
-    """The split's training and validation images decoded once where ``d.cache_images``, else None (each
+    """The split's training (unlabelled ones too) and validation images decoded once where ``d.cache_images``, else None (each
     epoch reads the files)."""
-    return decode_images([r.path for r in [*split.train, *split.valid]]) if d.cache_images else None
+    return decode_images([r.path for r in [*split.train, *split.unlabeled, *split.valid]]) if d.cache_images else None

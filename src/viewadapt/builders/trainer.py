@@ -64,14 +64,15 @@ def build_trainer(cfg: Config, run_dir: Path, split: Split, logger: logging.Logg
                   d: Dist | None = None, device: torch.device | None = None,
                   hooks: list[Hook] | None = None) -> Trainer:
     """The trainer of ``cfg`` for the run in ``run_dir``: the method built from the seed, the training
-    images (a camera's hidden labels apart, ``data.labeled_pairs``) with the config's augmentation,
-    decoded once where ``data.cache_images``."""
+    images (a camera's hidden labels apart, ``data.labeled_pairs``, with ``data.unlabeled_root``'s) with
+    the config's augmentation, decoded once where ``data.cache_images``."""
     device = device or resolve_device(cfg.train.device)
     torch.manual_seed(cfg.train.seed)  # before the method: its initial weights are drawn from it
     method = build_method(cfg)
     h, w = cfg.data.height, cfg.data.width
-    labeled, unlabeled = hide_gallery_labels(split.train, cfg.data.labeled_pairs, cfg.data.split_seed,
-                                             cfg.num_views - 1)
+    labeled, hidden = hide_gallery_labels(split.train, cfg.data.labeled_pairs, cfg.data.split_seed,
+                                          cfg.num_views - 1)
+    unlabeled = hidden + split.unlabeled
     augmented = train_transform(h, w, cfg.data.augment)
     decoded = decoded_images(cfg.data, split)
     return Trainer(run_settings(cfg), run_dir, split, method, stage_plan(cfg),
@@ -110,7 +111,8 @@ def create_trainer(cfg: Config, verbose: bool = True, d: Dist | None = None,
     run_dir, lock = None, None
     if d.is_main:
         _, split = prepare_split(cfg.data)
-        ensure_readable([r.path for n in ("train", "valid", "test") for r in split.subset(n)], cfg.data.dataset)
+        ensure_readable([r.path for n in ("train", "valid", "test", "unlabeled") for r in split.subset(n)],
+                        cfg.data.dataset)
         run_dir = new_run_folder(cfg.output_dir, cfg.name, run_config_text(cfg), split, split_base(cfg.data), d.world)
         lock = RunLock.acquire(run_dir)
     run_dir = Path(d.broadcast(str(run_dir)))
@@ -118,6 +120,9 @@ def create_trainer(cfg: Config, verbose: bool = True, d: Dist | None = None,
         split = Split.from_json(run_dir / SPLIT_FILE, split_base(cfg.data))
     logger = setup_logging(run_dir, verbose) if d.is_main else _quiet_logger()
     logger.info(f"run folder {run_dir}" + (f", {d.world} processes" if d.active else ""))
+    if split.unlabeled:
+        logger.info(f"{len(split.unlabeled)} unlabelled images of view {split.unlabeled[0].view} from "
+                    f"{cfg.data.unlabeled_root}")
     try:
         return _locked(lock, lambda: build_trainer(cfg, run_dir, split, logger, d, device))
     except BaseException:

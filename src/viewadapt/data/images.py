@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import torch
@@ -9,6 +10,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision.transforms.v2.functional import pil_to_tensor
 
+from viewadapt.data.datasets.base import IMAGE_SUFFIXES
 from viewadapt.data.records import ViewRecord
 from viewadapt.errors import DataError
 
@@ -25,6 +27,24 @@ def load_image(path: str) -> Image.Image:
 def read_image(path: str) -> torch.Tensor:
     """An image file as a (3, H, W) uint8 tensor at its own size: what the transforms take."""
     return pil_to_tensor(load_image(path))
+
+
+def image_paths(source: str | Path | Sequence[str | Path]) -> list[str]:
+    """The given image files, and the image files of the given folders (recursive, sorted), in order."""
+    items = [source] if isinstance(source, (str, Path)) else list(source)
+    missing = [str(p) for p in items if not Path(p).exists()]
+    if missing:
+        raise DataError(f"image {missing[0]} does not exist" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    paths = []
+    for item in items:
+        if Path(item).is_dir():
+            found = sorted(str(p) for p in Path(item).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise DataError(f"{item} holds no images (.jpg, .jpeg, .png, .bmp)")
+            paths += found
+        else:
+            paths.append(str(item))
+    return paths
 
 
 def decode_images(paths: Sequence[str]) -> dict[str, torch.Tensor]:

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 # An image of nobody the queries look for (Market-1501's id 0000): it may sit in a gallery, it is
 # never an identity to train on or split by.
 DISTRACTOR_PID = -1
+# A training image whose identity nobody gave (a folder of a camera's unlabelled crops): pseudo-labels
+# may give it one; no loss reads this value.
+UNKNOWN_PID = -2
 
 
 @dataclass(frozen=True)

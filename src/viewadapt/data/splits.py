@@ -12,7 +12,7 @@ Three protocols, each seeded and written as JSON with relative paths (``Split.to
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -27,7 +27,8 @@ SPLIT_NAMES = ("train", "valid", "test")
 
 @dataclass
 class Split:
-    """Disjoint identity sets, each image tagged with its view (0 = probe, 1 = gallery)."""
+    """Disjoint identity sets, each image tagged with its view (0 = probe, 1 = gallery); ``unlabeled``:
+    training images of no known identity (``UNKNOWN_PID``), from outside the dataset."""
 
     train: list[ViewRecord]
     valid: list[ViewRecord]
@@ -36,6 +37,7 @@ class Split:
     protocol: str = "custom"
     trial: int = 0
     dataset: str = ""
+    unlabeled: list[ViewRecord] = field(default_factory=list)
 
     def subset(self, name: str) -> list[ViewRecord]:
         return getattr(self, name)
@@ -49,16 +51,16 @@ class Split:
     def to_json(self, path: Path, base: str) -> None:
         """Write with paths relative to ``base`` so the file survives moving the data."""
         data: dict = {"dataset": self.dataset, "protocol": self.protocol, "seed": self.seed, "trial": self.trial}
-        for name in SPLIT_NAMES:
+        for name in (*SPLIT_NAMES, "unlabeled"):
             data[name] = [{**asdict(r), "path": _relative(r.path, base)} for r in self.subset(name)]
         write_text(path, json.dumps(data, indent=1))
 
     @classmethod
     def from_json(cls, path: Path, base: str) -> "Split":
         data = json.loads(Path(path).read_text())
-        parts = {
-            name: [ViewRecord(**{**r, "path": str(Path(base) / r["path"])}) for r in data[name]]
-            for name in SPLIT_NAMES
+        parts = {  # a split written before unlabelled images existed has none
+            name: [ViewRecord(**{**r, "path": str(Path(base) / r["path"])}) for r in data.get(name, [])]
+            for name in (*SPLIT_NAMES, "unlabeled")
         }
         return cls(**parts, seed=data["seed"], protocol=data["protocol"], trial=data.get("trial", 0),
                    dataset=data.get("dataset", ""))

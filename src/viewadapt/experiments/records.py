@@ -26,12 +26,15 @@ _ENVIRONMENT = ("viewadapt", "git_commit", "python", "torch", "platform", "cpu_t
 def settings_tree(cfg: Config) -> dict:
     """A run's resolved config less where it is written, what it shows while training (TensorBoard) and
     whether it keeps its images decoded in memory (the same items either way), and, for the synthetic
-    set, where its images are (its spec and size determine them)."""
+    set, where its images are (its spec and size determine them). ``data.unlabeled_root`` counts only
+    where it is set, so the runs recorded before it existed keep their keys."""
     tree = cfg.to_dict()
     for key in ("output_dir", "name"):
         tree.pop(key)
     tree["train"].pop("tensorboard")
     tree["data"].pop("cache_images")
+    if not tree["data"]["unlabeled_root"]:
+        tree["data"].pop("unlabeled_root")
     if DATASETS[cfg.data.dataset].generated:
         tree["data"].pop("root")
     return tree

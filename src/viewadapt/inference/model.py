@@ -10,9 +10,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from viewadapt.data.datasets.base import IMAGE_SUFFIXES
 from viewadapt.data.augment import eval_transform
-from viewadapt.data.images import read_image
+from viewadapt.data.images import image_paths, read_image
 from viewadapt.errors import DataError
 from viewadapt.evaluation.distances import distance_blocks, unit_rows
 from viewadapt.evaluation.faiss_search import faiss_search
@@ -24,24 +23,6 @@ from viewadapt.builders import load_trained
 from viewadapt.runs import WEIGHTS_FILE, resolve_device
 
 VIEW_NAMES = ("probe", "gallery")
-
-
-def image_paths(source: str | Path | Sequence[str | Path]) -> list[str]:
-    """The given image files, and the image files of the given folders (recursive, sorted), in order."""
-    items = [source] if isinstance(source, (str, Path)) else list(source)
-    missing = [str(p) for p in items if not Path(p).exists()]
-    if missing:
-        raise DataError(f"image {missing[0]} does not exist" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
-    paths = []
-    for item in items:
-        if Path(item).is_dir():
-            found = sorted(str(p) for p in Path(item).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-            if not found:
-                raise DataError(f"{item} holds no images (.jpg, .jpeg, .png, .bmp)")
-            paths += found
-        else:
-            paths.append(str(item))
-    return paths
 
 
 @dataclass

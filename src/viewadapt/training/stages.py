@@ -14,6 +14,7 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sampler
 from tqdm import tqdm
 
 from viewadapt.data.images import ViewImages
+from viewadapt.data.records import UNKNOWN_PID
 from viewadapt.data.sampler import SPBatchSampler
 from viewadapt.evaluation.features import extract_embeddings, per_view_statistics
 from viewadapt.models import Embedder, ViewMappings
@@ -447,7 +448,7 @@ class SelfTraining(SimilarityTraining):
     def pseudo_labelled(self, epoch: int) -> tuple[ViewImages, dict[str, float]]:
         """C_train's labelled images with the epoch's pseudo-labelled ones, and what was labelled: the
         fraction of unlabelled images taken, and (a diagnostic for the log, read by no loss) the fraction
-        of those given their own identity."""
+        of those given their own identity, where their identity is known."""
         ctx, st, d = self.ctx, self.settings, self.ctx.plan
         labelled, unlabelled = ctx.train_set.records, ctx.unlabeled_set.records
         size = d.eval_batch_size
@@ -464,8 +465,10 @@ class SelfTraining(SimilarityTraining):
         index, _ = mutual_neighbours(embed(unlabelled), protos, st.k, kept_fraction(st.start, epoch, st.epochs))
         taken = [(r, int(ids[j])) for r, j in zip(unlabelled, index) if j >= 0]
         records = labelled + [replace(r, pid=pid) for r, pid in taken]
-        stats = {"pseudo_labelled": len(taken) / len(unlabelled),
-                 "pseudo_precision": sum(r.pid == pid for r, pid in taken) / max(len(taken), 1)}
+        stats = {"pseudo_labelled": len(taken) / len(unlabelled)}
+        known = [(r, pid) for r, pid in taken if r.pid != UNKNOWN_PID]  # a folder's crops have no identity to check
+        if known:
+            stats["pseudo_precision"] = sum(r.pid == pid for r, pid in known) / len(known)
         return ViewImages(records, ctx.train_set.transform, ctx.train_set.decoded), stats
 
     def train_epoch(self, batches: Batches, desc: str) -> dict:
