@@ -70,6 +70,6 @@ def split_base(d: DataConfig) -> str:
 
 
 def decoded_images(d: DataConfig, split: Split) -> dict[str, torch.Tensor] | None:
-    """The split's training (unlabelled ones too) and validation images decoded once where ``d.cache_images``, else None (each
-    epoch reads the files)."""
+    """The split's training (unlabelled ones too) and validation images decoded once where
+    ``d.cache_images``, else None (each epoch reads the files)."""
     return decode_images([r.path for r in [*split.train, *split.unlabeled, *split.valid]]) if d.cache_images else None

@@ -58,8 +58,9 @@ class Split:
     @classmethod
     def from_json(cls, path: Path, base: str) -> "Split":
         data = json.loads(Path(path).read_text())
-        parts = {  # a split written before unlabelled images existed has none
-            name: [ViewRecord(**{**r, "path": str(Path(base) / r["path"])}) for r in data.get(name, [])]
+        data.setdefault("unlabeled", [])  # a split written before unlabelled images existed has none
+        parts = {
+            name: [ViewRecord(**{**r, "path": str(Path(base) / r["path"])}) for r in data[name]]
             for name in (*SPLIT_NAMES, "unlabeled")
         }
         return cls(**parts, seed=data["seed"], protocol=data["protocol"], trial=data.get("trial", 0),
