@@ -77,6 +77,16 @@ class DataConfig:
     # every epoch; false for a training set larger than the memory
     cache_images: bool = True
 
+    @property
+    def num_views(self) -> int:
+        """V: one view per camera group, else the paper's two."""
+        return len(self.camera_groups) or 2
+
+    @property
+    def has_unlabeled(self) -> bool:
+        """Whether the last view has unlabelled training images: labels hidden, or a folder of crops."""
+        return self.labeled_pairs != -1 or bool(self.unlabeled_root)
+
 
 @dataclass
 class ModelConfig:
@@ -237,7 +247,7 @@ class Config:
 
     @property
     def num_views(self) -> int:
-        return len(self.data.camera_groups) or 2
+        return self.data.num_views
 
     def extra_backbones(self) -> list[str]:
         """Backbones of views 2..V-1."""
@@ -449,12 +459,10 @@ def validate(cfg: Config) -> None:
            "data.camera_groups must list at least two non-empty groups of camera names")
     flat = [c for g in groups for c in g]
     _check(len(flat) == len(set(flat)), "data.camera_groups: a camera may belong to one group only")
-    _check(d.labeled_pairs == -1 or cfg.num_views == 2 or not t.adaptation.enabled,
-           f"data.labeled_pairs with {cfg.num_views} views hides the last view's labels, and stage (c)'s view "
-           "term compares two views: set train.adaptation.enabled=false, or data.camera_groups to two groups")
-    _check(not d.unlabeled_root or cfg.num_views == 2 or not t.adaptation.enabled,
-           f"data.unlabeled_root with {cfg.num_views} views adds images to the last view, and stage (c)'s view "
-           "term compares two views: set train.adaptation.enabled=false, or data.camera_groups to two groups")
+    _check(not d.has_unlabeled or cfg.num_views == 2 or not t.adaptation.enabled,
+           f"data.labeled_pairs with {cfg.num_views} views hides the last view's labels (data.unlabeled_root "
+           "adds unlabelled images to it), and stage (c)'s view term compares two views: set "
+           "train.adaptation.enabled=false, or data.camera_groups to two groups")
     _check(not d.unlabeled_root or t.self_training.enabled or t.adaptation.enabled,
            "data.unlabeled_root: only self-training and stage (c)'s view term learn from unlabelled images, and "
            "both are off: set train.self_training.enabled=true")
@@ -512,7 +520,7 @@ def validate(cfg: Config) -> None:
     st = t.self_training
     _check(st.k >= 1 and 0 < st.start <= 1,
            "train.self_training.k must be >= 1 and train.self_training.start in (0, 1]")
-    _check(not st.enabled or (d.labeled_pairs == -1 and not d.unlabeled_root) or MATCHERS[loss.metric].trains_mappings,
+    _check(not st.enabled or not d.has_unlabeled or MATCHERS[loss.metric].trains_mappings,
            f"train.self_training trains the mappings, and loss.metric={loss.metric} keeps them fixed: "
            "use loss.metric=ds")
     _check(t.init.monitor == "val_rank1", "train.init.monitor must be val_rank1: stage (a) has no Ds to give a loss")

@@ -53,8 +53,7 @@ def unlabeled_records(d: DataConfig) -> list[ViewRecord]:
     if not Path(d.unlabeled_root).is_dir():
         raise DataError(f"data.unlabeled_root {d.unlabeled_root} is not a folder: give the folder of the camera's "
                         "unlabelled crops, or leave it empty")
-    view = max(len(d.camera_groups), 2) - 1
-    return [ViewRecord(path, UNKNOWN_PID, -1, view) for path in image_paths(d.unlabeled_root)]
+    return [ViewRecord(path, UNKNOWN_PID, -1, d.num_views - 1) for path in image_paths(d.unlabeled_root)]
 
 
 def prepare_split(d: DataConfig) -> tuple[DatasetDescription, Split]:

@@ -469,7 +469,7 @@ class SelfTraining(SimilarityTraining):
         known = [(r, pid) for r, pid in taken if r.pid != UNKNOWN_PID]  # a folder's crops have no identity to check
         if known:
             stats["pseudo_precision"] = sum(r.pid == pid for r, pid in known) / len(known)
-        return ViewImages(records, ctx.train_set.transform, ctx.train_set.decoded), stats
+        return ViewImages(records, ctx.train_set.transform, cache), stats
 
     def train_epoch(self, batches: Batches, desc: str) -> dict:
         return {**super().train_epoch(batches, desc), **self.pseudo}
