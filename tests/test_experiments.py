@@ -182,7 +182,7 @@ def test_a_run_cached_before_a_config_key_existed_is_found_and_reused(fast, tmp_
     shutil.rmtree(tmp_path / "exp" / "records")  # and cached before runs left records
     config = old / "seed0" / "config.yaml"
     tree = yaml.safe_load(config.read_text())
-    tree["eval"].pop("view_leakage")  # written before the key existed
+    tree["dd"].pop("warmup")  # written before the key existed
     config.write_text(yaml.safe_dump(tree))
     stamp = (old / "seed0" / "metrics.json").stat().st_mtime_ns
     run_experiment("table2", None, fast, seeds=1, out=tmp_path / "exp", methods=PAIR)

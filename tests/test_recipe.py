@@ -203,7 +203,7 @@ def test_view_leakage_is_high_when_the_embedding_says_the_view_and_chance_when_n
 def test_runs_log_where_each_stage_starts_and_the_view_leakage_after_it_and_on_c_test(tiny_config):
     from viewadapt.experiments.backfill import add_test_leakage
 
-    trainer = create_trainer(tiny_config("train.adaptation.epochs=1"), verbose=False)
+    trainer = create_trainer(tiny_config("train.adaptation.epochs=1", "eval.view_leakage=true"), verbose=False)
     metrics = trainer.fit()
     for name in ("init", "similarity", "adaptation"):
         result = metrics["stages"][name]

@@ -325,7 +325,8 @@ def test_a_gallery_camera_with_few_labels_feeds_its_unlabelled_images_to_the_vie
 def test_tensorboard_scalars_are_written_and_read_back(tiny_config, monkeypatch):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    cfg = tiny_config("train.tensorboard=true", "train.similarity.epochs=1", "train.adaptation.epochs=1")
+    cfg = tiny_config("train.tensorboard=true", "train.similarity.epochs=1", "train.adaptation.epochs=1",
+                      "eval.view_leakage=true")
     with create_trainer(cfg, verbose=False) as trainer:
         trainer.fit()
     events = EventAccumulator(str(trainer.run_dir / "tensorboard"))
