@@ -2,6 +2,7 @@
 
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from viewadapt.data.augment import eval_transform
 from viewadapt.data.images import ViewImages
 from viewadapt.data.records import DatasetDescription, ImageRecord, ViewRecord
 from viewadapt.data.splits import Split
-from viewadapt.data.synthetic import SyntheticSpec, generate
+from viewadapt.data.synthetic import SyntheticSpec, generate, stranger_paths
 from viewadapt.config import DataConfig
 from viewadapt.errors import DataError
 
@@ -40,6 +41,23 @@ def test_synthetic_is_deterministic_and_cached(tmp_path):
     stamp = (a / "synthetic.json").stat().st_mtime_ns
     generate(a, spec, 64, 32)  # same spec: nothing rewritten
     assert (a / "synthetic.json").stat().st_mtime_ns == stamp
+
+
+def test_strangers_are_no_camera_leave_every_other_image_as_it_was_and_go_with_their_set(tmp_path):
+    """People only the last camera sees, labelled nowhere: their crops sit beside the camera folders,
+    drawn from streams of their own, and a set generated without them removes them."""
+    spec = SyntheticSpec(num_identities=3, images_per_view=2, seed=7, num_cameras=3)
+    plain = generate(tmp_path / "plain", spec, 64, 32)
+    root = generate(tmp_path / "with", replace(spec, strangers=2), 64, 32)
+    assert sorted(p.relative_to(root).as_posix() for p in (root / "strangers").iterdir()) == [
+        f"strangers/{s:04d}_cam_c_{k:02d}.jpg" for s in range(2) for k in range(2)]
+    assert [str(p) for p in sorted((root / "strangers").iterdir())] == stranger_paths(root, replace(spec, strangers=2))
+    for fa in sorted((plain).rglob("*.jpg")):
+        assert np.array_equal(np.asarray(Image.open(fa)), np.asarray(Image.open(root / fa.relative_to(plain))))
+    assert load_dataset(DataConfig(dataset="synthetic", root=str(root), height=64, width=32,
+                                   synthetic=replace(spec, strangers=2))).camera_names == ["cam_a", "cam_b", "cam_c"]
+    generate(root, spec, 64, 32)
+    assert not (root / "strangers").exists()
 
 
 def _camera_gap(root: Path) -> float:

@@ -28,7 +28,9 @@ draws from a random stream of its own, so with those knobs at 0 the images are t
 they existed.
 
 Images are written as ``<root>/<camera>/<identity>/<file>.jpg`` and read back with the same folder
-loader a custom dataset uses.
+loader a custom dataset uses. ``strangers`` adds people whom only the last camera sees and nobody
+labelled, as a real camera sees passers-by: their crops go to ``<root>/strangers/`` (no identity
+folders), drawn from random streams of their own so that every other image stays as it was.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from viewadapt.errors import ConfigError
 from viewadapt.files import write_text
 
 CAMERA_NAMES = tuple(f"cam_{c}" for c in "abcdefghijklmnopqrstuvwxyz")
+STRANGERS = "strangers"  # the folder of the strangers' crops, beside the camera folders
 _SKIN = np.array([[255, 224, 196], [234, 192, 160], [198, 152, 112], [160, 110, 75], [110, 72, 48]]) / 255
 _HAIR = np.array([[20, 16, 12], [70, 45, 25], [120, 85, 50], [200, 170, 110], [150, 150, 150]]) / 255
 
@@ -69,12 +72,16 @@ class SyntheticSpec:
     occlusion: float = 0.0  # camera difference: objects in front of people
     clutter: float = 0.0  # camera difference: busy backgrounds
     infrared: float = 0.0  # camera difference: grey reflectance instead of colour
+    # People seen by the last camera alone and labelled nowhere, images_per_view crops each: they join
+    # that camera's unlabelled training images (self-training and stage (c)'s view term see them)
+    strangers: int = 0
 
     def check(self, key: str = "data.synthetic") -> None:
         """Each bad value a :class:`ConfigError` naming ``key.field``."""
         for ok, message in (
             (self.num_identities >= 6, "num_identities must be >= 6"),
             (self.images_per_view >= 1, "images_per_view must be >= 1"),
+            (self.strangers >= 0, "strangers must be >= 0"),
             (2 <= self.num_cameras <= len(CAMERA_NAMES), f"num_cameras must be in 2..{len(CAMERA_NAMES)}"),
             (min(self.view_shift, *(getattr(self, k) for k in KNOBS)) >= 0,
              f"view_shift and the camera knobs ({', '.join(KNOBS)}) must be >= 0"),
@@ -331,9 +338,20 @@ def set_name(spec: SyntheticSpec, height: int, width: int) -> str:
     return f"{height}x{width}-{digest.hexdigest()[:10]}"
 
 
+def stranger_paths(root: str | Path, spec: SyntheticSpec) -> list[str]:
+    """The crops of the set's strangers (see the module docstring), in the order they were drawn."""
+    folder = Path(root) / STRANGERS
+    return [str(folder / _image_name(s, CAMERA_NAMES[spec.num_cameras - 1], k))
+            for s in range(spec.strangers) for k in range(spec.images_per_view)]
+
+
 def _remove_set(root: Path, spec: SyntheticSpec) -> None:
     """Delete the images an earlier :func:`generate` wrote, by the names it gave them, then its folders
     where they are left empty: a file someone else put there stays, and so does its folder."""
+    for path in stranger_paths(root, spec):
+        Path(path).unlink(missing_ok=True)
+    with suppress(OSError):
+        (root / STRANGERS).rmdir()
     for cam in CAMERA_NAMES[: spec.num_cameras]:
         for pid in range(spec.num_identities):
             folder = root / cam / f"{pid:04d}"
@@ -347,6 +365,21 @@ def _remove_set(root: Path, spec: SyntheticSpec) -> None:
 
 def _image_name(pid: int, cam: str, k: int) -> str:
     return f"{pid:04d}_{cam}_{k:02d}.jpg"
+
+
+def _draw_strangers(root: Path, spec: SyntheticSpec, cam: dict, height: int, width: int) -> None:
+    """The strangers' crops in camera ``cam`` (the last), each from streams no other image draws from."""
+    if not spec.strangers:
+        return
+    (root / STRANGERS).mkdir(parents=True, exist_ok=True)
+    rng, extra, views = (np.random.default_rng([spec.seed, 3, s]) for s in range(3))
+    paths = iter(stranger_paths(root, spec))
+    for _ in range(spec.strangers):
+        ident = _identity(rng)
+        for _ in range(spec.images_per_view):
+            scene = _scene(views, cam)
+            person = occlude(render_person(ident, cam, rng, height, width, scene["facing"]), scene["occluder"])
+            apply_camera(person, cam, rng, extra).save(next(paths), quality=95)
 
 
 def generate(root: str | Path, spec: SyntheticSpec, height: int = 128, width: int = 64) -> Path:
@@ -372,5 +405,6 @@ def generate(root: str | Path, spec: SyntheticSpec, height: int = 128, width: in
                 person = occlude(render_person(ident, cam, rng, height, width, scene["facing"]), scene["occluder"])
                 img = apply_camera(person, cam, rng, extra)
                 img.save(folder / _image_name(pid, cam_name, k), quality=95)
+    _draw_strangers(root, spec, cams[-1], height, width)
     write_text(root / "synthetic.json", json.dumps({**asdict(spec), "height": height, "width": width}, indent=1))
     return root

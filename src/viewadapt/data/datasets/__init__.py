@@ -8,6 +8,7 @@ from viewadapt.data.datasets import bounding_box, cuhk03, viper
 from viewadapt.data.datasets.base import DatasetSource
 from viewadapt.data.datasets.csv_index import read_csv_index
 from viewadapt.data.datasets.folder import read_folder_dataset
+from viewadapt.data.synthetic import STRANGERS
 from viewadapt.registry import Registry
 
 
@@ -48,7 +49,7 @@ for _source in (
     ),
     DatasetSource(
         "synthetic", "Synthetic two-camera benchmark", "generated under data.root (no download)",
-        "drawn by viewadapt.data.synthetic", lambda root, v: read_folder_dataset(root, "synthetic"), _exists,
+        "drawn by viewadapt.data.synthetic", lambda root, v: read_folder_dataset(root, "synthetic", (STRANGERS,)), _exists,
         generated=True, default_root="data/synthetic",
     ),
     DatasetSource(

@@ -9,12 +9,13 @@ from viewadapt.data.records import DatasetDescription, ImageRecord
 from viewadapt.errors import DataError
 
 
-def read_folder_dataset(root: str | Path, name: str = "folder") -> DatasetDescription:
-    """Read ``<root>/<camera>/<identity>/<image>``; cameras and identities are sorted folder names."""
+def read_folder_dataset(root: str | Path, name: str = "folder", exclude: tuple[str, ...] = ()) -> DatasetDescription:
+    """Read ``<root>/<camera>/<identity>/<image>``; cameras and identities are sorted folder names, and
+    the folders named in ``exclude`` are no cameras (the synthetic set's strangers)."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"dataset folder {root} does not exist: create it or point data.root at your copy")
-    cameras = sorted(p for p in root.iterdir() if p.is_dir())
+    cameras = sorted(p for p in root.iterdir() if p.is_dir() and p.name not in exclude)
     if not cameras:
         raise DataError(f"{root} holds no camera folders: expected <root>/<camera>/<identity>/<image>.jpg")
     identities: dict[str, int] = {}
