@@ -138,6 +138,30 @@ def test_a_folder_of_unlabelled_crops_is_pseudo_labelled_and_a_resumed_run_train
     assert [h["loss"] for h in resumed.fit()["history"]] == [h["loss"] for h in metrics["history"]]
 
 
+def test_strangers_join_a_new_cameras_unlabelled_crops_and_a_stranger_taken_counts_as_a_wrong_label(
+        tiny_config, tmp_path):
+    """The synthetic set's strangers (data.synthetic.strangers) are unlabelled images of the last view
+    and of no split; the log says what fraction of them pseudo-labels took, and counts each one taken
+    against the pseudo-labels' precision."""
+    from viewadapt.data.records import STRANGER_PID
+
+    overrides = (f"data.root={tmp_path / 'synthetic'}", "data.synthetic.strangers=8", "data.labeled_pairs=0",
+                 "model.asymmetry=stats", "model.probe_backbone=mobilenet_v3_small",
+                 "train.adaptation.enabled=false", "train.self_training.enabled=true", "train.self_training.epochs=2",
+                 "train.self_training.patience=5", "train.self_training.k=8")
+    trainer = create_trainer(tiny_config(*overrides), verbose=False)
+    unlabelled = trainer.stages[-1].ctx.unlabeled_set.records
+    strangers = [r for r in unlabelled if r.pid == STRANGER_PID]
+    assert len(strangers) == 16 and {r.view for r in strangers} == {1}
+    assert all(r.pid != STRANGER_PID for part in ("train", "valid", "test") for r in trainer.split.subset(part))
+    steps = [h for h in trainer.fit()["history"] if h["stage"] == "self_training"]
+    assert len(steps) == 2 and all(0 <= h["strangers_labelled"] <= 1 for h in steps)
+    for h in steps:  # strangers taken are among the wrong labels
+        taken = h["pseudo_labelled"] * len(unlabelled)
+        assert h["pseudo_precision"] <= 1 - h["strangers_labelled"] * len(strangers) / taken + 1e-9
+    assert any(h["strangers_labelled"] > 0 for h in steps)
+
+
 @pytest.mark.parametrize("overrides, message", [
     (["data.labeled_pairs=3"], "data.labeled_pairs=3 is below train.batch_p=4"),
     (["data.labeled_pairs=0", "train.self_training.enabled=true", "model.shared=true", "loss.metric=regression",
@@ -145,6 +169,7 @@ def test_a_folder_of_unlabelled_crops_is_pseudo_labelled_and_a_resumed_run_train
     (["train.self_training.k=0"], "train.self_training.k must be >= 1"),
     (["data.unlabeled_root=/crops", "train.adaptation.enabled=false", "train.self_training.enabled=false"],
      "set train.self_training.enabled=true"),
+    (["data.dataset=folder", "data.synthetic.strangers=2"], "only the synthetic set draws strangers"),
 ])
 def test_settings_of_unlabelled_cameras_that_cannot_train_are_refused(tiny_config, overrides, message):
     with pytest.raises(ConfigError, match=message):

@@ -84,8 +84,9 @@ class DataConfig:
 
     @property
     def has_unlabeled(self) -> bool:
-        """Whether the last view has unlabelled training images: labels hidden, or a folder of crops."""
-        return self.labeled_pairs != -1 or bool(self.unlabeled_root)
+        """Whether the last view has unlabelled training images: labels hidden, a folder of crops, or the
+        synthetic set's strangers."""
+        return self.labeled_pairs != -1 or bool(self.unlabeled_root) or self.synthetic.strangers > 0
 
 
 @dataclass
@@ -155,10 +156,10 @@ class StageConfig:
 @dataclass
 class SelfTrainingConfig(StageConfig):
     """The self-training stage: each epoch pseudo-labels the gallery camera's unlabelled images (C_train's
-    images whose labels ``data.labeled_pairs`` hides, and ``data.unlabeled_root``'s) by cross-camera
-    mutual nearest neighbours (an image takes the labelled identity it is nearest, and is
-    among that identity's k nearest unlabelled images), then trains the matcher's loss (Eq. 5) on SP
-    batches of the labelled and pseudo-labelled images together. Where every image is labelled
+    images whose labels ``data.labeled_pairs`` hides, ``data.unlabeled_root``'s and the synthetic set's
+    ``data.synthetic.strangers``) by cross-camera mutual nearest neighbours (an image takes the labelled
+    identity it is nearest, and is among that identity's k nearest unlabelled images), then trains the
+    matcher's loss (Eq. 5) on SP batches of the labelled and pseudo-labelled images together. Where every image is labelled
     (``data.labeled_pairs=-1``, no ``data.unlabeled_root``) there is nothing to pseudo-label and the stage
     is skipped, so one config serves every camera network."""
 
@@ -454,6 +455,9 @@ def validate(cfg: Config) -> None:
            "without labels: SP batches from the probe camera) or -1 (all labelled)")
     d.augment.check("data.augment")
     d.synthetic.check("data.synthetic")
+    _check(not d.synthetic.strangers or source.generated,
+           f"data.synthetic.strangers: only the synthetic set draws strangers, and data.dataset is {d.dataset}: "
+           "give a folder of your camera's unlabelled crops as data.unlabeled_root")
     groups = d.camera_groups
     _check(not groups or (len(groups) >= 2 and all(groups)),
            "data.camera_groups must list at least two non-empty groups of camera names")

@@ -10,8 +10,9 @@ import torch
 from viewadapt.config import DataConfig
 from viewadapt.data import DATASETS, DatasetDescription, Split, camera_views, generate, make_split
 from viewadapt.data.images import decode_images, image_paths
-from viewadapt.data.records import UNKNOWN_PID, ViewRecord
+from viewadapt.data.records import STRANGER_PID, UNKNOWN_PID, ViewRecord
 from viewadapt.data.splits import SplitRequest
+from viewadapt.data.synthetic import stranger_paths
 from viewadapt.errors import DataError
 
 
@@ -47,13 +48,16 @@ def split_dataset(d: DataConfig, dataset: DatasetDescription, protocol: str | No
 
 def unlabeled_records(d: DataConfig) -> list[ViewRecord]:
     """``d.unlabeled_root``'s crops as training images of the gallery view (the last one with camera
-    groups), of no known identity; none without it."""
+    groups), of no known identity, and on the synthetic set its strangers' crops; none without either."""
+    view = d.num_views - 1
+    strangers = [ViewRecord(path, STRANGER_PID, -1, view) for path in stranger_paths(d.root, d.synthetic)
+                 ] if DATASETS[d.dataset].generated else []
     if not d.unlabeled_root:
-        return []
+        return strangers
     if not Path(d.unlabeled_root).is_dir():
         raise DataError(f"data.unlabeled_root {d.unlabeled_root} is not a folder: give the folder of the camera's "
                         "unlabelled crops, or leave it empty")
-    return [ViewRecord(path, UNKNOWN_PID, -1, d.num_views - 1) for path in image_paths(d.unlabeled_root)]
+    return [ViewRecord(path, UNKNOWN_PID, -1, view) for path in image_paths(d.unlabeled_root)] + strangers
 
 
 def prepare_split(d: DataConfig) -> tuple[DatasetDescription, Split]:

@@ -15,6 +15,7 @@ from viewadapt.config import STAGES, Config, config_from_dict, load_config
 from viewadapt.data import Split, hide_gallery_labels
 from viewadapt.data.augment import eval_transform, train_transform
 from viewadapt.data.images import ViewImages, ensure_readable
+from viewadapt.data.records import STRANGER_PID
 from viewadapt.errors import CheckpointError
 from viewadapt.runs.checkpoint import load_checkpoint
 from viewadapt.runs.device import resolve_device
@@ -121,8 +122,10 @@ def create_trainer(cfg: Config, verbose: bool = True, d: Dist | None = None,
     logger = setup_logging(run_dir, verbose) if d.is_main else _quiet_logger()
     logger.info(f"run folder {run_dir}" + (f", {d.world} processes" if d.active else ""))
     if split.unlabeled:
-        logger.info(f"{len(split.unlabeled)} unlabelled images of view {split.unlabeled[0].view} from "
-                    f"{cfg.data.unlabeled_root}")
+        strangers = sum(r.pid == STRANGER_PID for r in split.unlabeled)
+        logger.info(f"{len(split.unlabeled)} unlabelled images of view {split.unlabeled[0].view}"
+                    + (f" from {cfg.data.unlabeled_root}" if cfg.data.unlabeled_root else "")
+                    + (f", {strangers} of them the synthetic set's strangers" if strangers else ""))
     try:
         return _locked(lock, lambda: build_trainer(cfg, run_dir, split, logger, d, device))
     except BaseException:

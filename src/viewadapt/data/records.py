@@ -10,6 +10,9 @@ DISTRACTOR_PID = -1
 # A training image whose identity nobody gave (a folder of a camera's unlabelled crops): pseudo-labels
 # may give it one; no loss reads this value.
 UNKNOWN_PID = -2
+# A training image of a person labelled nowhere (the synthetic set's strangers): unknown to every loss
+# like UNKNOWN_PID, but the log can count how many of them pseudo-labels took for someone else.
+STRANGER_PID = -3
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,9 @@ _ENVIRONMENT = ("viewadapt", "git_commit", "python", "torch", "platform", "cpu_t
 def settings_tree(cfg: Config) -> dict:
     """A run's resolved config less where it is written, what it shows while training (TensorBoard) and
     whether it keeps its images decoded in memory (the same items either way), and, for the synthetic
-    set, where its images are (its spec and size determine them). ``data.unlabeled_root`` counts only
-    where it is set, so the runs recorded before it existed keep their keys."""
+    set, where its images are (its spec and size determine them). ``data.unlabeled_root`` and
+    ``data.synthetic.strangers`` count only where they are set, so the runs recorded before they existed
+    keep their keys."""
     tree = cfg.to_dict()
     for key in ("output_dir", "name"):
         tree.pop(key)
@@ -35,6 +36,8 @@ def settings_tree(cfg: Config) -> dict:
     tree["data"].pop("cache_images")
     if not tree["data"]["unlabeled_root"]:
         tree["data"].pop("unlabeled_root")
+    if not tree["data"]["synthetic"]["strangers"]:
+        tree["data"]["synthetic"].pop("strangers")
     if DATASETS[cfg.data.dataset].generated:
         tree["data"].pop("root")
     return tree

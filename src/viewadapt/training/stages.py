@@ -14,7 +14,7 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sampler
 from tqdm import tqdm
 
 from viewadapt.data.images import ViewImages
-from viewadapt.data.records import UNKNOWN_PID
+from viewadapt.data.records import STRANGER_PID, UNKNOWN_PID
 from viewadapt.data.sampler import SPBatchSampler
 from viewadapt.evaluation.features import extract_embeddings, per_view_statistics
 from viewadapt.models import Embedder, ViewMappings
@@ -447,8 +447,9 @@ class SelfTraining(SimilarityTraining):
 
     def pseudo_labelled(self, epoch: int) -> tuple[ViewImages, dict[str, float]]:
         """C_train's labelled images with the epoch's pseudo-labelled ones, and what was labelled: the
-        fraction of unlabelled images taken, and (a diagnostic for the log, read by no loss) the fraction
-        of those given their own identity, where their identity is known."""
+        fraction of unlabelled images taken, and (diagnostics for the log, read by no loss) the fraction
+        of those given their own identity, where their identity is known, and of the synthetic set's
+        strangers given one at all."""
         ctx, st, d = self.ctx, self.settings, self.ctx.plan
         labelled, unlabelled = ctx.train_set.records, ctx.unlabeled_set.records
         size = d.eval_batch_size
@@ -469,6 +470,9 @@ class SelfTraining(SimilarityTraining):
         known = [(r, pid) for r, pid in taken if r.pid != UNKNOWN_PID]  # a folder's crops have no identity to check
         if known:
             stats["pseudo_precision"] = sum(r.pid == pid for r, pid in known) / len(known)
+        strangers = sum(r.pid == STRANGER_PID for r in unlabelled)
+        if strangers:  # each one taken is given an identity it is not
+            stats["strangers_labelled"] = sum(r.pid == STRANGER_PID for r, _ in taken) / strangers
         return ViewImages(records, ctx.train_set.transform, cache), stats
 
     def train_epoch(self, batches: Batches, desc: str) -> dict:
