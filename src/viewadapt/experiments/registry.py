@@ -131,6 +131,13 @@ CAMERA_REGIMES = (
             pairs=("0->2", "1->2")),
 )
 UNLABELLED = ("few_labels", "new_camera", "new_camera_3")
+# The new camera of CAMERA_REGIMES as a real one is: beside the 200 people labelled in the other camera
+# it sees as many whom nobody labelled, and its unlabelled crops hold both. The reciprocal check of
+# self-training should leave the strangers out; a stranger it takes is trained as someone else.
+STRANGERS = Setting("new_camera_strangers", ("data.labeled_pairs=0", "data.synthetic.strangers=200"),
+                    "A new camera without labels that also sees 200 people labelled nowhere: its 800 unlabelled "
+                    "crops, half of them of strangers", CAMERA_REGIMES[2].synthetic)
+WITHOUT_STRANGERS = ("data.synthetic.strangers=0",)
 STAGES_AB = ("train.adaptation.enabled=false",)
 SELF_TRAINING = ("train.self_training.enabled=true", "train.self_training.epochs=5")
 GAMMAS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
@@ -307,5 +314,16 @@ for _experiment in (
                        ("model.shared=true", *STAGES_AB, "data.labeled_pairs=-1", "train.similarity.epochs=2"),
                        key="all_labels", only=UNLABELLED),
                ), settings=CAMERA_REGIMES, baseline="siamese"),
+    Experiment("strangers", "Self-training on a new camera whose unlabelled crops include people labelled nowhere", (
+        # No unlabelled image reaches stages a+b of a shared network: its runs are the new_camera regime's.
+        Row("Siamese ({probe} shared, stages a+b; no unlabelled image reaches them: the new camera's runs)",
+            ("model.shared=true", *STAGES_AB, *WITHOUT_STRANGERS), key="siamese"),
+        Row("stats, test-time camera statistics (CBN calibrated)",
+            ("model.asymmetry=stats", *STAGES_AB, "eval.camera_statistics=true"), key="stats_camstats"),
+        Row("stats + self-training, the new camera without strangers (the cameras table's row)",
+            ("model.asymmetry=stats", *STAGES_AB, *SELF_TRAINING, *WITHOUT_STRANGERS), key="stats_self_no_strangers"),
+        Row("stats + self-training on the crops with the strangers'",
+            ("model.asymmetry=stats", *STAGES_AB, *SELF_TRAINING), key="stats_self"),
+    ), synthetic_only=True, settings=(STRANGERS,), baseline="siamese"),
 ):
     EXPERIMENTS.register(_experiment.name)(_experiment)
