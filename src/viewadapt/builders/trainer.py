@@ -122,10 +122,13 @@ def create_trainer(cfg: Config, verbose: bool = True, d: Dist | None = None,
     logger = setup_logging(run_dir, verbose) if d.is_main else _quiet_logger()
     logger.info(f"run folder {run_dir}" + (f", {d.world} processes" if d.active else ""))
     if split.unlabeled:
-        strangers = sum(r.pid == STRANGER_PID for r in split.unlabeled)
-        logger.info(f"{len(split.unlabeled)} unlabelled images of view {split.unlabeled[0].view}"
-                    + (f" from {cfg.data.unlabeled_root}" if cfg.data.unlabeled_root else "")
-                    + (f", {strangers} of them the synthetic set's strangers" if strangers else ""))
+        view, strangers = split.unlabeled[0].view, sum(r.pid == STRANGER_PID for r in split.unlabeled)
+        if strangers < len(split.unlabeled):
+            logger.info(f"{len(split.unlabeled) - strangers} unlabelled images of view {view} from "
+                        f"{cfg.data.unlabeled_root}")
+        if strangers:
+            logger.info(f"{strangers} crops of the synthetic set's strangers (people labelled nowhere) join view "
+                        f"{view}'s unlabelled images")
     try:
         return _locked(lock, lambda: build_trainer(cfg, run_dir, split, logger, d, device))
     except BaseException:
