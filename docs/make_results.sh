@@ -21,7 +21,8 @@ table6 3 all all
 fig6 3 all all
 table2 3 all all
 fig7 3 all all
-cameras 3 all all"
+cameras 3 all all
+strangers 3 all all"
 RUNS=${RUNS-$ALL}
 out=viewadapt-experiments/pretrained
 sections=docs/results/sections
@@ -63,8 +64,9 @@ page=docs/results.md.tmp
   echo "with the zero-shot floor (the pretrained features, no training) and carries a plain baseline, the shared"
   echo "network trained on identities and pairs (\`siamese\`), with each row's paired per-seed rank-1 difference"
   echo "from it; a row recorded for fewer seeds than its table says so. The paper's experiments (Tables II,"
-  echo "VI, VII, Figs. 6-7) train its method as printed under every row (\`-c paper\`'s keys); the last section"
-  echo "asks which configuration suits which cameras. What the tables answer: [findings.md](findings.md)."
+  echo "VI, VII, Figs. 6-7) train its method as printed under every row (\`-c paper\`'s keys); the last two"
+  echo "sections ask which configuration suits which cameras, and whether self-training on a new camera copes"
+  echo "with crops of people labelled nowhere. What the tables answer: [findings.md](findings.md)."
   echo
   echo "Not published here: the research grids of 2026-11-25 to 2026-12-02 (training recipes, the recipe"
   echo "ablation, how much of the network each view owns). Their runs were trained before runs left records,"
