@@ -11,6 +11,7 @@ from conftest import tiny_overrides
 from viewadapt.cli.main import main
 from viewadapt.experiments import EXPERIMENTS
 from viewadapt.experiments.runner import run_experiment
+from viewadapt.runs.folder import cpu_model
 
 
 def test_registry_overrides_are_valid_configs():
@@ -198,6 +199,8 @@ def test_methods_are_chosen_by_their_listed_numbers(fast, tmp_path, capsys):
     assert rows[1:] == ["| No adaptation (stage c, Eq. 5 only) (`no_adaptation`)",
                         "| Ours* (Eq. 3 view confusion) (`ours`)"]
     assert len(list((tmp_path / "exp" / "runs").iterdir())) == 2
+    # the record keeps the processor: one config and code trains to other numbers on another kind of host
+    assert f"({cpu_model()}), torch" in path.read_text()
     assert main(["experiment", "table7", "--methods", "0", "dann", "--out", str(tmp_path / "none")]) == 2
     assert "has methods keys ours, no_adaptation, dan, adda, siamese or 1 to 5 (viewadapt experiment list), not 0, dann" \
         in capsys.readouterr().err

@@ -77,6 +77,8 @@ def test_train_checkpoint_resume_evaluate(tiny_config, capsys):
     for name in ("config.yaml", "environment.json", "metrics.json", "split.json", "train.log",
                  "model.safetensors", "checkpoints/last.pt"):
         assert (run / name).is_file(), name
+    env = json.loads((run / "environment.json").read_text())  # what another host or uncommitted code would change
+    assert torch.backends.cpu.get_cpu_capability() in env["cpu"] and isinstance(env["git_dirty"], bool)
     assert metrics["finished"] and set(metrics["stages"]) == {"init", "similarity", "adaptation"}
     assert len(metrics["history"]) == 6 and "dd_acc" in metrics["history"][-1]
     assert 0 <= metrics["test"]["rank1"] <= 1 and len(metrics["test"]["cmc"]) == 50

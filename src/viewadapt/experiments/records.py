@@ -20,7 +20,7 @@ from viewadapt.runs.folder import ENVIRONMENT_FILE, ZERO_SHOT
 
 RECORD_FORMAT = 1
 # What a record keeps of a run's environment.json.
-_ENVIRONMENT = ("viewadapt", "git_commit", "python", "torch", "platform", "cpu_threads", "cuda")
+_ENVIRONMENT = ("viewadapt", "git_commit", "git_dirty", "python", "torch", "platform", "cpu", "cpu_threads", "cuda")
 
 
 def settings_tree(cfg: Config) -> dict:

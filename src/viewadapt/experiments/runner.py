@@ -243,7 +243,8 @@ def _machine(used: list[dict]) -> str:
     if not used:
         return ""
     e = used[0]["environment"]
-    return (f"Runs trained with viewadapt {e.get('viewadapt')} on {e.get('platform')}, torch {e.get('torch')}, "
+    cpu = f" ({e['cpu']})" if e.get("cpu") else ""  # records from before it was kept lack it
+    return (f"Runs trained with viewadapt {e.get('viewadapt')} on {e.get('platform')}{cpu}, torch {e.get('torch')}, "
             f"threads {e.get('cpu_threads')}{', GPU ' + e['cuda'] if e.get('cuda') else ''}.")
 
 

@@ -97,23 +97,46 @@ def run_finished(run_dir: Path) -> bool:
         return False
 
 
-def environment() -> dict:
+def cpu_model() -> str:
+    """The processor and the vector instructions torch's kernels use on it, which a VM's platform string
+    (its kernel) does not say: one host repeats a run to the digit, another trained the same config and
+    code to numbers up to 2.9 points of rank-1 apart at one seed (docs/findings.md)."""
+    name = platform.processor()
+    with suppress(OSError):  # Linux names the processor there; a VM's generic name needs its model number
+        first = Path("/proc/cpuinfo").read_text().split("\n\n", 1)[0]
+        info = dict((k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in first.splitlines()))
+        if "model name" in info:
+            name = f"{info['model name']}, family {info.get('cpu family', '?')} model {info.get('model', '?')}"
+    return f"{name or 'unknown processor'} ({torch.backends.cpu.get_cpu_capability()})"
+
+
+def _git(*args: str) -> str:
+    """What git says of the checkout this package runs from; nothing where it is installed, not checked out."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                                cwd=Path(__file__).parent).stdout.strip()
+        return subprocess.run(["git", *args], capture_output=True, text=True, timeout=5,
+                              cwd=Path(__file__).parent).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        commit = ""
+        return ""
+
+
+def environment() -> dict:
+    commit = _git("rev-parse", "HEAD")
+    # a run trained from uncommitted changes to the package is not its commit's code: records said so nowhere
+    package = str(Path(__file__).parents[1])
+    dirty = bool(commit) and bool(_git("status", "--porcelain", "--untracked-files=no", "--", package))
     import torchvision
 
     return {
         "viewadapt": __version__,
         "git_commit": commit,
+        "git_dirty": dirty,
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "numpy": np.__version__,
         "platform": platform.platform(),
         "cpu_threads": torch.get_num_threads(),
+        "cpu": cpu_model(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "argv": sys.argv,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
