@@ -52,7 +52,7 @@ def test_strangers_are_no_camera_leave_every_other_image_as_it_was_and_go_with_t
     assert sorted(p.relative_to(root).as_posix() for p in (root / "strangers").iterdir()) == [
         f"strangers/{s:04d}_cam_c_{k:02d}.jpg" for s in range(2) for k in range(2)]
     assert [str(p) for p in sorted((root / "strangers").iterdir())] == stranger_paths(root, replace(spec, strangers=2))
-    for fa in sorted((plain).rglob("*.jpg")):
+    for fa in sorted(plain.rglob("*.jpg")):
         assert np.array_equal(np.asarray(Image.open(fa)), np.asarray(Image.open(root / fa.relative_to(plain))))
     assert load_dataset(DataConfig(dataset="synthetic", root=str(root), height=64, width=32,
                                    synthetic=replace(spec, strangers=2))).camera_names == ["cam_a", "cam_b", "cam_c"]

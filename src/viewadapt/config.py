@@ -159,9 +159,9 @@ class SelfTrainingConfig(StageConfig):
     images whose labels ``data.labeled_pairs`` hides, ``data.unlabeled_root``'s and the synthetic set's
     ``data.synthetic.strangers``) by cross-camera mutual nearest neighbours (an image takes the labelled
     identity it is nearest, and is among that identity's k nearest unlabelled images), then trains the
-    matcher's loss (Eq. 5) on SP batches of the labelled and pseudo-labelled images together. Where every image is labelled
-    (``data.labeled_pairs=-1``, no ``data.unlabeled_root``) there is nothing to pseudo-label and the stage
-    is skipped, so one config serves every camera network."""
+    matcher's loss (Eq. 5) on SP batches of the labelled and pseudo-labelled images together. Where every
+    image is labelled (``data.labeled_pairs=-1``, no ``data.unlabeled_root``, no strangers) there is nothing
+    to pseudo-label and the stage is skipped, so one config serves every camera network."""
 
     enabled: bool = True
     lr: float = 3e-4

@@ -134,7 +134,7 @@ UNLABELLED = ("few_labels", "new_camera", "new_camera_3")
 # The new camera of CAMERA_REGIMES as a real one is: beside the 200 people labelled in the other camera
 # it sees as many whom nobody labelled, and its unlabelled crops hold both. The reciprocal check of
 # self-training should leave the strangers out; a stranger it takes is trained as someone else.
-STRANGERS = (
+STRANGER_SETTINGS = (
     Setting("new_camera_strangers", ("data.labeled_pairs=0", "data.synthetic.strangers=200"),
             "A new camera without labels that also sees 200 people labelled nowhere: its 800 unlabelled "
             "crops, half of them of strangers", CAMERA_REGIMES[2].synthetic),
@@ -327,11 +327,11 @@ for _experiment in (
         # Its training sees no unlabelled crop, so one number of strangers measures it.
         Row("stats, test-time camera statistics (CBN calibrated)",
             ("model.asymmetry=stats", *STAGES_AB, "eval.camera_statistics=true"), key="stats_camstats",
-            only=(STRANGERS[0].name,)),
+            only=(STRANGER_SETTINGS[0].name,)),
         Row("stats + self-training, the new camera without strangers (the cameras table's row)",
             ("model.asymmetry=stats", *STAGES_AB, *SELF_TRAINING, *WITHOUT_STRANGERS), key="stats_self_no_strangers"),
         Row("stats + self-training on the crops with the strangers'",
             ("model.asymmetry=stats", *STAGES_AB, *SELF_TRAINING), key="stats_self"),
-    ), synthetic_only=True, settings=STRANGERS, baseline="siamese"),
+    ), synthetic_only=True, settings=STRANGER_SETTINGS, baseline="siamese"),
 ):
     EXPERIMENTS.register(_experiment.name)(_experiment)
