@@ -36,6 +36,7 @@ OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("step", "cosine")
 AMP_MODES = ("none", "bf16", "fp16")
 SAMPLERS = ("random", "pk")
+SP_EPOCHS = ("identities", "images")
 KEEPS = ("best", "last")
 CLASSIFIERS = ("separate", "shared")
 
@@ -61,6 +62,9 @@ class DataConfig:
     num_valid: int = 30  # C_valid's identities (protocol custom): validation picks epochs and stops stages
     num_test: int = -1  # C_test's identities (protocol custom); -1: every identity left
     split_seed: int = 0  # the draw of the identity split (and of the identities data.labeled_pairs keeps)
+    # Train on this many of C_train's identities (a seeded draw; -1: all of them), C_valid and C_test as the
+    # protocol drew them: a budget that cannot afford a large set's every training image
+    train_subset: int = -1
     # A gallery camera with few labels: only this many C_train identities keep their labels in the
     # gallery view (with camera groups: the last view); the others are labelled in the other views only,
     # and their gallery-view images are seen, unlabelled, by stage (c)'s view term and self-training
@@ -190,6 +194,10 @@ class TrainConfig:
     # stage (a)'s identity classifiers: one per network (separate, the paper's), or one that all the
     # networks share (shared: Ms and Mt learn one space of class prototypes, an aligned start for (b))
     init_classifier: str = "separate"
+    # What an epoch of the SP-batch stages ((b), (c), self-training) is: identities (each training identity
+    # leads one batch of P x S images, the paper's) or images (as many batches as show each training image
+    # about once): the same number of steps whether a camera has every label or a few
+    sp_epoch: str = "identities"
     seed: int = 0  # the run's random seed: weights, batches, augmentation (a resumed run continues its draws)
     device: str = "auto"  # auto (a GPU when there is one), cpu, cuda or cuda:N
     amp: str = "none"  # mixed precision on CUDA: bf16 or fp16 (loss-scaled); bf16 also runs on CPUs
@@ -449,6 +457,8 @@ def validate(cfg: Config) -> None:
     _check(d.num_train >= 2 and d.num_valid >= 2, "data.num_train and data.num_valid must be >= 2")
     _check(d.num_test == -1 or d.num_test >= 2, "data.num_test must be >= 2, or -1 for every identity left")
     _check(d.num_workers >= 0, "data.num_workers must be >= 0")
+    _check(d.train_subset == -1 or d.train_subset >= 2,
+           "data.train_subset must be >= 2 (identities of C_train to train on) or -1 (all of them)")
     _check(d.labeled_pairs in (-1, 0) or d.labeled_pairs >= cfg.train.batch_p,
            f"data.labeled_pairs={d.labeled_pairs} is below train.batch_p={cfg.train.batch_p}, the identities an SP "
            "batch pairs across the cameras: raise it, lower train.batch_p, or set it to 0 (a gallery camera "
@@ -532,6 +542,7 @@ def validate(cfg: Config) -> None:
     _check(t.batch_p >= 2 and t.batch_s >= 2, "train.batch_p and train.batch_s must be >= 2")
     _check(t.init_batch_size >= 2, "train.init_batch_size must be >= 2")
     _check(t.init_sampler in SAMPLERS, f"train.init_sampler '{t.init_sampler}' is not one of: {', '.join(SAMPLERS)}")
+    _check(t.sp_epoch in SP_EPOCHS, f"train.sp_epoch '{t.sp_epoch}' is not one of: {', '.join(SP_EPOCHS)}")
     _check(t.init_classifier in CLASSIFIERS,
            f"train.init_classifier '{t.init_classifier}' is not one of: {', '.join(CLASSIFIERS)}")
     _check(t.device in ("auto", "cpu") or t.device.startswith("cuda"), "train.device must be auto, cpu or cuda[:N]")

@@ -11,7 +11,7 @@ from viewadapt.config import DataConfig
 from viewadapt.data import DATASETS, DatasetDescription, Split, camera_views, generate, make_split
 from viewadapt.data.images import decode_images, image_paths
 from viewadapt.data.records import STRANGER_PID, UNKNOWN_PID, ViewRecord
-from viewadapt.data.splits import SplitRequest
+from viewadapt.data.splits import SplitRequest, identity_subset
 from viewadapt.data.synthetic import stranger_paths
 from viewadapt.errors import DataError
 
@@ -43,6 +43,8 @@ def split_request(d: DataConfig) -> SplitRequest:
 def split_dataset(d: DataConfig, dataset: DatasetDescription, protocol: str | None = None) -> Split:
     """The configured split of a dataset read with :func:`load_dataset` (``protocol`` overrides d's)."""
     split = make_split(dataset, protocol or d.protocol, split_request(d))
+    if d.train_subset >= 0:
+        split = replace(split, train=identity_subset(split.train, d.train_subset, d.split_seed))
     return camera_views(split, dataset, d.camera_groups) if d.camera_groups else split
 
 

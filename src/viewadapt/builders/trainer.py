@@ -32,7 +32,7 @@ def stage_plan(cfg: Config) -> StagePlan:
     """What the stages read of ``cfg``, as values."""
     t, loss, d = cfg.train, cfg.loss, cfg.data
     return StagePlan({name: cfg.stage(name) for name in STAGES}, t.seed, t.batch_p, t.batch_s, t.init_batch_size,
-                     t.init_sampler, t.init_classifier == "shared", loss.label_smoothing, loss.triplet,
+                     t.init_sampler, t.sp_epoch, t.init_classifier == "shared", loss.label_smoothing, loss.triplet,
                      loss.triplet_margin, loss.lambda_sim, d.num_workers, d.height, d.width, cfg.eval.batch_size)
 
 

@@ -275,6 +275,17 @@ def camera_views(split: Split, dataset: DatasetDescription, groups: list[list[st
     return Split(**parts, seed=split.seed, protocol=split.protocol, trial=split.trial, dataset=split.dataset)
 
 
+def identity_subset(records: list[ViewRecord], count: int, seed: int) -> list[ViewRecord]:
+    """The images of ``count`` of the records' identities (a seeded draw): a training budget's share of a
+    large C_train."""
+    pids = sorted({r.pid for r in records})
+    if count > len(pids):
+        raise DataError(f"data.train_subset={count} but C_train has {len(pids)} identities: lower data.train_subset "
+                        "or set it to -1")
+    keep = {pids[i] for i in np.random.default_rng([seed, count, 7]).permutation(len(pids))[:count]}
+    return [r for r in records if r.pid in keep]
+
+
 def hide_gallery_labels(records: list[ViewRecord], labeled_pairs: int, seed: int,
                         view: int = 1) -> tuple[list[ViewRecord], list[ViewRecord]]:
     """A camera with few labels, made from a labelled C_train: ``labeled_pairs`` identities (a seeded

@@ -26,9 +26,10 @@ _ENVIRONMENT = ("viewadapt", "git_commit", "git_dirty", "python", "torch", "plat
 def settings_tree(cfg: Config) -> dict:
     """A run's resolved config less where it is written, what it shows while training (TensorBoard) and
     whether it keeps its images decoded in memory (the same items either way), and, for the synthetic
-    set, where its images are (its spec and size determine them). ``data.unlabeled_root`` and
-    ``data.synthetic.strangers`` count only where they are set, so the runs recorded before they existed
-    keep their keys."""
+    set and the named benchmarks, where the images are (the synthetic set's spec and size determine them, a
+    benchmark's name and variant). ``data.unlabeled_root``, ``data.synthetic.strangers``,
+    ``data.train_subset`` and ``train.sp_epoch`` count only where they are set, so the runs recorded
+    before they existed keep their keys."""
     tree = cfg.to_dict()
     for key in ("output_dir", "name"):
         tree.pop(key)
@@ -38,7 +39,11 @@ def settings_tree(cfg: Config) -> dict:
         tree["data"].pop("unlabeled_root")
     if not tree["data"]["synthetic"]["strangers"]:
         tree["data"]["synthetic"].pop("strangers")
-    if DATASETS[cfg.data.dataset].generated:
+    if tree["data"]["train_subset"] == -1:
+        tree["data"].pop("train_subset")
+    if tree["train"]["sp_epoch"] == "identities":
+        tree["train"].pop("sp_epoch")
+    if not DATASETS[cfg.data.dataset].own_root:
         tree["data"].pop("root")
     return tree
 

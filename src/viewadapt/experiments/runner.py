@@ -56,8 +56,8 @@ def _earlier_run(cfg: Config, run: Path) -> Path | None:
     return None
 
 
-def method_overrides(method: Row, probe: str, gallery: str) -> list[str]:
-    return [o.format(probe=probe, gallery=gallery) for o in method.overrides]
+def method_overrides(method: Row, probe: str, gallery: str, generated: bool = False) -> list[str]:
+    return [o.format(probe=probe, gallery=gallery) for o in method.overrides_for(generated)]
 
 
 def run_method(cfg: Config, run: Path, quiet: bool) -> dict:
@@ -160,7 +160,8 @@ def run_setting(exp: Experiment, setting: Setting, config: str | Path | None, ov
     results)}, {zero-shot label: its results over the seeds}, the runs' records). Records go to (and
     are read from) ``records``, by default ``out/records``; ``countdown`` counts the runs."""
     base = load_config(config, overrides)  # a regime alone may not be a valid config: its methods make it one
-    regime = list(setting.overrides_for(DATASETS[base.data.dataset].generated))
+    generated = DATASETS[base.data.dataset].generated
+    regime = list(setting.overrides_for(generated))
     probe, gallery = base.model.probe_backbone, base.model.gallery_backbone
     results: dict[str, tuple[Row, list[dict]]] = {}
     floors: dict[str, dict[int, dict]] = {}
@@ -168,7 +169,7 @@ def run_setting(exp: Experiment, setting: Setting, config: str | Path | None, ov
     countdown = countdown or Countdown(len(_rows_in(exp, setting)) * seeds)
     for method in _rows_in(exp, setting):
         label = method.label.format(probe=probe, gallery=gallery)
-        extra = regime + method_overrides(method, probe, gallery)
+        extra = regime + method_overrides(method, probe, gallery, generated)
         runs = []
         for seed in range(seeds):
             if not quiet:
@@ -211,14 +212,20 @@ def _chosen_methods(exp: Experiment, chosen: list[int | str] | None) -> Experime
     return replace(exp, methods=tuple(picked))
 
 
-def _chosen_settings(exp: Experiment, names: list[str] | None) -> tuple[Setting, ...]:
+def _chosen_settings(exp: Experiment, names: list[str] | None, generated: bool = True) -> tuple[Setting, ...]:
+    """The named settings, or every one that applies to the dataset (``generated``: the synthetic set)."""
     if not names:
-        return exp.settings
+        return tuple(s for s in exp.settings if s.applies(generated))
     known = {s.name: s for s in exp.settings}
     unknown = [n for n in names if n not in known]
     if unknown:
         choice = ", ".join(n for n in known if n) or "none: it has a single unnamed setting"
         raise ConfigError(f"experiment '{exp.name}' has no setting {', '.join(unknown)}; its settings: {choice}")
+    wrong = [n for n in names if not known[n].applies(generated)]
+    if wrong:
+        where = "the synthetic benchmark" if known[wrong[0]].data == "synthetic" else "real datasets"
+        raise ConfigError(f"experiment '{exp.name}': setting {wrong[0]} runs on {where} only; leave it out of "
+                          "--settings")
     return tuple(known[n] for n in names)
 
 
@@ -259,7 +266,6 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
     row's paired per-seed rank-1 difference from it. ``report_only`` builds the tables from the records
     alone, training nothing; the file then depends on the records only."""
     exp: Experiment = _chosen_methods(EXPERIMENTS[name], methods)
-    chosen = _chosen_settings(exp, settings)
     given = list(overrides or [])
     config = config or "paper"
     # every row starts from the paper's method (the defaults follow the measurements instead): the keys go
@@ -267,6 +273,7 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
     overrides = [*PAPER_METHOD, *given]
     base = load_config(config, overrides)
     generated = DATASETS[base.data.dataset].generated
+    chosen = _chosen_settings(exp, settings, generated)
     if exp.synthetic_only and not generated:
         raise ConfigError(f"experiment '{name}' varies the synthetic benchmark: run it with data.dataset=synthetic "
                           f"(e.g. -c experiments-small), not {base.data.dataset}")

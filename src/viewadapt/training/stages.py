@@ -40,6 +40,7 @@ class StagePlan:
     batch_s: int  # SP batches: images per identity, over the views
     init_batch_size: int  # stage (a)'s random batches
     init_sampler: str  # stage (a)'s batches: random or pk
+    sp_epoch: str  # an SP-batch stage's epoch: a batch per identity (identities) or about every image once (images)
     shared_classifier: bool  # stage (a): one identity classifier for every network
     label_smoothing: float
     triplet: float  # stage (a)'s batch-hard triplet weight
@@ -168,6 +169,15 @@ class Stage:
         pids, views = [r.pid for r in dataset.records], [r.view for r in dataset.records]
         return SPBatchSampler(pids, views, min(t.batch_p, len(dataset.pids)), t.batch_s, seed, num_batches)
 
+    def _training_sp_sampler(self, dataset: ViewImages, epoch: int) -> SPBatchSampler:
+        """The epoch's SP batches of a training stage: one led by each identity, or (``train.sp_epoch=images``)
+        as many as show each image about once."""
+        t = self.ctx.plan
+        count = max(1, round(len(dataset) / (t.batch_p * t.batch_s))) if t.sp_epoch == "images" else None
+        sampler = self._sp_sampler(dataset, t.seed + list(t.stages).index(self.name), count)
+        sampler.set_epoch(epoch)
+        return sampler
+
 
 class IdentityInit(Stage):
     """Stage (a): each distinct network (Ms and Mt, or the shared one) learns the training identities
@@ -259,9 +269,7 @@ class SimilarityTraining(Stage):
                                               self.settings)}
 
     def sampler(self, epoch: int) -> Sampler[list[int]]:
-        sampler = self._sp_sampler(self.ctx.train_set, self.ctx.plan.seed + list(self.ctx.plan.stages).index(self.name))
-        sampler.set_epoch(epoch)
-        return sampler
+        return self._training_sp_sampler(self.ctx.train_set, epoch)
 
     def _embed(self, images: torch.Tensor, labels: torch.Tensor, views: torch.Tensor) -> ViewBatch:
         device = self.ctx.device
@@ -441,9 +449,7 @@ class SelfTraining(SimilarityTraining):
 
     def sampler(self, epoch: int) -> Sampler[list[int]]:
         self.epoch_set, self.pseudo = self.pseudo_labelled(epoch)
-        sampler = self._sp_sampler(self.epoch_set, self.ctx.plan.seed + list(self.ctx.plan.stages).index(self.name))
-        sampler.set_epoch(epoch)
-        return sampler
+        return self._training_sp_sampler(self.epoch_set, epoch)
 
     def pseudo_labelled(self, epoch: int) -> tuple[ViewImages, dict[str, float]]:
         """C_train's labelled images with the epoch's pseudo-labelled ones, and what was labelled: the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from viewadapt.data.datasets import bounding_box, cuhk03, viper
+from viewadapt.data.datasets import bounding_box, cuhk03, cuhk03_pair1, viper
 from viewadapt.data.datasets.base import DatasetSource
 from viewadapt.data.datasets.csv_index import read_csv_index
 from viewadapt.data.datasets.folder import read_folder_dataset
@@ -32,6 +32,12 @@ for _source in (
         standard="new protocol: 767 training / 700 test people, query/gallery from "
                  "cuhk03_new_protocol_config_<variant>.mat",
         variants=cuhk03.VARIANTS, standard_fix="put cuhk03_new_protocol_config_<variant>.mat into <root>/cuhk03/",
+    ),
+    DatasetSource(
+        "cuhk03_pair1", "CUHK03 camera pair 1 (real crops, two cameras)",
+        "<root>/cuhk03_{labeled,detected}/{camA,camB}/<identity>/<image>.jpg",
+        "Li et al., CUHK03: camera pair 1 as github.com/manideep2510/CUHK03_dataset holds it, laid out by camera",
+        cuhk03_pair1.read, cuhk03_pair1.locate, paper_split=cuhk03_pair1.PAPER_SPLIT, variants=cuhk03_pair1.VARIANTS,
     ),
     DatasetSource(
         "market1501", "Market-1501",
