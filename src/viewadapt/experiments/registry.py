@@ -196,6 +196,7 @@ for _experiment in (
             key="dan"),
         Row("ADDA (inverted labels)", ("loss.adaptation=adda",),
             {"viper": 39.4, "cuhk03": 73.1, "market1501": 56.4}, key="adda"),
+        Row("Softmax ID ({probe}, stage a only, one network)", SOFTMAX_ONLY, key="softmax"),
         SIAMESE,
     ), baseline="siamese"),
     Experiment("fig6", "Few-shot learners: matching networks and model regression (Fig. 6)", (

@@ -284,7 +284,8 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
     records = Path(records) if records else Path(out) / "records"
     start = time.time()
     dataset = base.data.dataset
-    has_paper = any(dataset in m.paper for m in exp.methods)
+    published = DATASETS[dataset].published_as or dataset  # whose numbers in the paper compare with ours
+    has_paper = any(published in m.paper for m in exp.methods)
     lines = [f"# {exp.title}", "",
              f"Dataset {dataset}, seeds 0-{seeds - 1} (train.seed), mean ± std over seeds. "
              f"Config: {config} {' '.join(given)}".rstrip()]
@@ -328,7 +329,7 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
             if len(runs) < seeds:  # a table rebuilt from records before every seed was trained
                 shown += f" ({len(runs)} of {seeds} seeds)"
             row = _row(shown, runs,
-                       method.paper.get(dataset, "-") if has_paper else None, columns)
+                       method.paper.get(published, "-") if has_paper else None, columns)
             if baseline:
                 diff = "-" if label == baseline else _paired(runs, results[baseline][1])
                 row = row[:-1] + f"| {diff} |"

@@ -38,6 +38,7 @@ for _source in (
         "<root>/cuhk03_{labeled,detected}/{camA,camB}/<identity>/<image>.jpg",
         "Li et al., CUHK03: camera pair 1 as github.com/manideep2510/CUHK03_dataset holds it, laid out by camera",
         cuhk03_pair1.read, cuhk03_pair1.locate, paper_split=cuhk03_pair1.PAPER_SPLIT, variants=cuhk03_pair1.VARIANTS,
+        published_as="cuhk03",
     ),
     DatasetSource(
         "market1501", "Market-1501",

@@ -26,7 +26,9 @@ class DatasetSource:
       random halves of the people seen by both cameras (VIPeR's 10 trials of 316 / 316);
     - ``standard_fix``: what to do when the data lacks the files its standard protocol reads;
     - ``own_root``: the root is the dataset itself (a custom format), not a folder holding benchmarks;
-    - ``root_is_file``: the root is an index file whose paths are relative to its folder.
+    - ``root_is_file``: the root is an index file whose paths are relative to its folder;
+    - ``published_as``: the paper's dataset whose published numbers an experiment prints beside its rows
+      (part of a dataset the paper used: CUHK03's camera pair 1), where the name differs.
     """
 
     name: str
@@ -44,6 +46,7 @@ class DatasetSource:
     own_root: bool = False
     root_is_file: bool = False
     default_root: str = "data"
+    published_as: str = ""
 
     def split_base(self, root: str | Path) -> str:
         """The folder a run's split.json stores image paths relative to: the root, or an index's folder."""
