@@ -65,7 +65,7 @@ def test_info_verify_names_a_corrupt_image(tmp_path, capsys):
     assert main(["datasets", "info", "market1501", "--data-root", str(root), "--protocol", "standard",
                  "--num-valid", "2", "--verify"]) == 0
     out = capsys.readouterr().out
-    assert "verified 70 images: 1 unreadable" in out and f"cannot read image {bad}" in out
+    assert "verified 70 images: 1 unreadable" in out and f"  {bad} (" in out
 
 
 @pytest.mark.parametrize("args, message", [
@@ -107,12 +107,15 @@ def test_unreadable_files_stop_a_run_before_it_starts(tiny_synthetic, tmp_path, 
         "data.dataset=market1501", f"data.root={root}", "data.protocol=standard", "data.num_valid=2"]
     assert main(["train", "--quiet", *args]) == 2
     err = capsys.readouterr().err
-    assert f"1 of 66 images cannot be read, the first: cannot read image {bad}" in err
-    assert "datasets info market1501 --verify" in err and not (tmp_path / "runs").exists()
+    assert f"1 of 66 images cannot be read, the first: {bad} (" in err
+    # the command as it must be typed: --verify alone needs the data root it was not given
+    assert f"`viewadapt datasets info market1501 --data-root {root} --verify`" in err
+    assert not (tmp_path / "runs").exists()
 
 
 def test_an_image_that_breaks_mid_run_is_named_in_one_line(tiny_synthetic, tmp_path):
-    """A truncated JPEG passes the header check and fails when decoded, inside a loader worker."""
+    """A truncated JPEG passes the header check and fails when decoded: every image is decoded before the
+    first epoch, so it is named before the run starts, not inside a loader worker mid-run."""
     import shutil
     import subprocess
     import sys
@@ -126,4 +129,5 @@ def test_an_image_that_breaks_mid_run_is_named_in_one_line(tiny_synthetic, tmp_p
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and f"cannot read image {victim}" in lines[0], res.stderr
+    assert len(lines) == 1 and f"the first: {victim} (" in lines[0], res.stderr
+    assert "before training" in lines[0] and not (tmp_path / "runs").exists()  # found before it starts

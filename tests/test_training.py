@@ -233,9 +233,13 @@ def test_model_regression_needs_a_shared_network_and_no_stage_c(tiny_config):
         tiny_config("loss.metric=matching", "eval.rerank=ds")
 
 
-def test_resuming_or_loading_a_run_regenerates_the_synthetic_benchmark_it_was_trained_on(tiny_config, tmp_path):
+def test_resuming_or_evaluating_a_run_sees_the_synthetic_benchmark_it_was_trained_on(tiny_config, tmp_path):
     """A view-shift sweep regenerates one root with other settings: a run resumed or evaluated later
-    must see its own images again, not the last ones generated there."""
+    must see its own images again, not the last ones generated there. Resuming trains the run, so it draws
+    them again where its config says; loading and evaluating write nowhere the config points: evaluate
+    draws them apart, and scores what training scored."""
+    from viewadapt.builders import evaluate_run
+
     from dataclasses import replace
 
     from viewadapt.data.synthetic import generate, read_spec
@@ -250,10 +254,14 @@ def test_resuming_or_loading_a_run_regenerates_the_synthetic_benchmark_it_was_tr
     generate(root, replace(spec, view_shift=spec.view_shift + 1.0), height, width)
     resumed = resume_trainer(trainer.run_dir, verbose=False)
     assert read_spec(root) == own
-    resumed.fit()
+    metrics = resumed.fit()
+    resumed.close()
     generate(root, replace(spec, view_shift=spec.view_shift + 1.0), height, width)
+    shifted = read_spec(root)
     load_trained(trainer.run_dir)
-    assert read_spec(root) == own
+    result, _ = evaluate_run(trainer.run_dir)
+    assert read_spec(root) == shifted != own
+    assert result["rank1"] == metrics["test"]["rank1"] and result["mAP"] == metrics["test"]["mAP"]
 
 
 def test_dd_warm_up_trains_dd_alone_before_stage_c_and_resumes_exactly(tiny_config):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import importlib.util
+import math
 import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from viewadapt.models.backbones import BACKBONES, build_backbone
 from viewadapt.models.asymmetry import ASYMMETRIES, Asymmetry
 from viewadapt.models.mapping import NECKS
 from viewadapt.objectives import DD_INPUTS, DOMAIN_TERMS, MATCHERS
+from viewadapt.yamlio import load_yaml
 
 STAGES = ("init", "similarity", "adaptation", "self_training")
 # The two methods a user picks between, as the keys that make them (every other key: data, recipe, budget).
@@ -304,6 +306,8 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
     if kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"config {where}: expected a number, got {value!r}")
+        if not math.isfinite(value):  # .inf and .nan pass every range check and break training later
+            raise ConfigError(f"config {where}: expected a finite number, got {value!r}")
         return float(value)
     if kind is str:
         if not isinstance(value, str):
@@ -391,7 +395,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     if path is not None:
         path = resolve_config_path(path)
         try:
-            tree = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+            tree = load_yaml(path.read_text(encoding="utf-8-sig")) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
         except (UnicodeDecodeError, OSError) as exc:
@@ -404,7 +408,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"config override '{item}' must look like key.path=value (e.g. train.seed=1)")
         key, raw = item.split("=", 1)
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            value = load_yaml(raw) if raw.strip() else ""
         except yaml.YAMLError as exc:
             raise ConfigError(f"config override '{item}': the value is not valid YAML ({str(exc).splitlines()[0]}); "
                               "quote it or fix its brackets, e.g. key=[1,2] or key='text'") from None

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import tempfile
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
 from viewadapt.config import DataConfig
 from viewadapt.data import DATASETS, DatasetDescription, Split, camera_views, generate, make_split
-from viewadapt.data.images import decode_images, image_paths
+from viewadapt.data.images import decode_images, ensure_readable, image_paths
 from viewadapt.data.records import STRANGER_PID, UNKNOWN_PID, ViewRecord
 from viewadapt.data.splits import SplitRequest, identity_subset
-from viewadapt.data.synthetic import stranger_paths
+from viewadapt.data.synthetic import read_spec, stranger_paths
 from viewadapt.errors import DataError
 
 
@@ -25,6 +28,27 @@ def ensure_generated(d: DataConfig) -> None:
     """
     if DATASETS[d.dataset].generated:
         generate(d.root, d.synthetic, d.height, d.width)
+
+
+@contextmanager
+def readable_data(d: DataConfig) -> Iterator[str]:
+    """The folder a finished run's split is read from, for a command that reads a run's images but must
+    not write where a config points (a run folder may come from someone else): the data root; for the
+    synthetic set, when its root does not hold the set the run's spec draws, the same set drawn into a
+    temporary folder that lasts as long as the block."""
+    if not DATASETS[d.dataset].generated:
+        yield split_base(d)
+        return
+    try:
+        there = read_spec(d.root) == (d.synthetic, (d.height, d.width))
+    except DataError:  # damaged: not ours to repair from here
+        there = False
+    if there:
+        yield split_base(d)
+        return
+    with tempfile.TemporaryDirectory(prefix="viewadapt-synthetic-") as tmp:
+        generate(tmp, d.synthetic, d.height, d.width)
+        yield tmp
 
 
 def load_dataset(d: DataConfig) -> DatasetDescription:
@@ -67,6 +91,28 @@ def prepare_split(d: DataConfig) -> tuple[DatasetDescription, Split]:
     list, so a resumed run trains on the images it started with)."""
     dataset = load_dataset(d)
     return dataset, replace(split_dataset(d, dataset), unlabeled=unlabeled_records(d))
+
+
+def verify_command(d: DataConfig) -> str:
+    """The `datasets info` command that lists every unreadable image of ``d``'s dataset, as typed."""
+    variant = f" --variant {d.variant}" if d.variant else ""
+    return f"viewadapt datasets info {d.dataset} --data-root {d.root}{variant} --verify"
+
+
+def check_split_images(d: DataConfig, split: Split, run_dir: Path | None = None) -> None:
+    """Every image a run will read opens, before the first epoch: the test split's (and, where no cache
+    decodes them first, every other's) decoded whole, the others' headers read. ``run_dir``: a resumed
+    run, whose split.json fixes its images, so a bad one is restored, not deleted."""
+    everything = [r.path for n in ("train", "valid", "test", "unlabeled") for r in split.subset(n)]
+    decode = [r.path for r in split.test] if d.cache_images else everything
+    if run_dir is None:
+        fix = f"fix or remove them before training (`{verify_command(d)}` lists every one)"
+        moved = "point data.root at its new place"
+    else:
+        fix = (f"restore them: {run_dir / 'split.json'} lists the run's images, so a deleted one stays missing "
+               "(or train a new run without it)")
+        moved = f"point data.root in {run_dir / 'config.yaml'} at its new place and resume again"
+    ensure_readable(everything, fix, decode, str(d.root), moved)
 
 
 def split_base(d: DataConfig) -> str:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from viewadapt.builders.trained import load_trained
+from viewadapt.builders.data import readable_data
+from viewadapt.builders.trained import load_trained, read_split
 from viewadapt.config import validate
 from viewadapt.evaluation.options import EvalOptions
 from viewadapt.evaluation.scoring import score_records
@@ -34,10 +35,12 @@ def evaluate_run(run_dir: str | Path, subset: str = "test", options: dict | None
     validate(cfg)  # the options meet the config's own rules (faiss search, Ds re-ranking of a run without Ds)
     device = resolve_device(cfg.train.device)
     method, e = run.method.to(device), cfg.eval
-    result = score_records(method.embedder(), run.split.subset(subset), e, cfg.data.height, cfg.data.width,
-                           seed=cfg.train.seed, device=device, num_workers=cfg.data.num_workers,
-                           pair_scorer=method.matcher.pair_scorer(), rank_lists=e.rank_lists,
-                           view_leakage=e.view_leakage)
+    with readable_data(cfg.data) as base:
+        split = read_split(run.folder, base)
+        result = score_records(method.embedder(), split.subset(subset), e, cfg.data.height, cfg.data.width,
+                               seed=cfg.train.seed, device=device, num_workers=cfg.data.num_workers,
+                               pair_scorer=method.matcher.pair_scorer(), rank_lists=e.rank_lists,
+                               view_leakage=e.view_leakage)
     result["split"] = run.split.label
     name = evaluation_name(subset, options, e)
     out = make_folder(Path(run_dir) / EVAL_FOLDER)

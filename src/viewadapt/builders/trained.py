@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from viewadapt.builders.data import ensure_generated, split_base
+from viewadapt.builders.data import split_base
 from viewadapt.builders.method import build_method
 from viewadapt.config import Config, config_from_dict, load_config
 from viewadapt.data import Split
@@ -15,6 +15,7 @@ from viewadapt.errors import CheckpointError, ConfigError
 from viewadapt.objectives import Method
 from viewadapt.runs.folder import CONFIG_FILE, SPLIT_FILE, WEIGHTS_FILE
 from viewadapt.runs.weights import load_weights, weights_metadata
+from viewadapt.yamlio import load_yaml
 
 
 @dataclass
@@ -26,7 +27,9 @@ class TrainedRun:
 
 
 def load_trained(run_dir: str | Path) -> TrainedRun:
-    """A finished run's config, split and models (weights from ``model.safetensors``)."""
+    """A finished run's config, split and models (weights from ``model.safetensors``). It reads no image
+    and writes nothing: the split's paths are under the run's data root, which commands that read them
+    open with :func:`~viewadapt.builders.data.readable_data`."""
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_FILE).is_file():
         raise CheckpointError(f"{run_dir} is not a run folder (no {CONFIG_FILE}): give the folder "
@@ -37,11 +40,19 @@ def load_trained(run_dir: str | Path) -> TrainedRun:
                               f"run `viewadapt train --resume {run_dir}`")
     _check_model_unchanged(cfg, run_dir / WEIGHTS_FILE)
     cfg.model.pretrained = False  # the weights file replaces any initial weights
-    ensure_generated(cfg.data)
     method = build_method(cfg)
     load_weights(run_dir / WEIGHTS_FILE, method.stored())
-    split = Split.from_json(run_dir / SPLIT_FILE, split_base(cfg.data))
+    split = read_split(run_dir, split_base(cfg.data))
     return TrainedRun(run_dir, cfg, split, method)
+
+
+def read_split(run_dir: Path, base: str) -> Split:
+    """A run's ``split.json``, its image paths under ``base``; a damaged file is one line."""
+    try:
+        return Split.from_json(Path(run_dir) / SPLIT_FILE, base)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{Path(run_dir) / SPLIT_FILE} cannot be read ({type(exc).__name__}): restore it; "
+                              "the run's images are known by it alone") from None
 
 
 def run_image_size(run_dir: str | Path) -> tuple[int, int]:
@@ -52,28 +63,38 @@ def run_image_size(run_dir: str | Path) -> tuple[int, int]:
 
 # What a weights file replaces anyway: which initial weights the model was built from.
 _INITIAL = ("pretrained", "allow_download")
+# What decides which people a run trained on: weights of another split have seen this run's test people.
+_SPLIT = ("dataset", "variant", "protocol", "trial", "split_seed", "num_train", "num_valid", "num_test",
+          "train_subset", "camera_groups")
 
 
 def _check_model_unchanged(cfg: Config, weights: Path) -> None:
     """Levels of ``model.asymmetry`` can hold the very same tensor names (a layer the views share is
     stored under each view), so the names alone would not stop one level's weights loading as another's:
-    the model section the weights were written with must be the config's."""
+    the model section the weights were written with must be the config's, and so must the split (weights
+    of another split have seen this run's test people)."""
     written = weights_metadata(weights).get("config")
     if written is None:
         return
     try:
-        tree = yaml.safe_load(written)
+        tree = load_yaml(written)
         if not isinstance(tree, dict):
             raise ConfigError("not a mapping of settings")
         model = config_from_dict(tree).model
     except (yaml.YAMLError, ConfigError) as exc:
         raise CheckpointError(f"{weights}: the config stored in its metadata cannot be read ({str(exc).splitlines()[0]}): "
                               "the file was altered or not written by viewadapt; restore it or retrain") from None
-    before = {k: v for k, v in asdict(model).items() if k not in _INITIAL}
-    now = {k: v for k, v in asdict(cfg.model).items() if k not in _INITIAL}
+    before = {f"model.{k}": v for k, v in asdict(model).items() if k not in _INITIAL}
+    now = {f"model.{k}": v for k, v in asdict(cfg.model).items() if k not in _INITIAL}
+    written_data = config_from_dict(tree).data
+    before.update({f"data.{k}": getattr(written_data, k) for k in _SPLIT})
+    now.update({f"data.{k}": getattr(cfg.data, k) for k in _SPLIT})
     changed = sorted(k for k in now if before.get(k) != now[k])
     if changed:
-        raise CheckpointError(f"{weights} was written with " + ", ".join(f"model.{k}={before.get(k)}" for k in changed)
+        split = any(k.startswith("data.") for k in changed)
+        raise CheckpointError(f"{weights} was written with " + ", ".join(f"{k}={before.get(k)}" for k in changed)
                               + f" and {weights.parent / CONFIG_FILE} now says "
-                              + ", ".join(f"model.{k}={now[k]}" for k in changed)
-                              + ": restore the run's config.yaml")
+                              + ", ".join(f"{k}={now[k]}" for k in changed)
+                              + (": the weights trained on another split (they may have seen this run's test "
+                                 "people); score them in the run folder they were trained in, or restore this "
+                                 "run's weights" if split else ": restore the run's config.yaml"))

@@ -9,12 +9,13 @@ from typing import Callable
 
 import torch
 
-from viewadapt.builders.data import decoded_images, ensure_generated, prepare_split, split_base
+from viewadapt.builders.data import check_split_images, decoded_images, ensure_generated, prepare_split, split_base
+from viewadapt.builders.trained import read_split
 from viewadapt.builders.method import build_method
 from viewadapt.config import STAGES, Config, config_from_dict, load_config
 from viewadapt.data import Split, hide_gallery_labels
 from viewadapt.data.augment import eval_transform, train_transform
-from viewadapt.data.images import ViewImages, ensure_readable
+from viewadapt.data.images import ViewImages
 from viewadapt.data.records import STRANGER_PID
 from viewadapt.errors import CheckpointError
 from viewadapt.runs.checkpoint import load_checkpoint
@@ -112,8 +113,7 @@ def create_trainer(cfg: Config, verbose: bool = True, d: Dist | None = None,
     run_dir, lock = None, None
     if d.is_main:
         _, split = prepare_split(cfg.data)
-        ensure_readable([r.path for n in ("train", "valid", "test", "unlabeled") for r in split.subset(n)],
-                        cfg.data.dataset)
+        check_split_images(cfg.data, split)
         run_dir = new_run_folder(cfg.output_dir, cfg.name, run_config_text(cfg), split, split_base(cfg.data), d.world)
         lock = RunLock.acquire(run_dir)
     run_dir = Path(d.broadcast(str(run_dir)))
@@ -153,19 +153,27 @@ def resume_trainer(run_dir: str | Path, verbose: bool = True, d: Dist | None = N
     return _locked(lock, lambda: _resumed(run_dir, verbose, d, device))
 
 
+def _placed(tree: dict) -> dict:
+    """A config tree less where its data are (``data.root``)."""
+    return {**tree, "data": {k: v for k, v in tree["data"].items() if k != "root"}}
+
+
 def _resumed(run_dir: Path, verbose: bool, d: Dist, device: torch.device | None) -> Trainer:
     has_checkpoint = (run_dir / CHECKPOINT_FILE).is_file()
     state = load_checkpoint(run_dir / CHECKPOINT_FILE) if has_checkpoint else None
     cfg = load_config(run_dir / CONFIG_FILE)
     if state is not None:
         saved = state.get("config")
-        if not isinstance(saved, dict) or config_from_dict(saved).to_dict() != cfg.to_dict():
+        # where the data is may change between the two (a moved dataset); what the run trains may not
+        if not isinstance(saved, dict) or _placed(config_from_dict(saved).to_dict()) != _placed(cfg.to_dict()):
             raise CheckpointError(f"{run_dir / CHECKPOINT_FILE} was written for another config than "
                                   f"{run_dir / CONFIG_FILE}: restore that file or start a new run")
     if d.is_main:
         ensure_generated(cfg.data)
     d.broadcast(None)  # the other ranks read the images only once rank 0 has them in place
-    split = Split.from_json(run_dir / SPLIT_FILE, split_base(cfg.data))
+    split = read_split(run_dir, split_base(cfg.data))
+    if d.is_main:
+        check_split_images(cfg.data, split, run_dir)
     logger = setup_logging(run_dir, verbose) if d.is_main else _quiet_logger()
     trainer = build_trainer(cfg, run_dir, split, logger, d, device)
     if state is None:

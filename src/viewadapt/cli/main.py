@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, NoReturn
 from viewadapt import __version__
 from viewadapt.errors import ViewAdaptError, user_message
 from viewadapt.cli.signals import Stop, stop_on_signals
-from viewadapt.files import write_text
+from viewadapt.files import check_outputs, write_text
 
 if TYPE_CHECKING:
     from viewadapt.training import Trainer
@@ -70,7 +70,10 @@ def _fit(trainer: Trainer, stop: Stop) -> dict | None:
         pass
     except ViewAdaptError as exc:
         if stop.signal is None:
-            message = f"{user_message(exc)}; then continue with: {resume}"
+            from viewadapt.training.step import Diverged
+
+            # resuming a diverged run would diverge again at the same rate: its message says what to do
+            message = user_message(exc) if isinstance(exc, Diverged) else f"{user_message(exc)}; then continue with: {resume}"
             trainer.log.error(f"error: {message}", extra=file_only)
             raise ViewAdaptError(message) from None
     except Exception as exc:
@@ -120,6 +123,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from viewadapt.inference import ReIDModel
 
     out = _output(args.out, "--out")
+    check_outputs({"--out": out}, reads=[args.images], runs=[args.run])
     model = ReIDModel.from_run(args.run, args.device)
     features = model.extract(args.images, _view(args.view), args.batch_size, camera=args.camera)
     features.save(out)
@@ -167,8 +171,14 @@ def _view(text: str) -> int | str:
 def _cmd_match(args: argparse.Namespace) -> int:
     from viewadapt.inference import ReIDModel
     from viewadapt.reports import draw_rank_list
+    from viewadapt.reports.figures import image_format
 
     json_out, image_out = _output(args.json, "--json"), _output(args.image, "--image")
+    if image_out is not None and image_format(image_out) is None:
+        raise ViewAdaptError(f"--image {image_out}: its suffix names no image format; use .png or .jpg")
+    check_outputs({"--json": json_out, "--image": image_out}, reads=[*args.probes, args.gallery], runs=[args.run])
+    if json_out is not None and image_out is not None and json_out.resolve() == image_out.resolve():
+        raise ViewAdaptError(f"--json and --image are the same file {json_out}: give two names")
     model = ReIDModel.from_run(args.run, args.device)
     results = model.match(args.probes, args.gallery, args.k, _view(args.probe_view), _view(args.gallery_view),
                           use_faiss=args.faiss, probe_camera=args.probe_camera, gallery_camera=args.gallery_camera)
@@ -411,7 +421,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tolerant_output() -> None:
+    """A file name that is not valid UTF-8 (a folder copied from an old system) is printed with escapes
+    instead of ending the command on a strict UTF-8 terminal or pipe."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):  # a stream that cannot be reconfigured is left as it is
+            pass
+
+
+def _os_message(exc: OSError) -> str:
+    """What the system refused, on which path, in a line: a name too long, a read-only folder, a full disk."""
+    where = f" {exc.filename}" if exc.filename else ""
+    return (f"cannot use{where}: {exc.strerror or exc}; check the path (each name at most 255 bytes) and that "
+            "its folder is there and writable")
+
+
 def main(argv: list[str] | None = None) -> int:
+    _tolerant_output()
     args = build_parser().parse_args(argv)
     with stop_on_signals() as stop:
         args.stop = stop
@@ -419,6 +447,9 @@ def main(argv: list[str] | None = None) -> int:
             return args.func(args)
         except ViewAdaptError as exc:
             print(f"viewadapt: error: {user_message(exc)}", file=sys.stderr)
+            return 2
+        except OSError as exc:  # what the system refused that no check before it foresaw: a line, not a traceback
+            print(f"viewadapt: error: {_os_message(exc)}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)

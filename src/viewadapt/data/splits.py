@@ -161,6 +161,7 @@ def make_standard_split(dataset: DatasetDescription, num_valid: int, seed: int, 
         train_ids = sorted({r.pid for r in dataset.records if r.subset == "train" and r.pid != DISTRACTOR_PID})
         test = [ViewRecord(r.path, r.pid, r.camid, 0) for r in dataset.records if r.subset == "query"]
         test += [ViewRecord(r.path, r.pid, r.camid, 1) for r in dataset.records if r.subset == "gallery"]
+        _check_queries_match(dataset.name, test)
     elif random_halves:
         trials, half = random_halves
         if not 0 <= trial < trials:
@@ -178,6 +179,16 @@ def make_standard_split(dataset: DatasetDescription, num_valid: int, seed: int, 
     train_ids, valid_ids = _split_training_ids(dataset, train_ids, num_valid, rng)
     return Split(_records(dataset, train_ids, rng, every_camera=True), _records(dataset, valid_ids, rng, False),
                  test, seed=seed, protocol="standard", trial=trial, dataset=dataset.name)
+
+
+def _check_queries_match(name: str, test: list[ViewRecord]) -> None:
+    """A query is scored against gallery images of its identity from other cameras; where no query has
+    one, scoring could only fail, after training: say so before it starts."""
+    gallery = {(r.pid, r.camid) for r in test if r.view == 1}
+    queries = [r for r in test if r.view == 0]
+    if queries and not any((q.pid, c) in gallery for q in queries for c in {c for _, c in gallery} - {q.camid}):
+        raise DataError(f"{name}: no query identity has a gallery image from another camera, so nothing could be "
+                        "scored; give the query people's images from other cameras the subset 'gallery'")
 
 
 @dataclass(frozen=True)

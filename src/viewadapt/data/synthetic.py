@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from viewadapt.errors import ConfigError
+from viewadapt.errors import ConfigError, DataError
 from viewadapt.files import write_text
 
 CAMERA_NAMES = tuple(f"cam_{c}" for c in "abcdefghijklmnopqrstuvwxyz")
@@ -327,9 +327,13 @@ def read_spec(root: str | Path) -> tuple[SyntheticSpec, tuple[int, int]] | None:
     stamp = Path(root) / "synthetic.json"
     if not stamp.is_file():
         return None
-    values = {**_BEFORE_KNOBS, **json.loads(stamp.read_text())}
-    size = (values.pop("height"), values.pop("width"))
-    return SyntheticSpec(**values), size
+    try:
+        values = {**_BEFORE_KNOBS, **json.loads(stamp.read_text())}
+        size = (values.pop("height"), values.pop("width"))
+        return SyntheticSpec(**values), size
+    except (OSError, ValueError, TypeError, KeyError) as exc:  # a truncated or foreign file
+        raise DataError(f"{stamp} is damaged ({type(exc).__name__}): {root} holds a synthetic set viewadapt drew; "
+                        "delete that folder to draw it again, or point data.root elsewhere") from None
 
 
 def set_name(spec: SyntheticSpec, height: int, width: int) -> str:

@@ -9,14 +9,14 @@ writes.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
-from viewadapt.builders import build_method, load_trained
+from viewadapt.builders import build_method, ensure_generated, load_trained
 from viewadapt.config import load_config
 from viewadapt.evaluation.leakage import models_leakage
+from viewadapt.files import read_json
 from viewadapt.runs import CONFIG_FILE, METRICS_FILE, resolve_device
 from viewadapt.runs.folder import ZERO_SHOT, write_json
 from viewadapt.training.hooks import zero_shot_models
@@ -28,7 +28,7 @@ def add_test_leakage(run: str | Path) -> dict:
     floor's ``test``, where missing; written back to its ``metrics.json``. Leaves the random state as
     it found it."""
     run = Path(run)
-    metrics = json.loads((run / METRICS_FILE).read_text())
+    metrics = read_json(run / METRICS_FILE, "delete the run folder to train it again")
     trained = metrics.get("test", {})
     floor = metrics.get(ZERO_SHOT, {}).get("test")
     wants_trained = "view_leakage" not in trained and "per_network" not in trained
@@ -37,6 +37,7 @@ def add_test_leakage(run: str | Path) -> dict:
         return metrics
     with torch.random.fork_rng(devices=[]):  # building the models draws their random initial weights
         loaded = load_trained(run)
+        ensure_generated(loaded.cfg.data)  # an experiment's own cache: its synthetic set is the experiment's
         cfg, records, d = loaded.cfg, loaded.split.subset("test"), loaded.cfg.data
         device = resolve_device(cfg.train.device)
         args = (records, d.height, d.width, cfg.eval.batch_size, device, cfg.train.seed)

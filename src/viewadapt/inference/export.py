@@ -16,7 +16,7 @@ from typing import Sequence
 import torch
 
 from viewadapt.errors import ViewAdaptError
-from viewadapt.files import atomic_path, make_folder, write_text
+from viewadapt.files import atomic_path, check_outputs, make_folder, write_text
 from viewadapt.inference.calibration import CameraStatistics
 from viewadapt.inference.features_file import fingerprint
 from viewadapt.builders import load_trained
@@ -40,6 +40,7 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, opset: int = 17, force
         raise ViewAdaptError("ONNX export needs the onnx package: pip install \"viewadapt[onnx]\"") from None
     out_dir = Path(out_dir).resolve()
     earlier = _check_out_dir(out_dir, force)
+    check_outputs({"--out": out_dir}, runs=[run_dir])
     run = load_trained(run_dir)
     cfg, embedder = run.cfg, run.method.embedder().eval()
     if embedder.one_network:
@@ -56,6 +57,9 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, opset: int = 17, force
     # size-dependent TF padding of the EfficientNet-Lite nets, so ask for it where the switch exists.
     legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
     files = {name: f"{name}.onnx" for name in parts}
+    meta = {"height": cfg.data.height, "width": cfg.data.width, "embedding_dim": embedder.embedding_dim,
+            "input": "RGB in [0, 1], NCHW float32; normalisation is inside the graph",
+            "files": files, "model": model_id}
     with ExitStack() as written:
         # Every graph goes to a temporary name first; only when all are written do they take their names.
         staged = {name: written.enter_context(atomic_path(out_dir / file)) for name, file in files.items()}
@@ -65,12 +69,14 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, opset: int = 17, force
                 torch.onnx.export(module, (example,), str(staged[name]), input_names=["images"],
                                   output_names=["embeddings"], opset_version=opset,
                                   dynamic_axes={"images": {0: "batch"}, "embeddings": {0: "batch"}}, **legacy)
+        # The graphs take their names one by one: until the last has, onnx.json says the folder is mid-way
+        # (complete: false) and lists every graph of both exports, so a process killed in between leaves a
+        # folder no reader takes for a whole export, and that the next export still knows as its own.
+        both = {**{Path(f).stem: f for f in sorted(earlier)}, **files}
+        write_text(out_dir / META_FILE, json.dumps({**meta, "files": both, "complete": False}, indent=1))
     for stale in sorted(earlier - set(files.values())):
         (out_dir / stale).unlink(missing_ok=True)  # a graph the earlier export wrote, listed in its onnx.json
-    meta = {"height": cfg.data.height, "width": cfg.data.width, "embedding_dim": embedder.embedding_dim,
-            "input": "RGB in [0, 1], NCHW float32; normalisation is inside the graph",
-            "files": files, "model": model_id}
-    write_text(out_dir / META_FILE, json.dumps(meta, indent=1))
+    write_text(out_dir / META_FILE, json.dumps({**meta, "complete": True}, indent=1))
     return [out_dir / file for file in sorted(files.values())]
 
 

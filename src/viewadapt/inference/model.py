@@ -138,6 +138,18 @@ class ReIDModel:
         if gallery.model != self.model_id:
             raise DataError(f"the gallery features were extracted with another model ({gallery.model}, this run is "
                             f"{self.model_id}): extract them again with this run")
+        # features of another view (or camera) went through other weights or statistics: their distances to
+        # this side's mean nothing, and nothing in the numbers would say so
+        if (camera or "") != gallery.camera:
+            had = f"calibrated camera {gallery.camera}" if gallery.camera else f"view {gallery.view}"
+            wanted = f"calibrated camera {camera}" if camera else f"view {view}"
+            raise DataError(f"the gallery features were extracted through {had}, and this match asks for {wanted}: "
+                            f"give --gallery-{'camera ' + gallery.camera if gallery.camera else 'view ' + str(gallery.view)}"
+                            ", or extract them again")
+        if not camera and gallery.view != self.view_index(view):
+            raise DataError(f"the gallery features were extracted through view {gallery.view} and this match asks "
+                            f"for view {view} ({self.view_index(view)}): give --gallery-view {gallery.view}, or "
+                            f"extract them again with --view {view}")
         return gallery
 
     @torch.no_grad()

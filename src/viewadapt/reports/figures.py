@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from viewadapt.data.images import load_image
 from viewadapt.errors import DataError
+from viewadapt.files import atomic_write
 
 GREEN, RED, GREY = (40, 170, 70), (215, 50, 40), (120, 120, 120)
 
@@ -30,8 +31,7 @@ def plot_cmc(curves: Mapping[str, Sequence[float]], path: Path, title: str = "",
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    return path
+    return _save(fig, path, 120)
 
 
 def plot_sweep(series: Mapping[str, tuple[Sequence[float], Sequence[Sequence[float]]]], path: Path, x_label: str,
@@ -51,8 +51,7 @@ def plot_sweep(series: Mapping[str, tuple[Sequence[float], Sequence[Sequence[flo
     ax.set(xlabel=x_label, ylabel=f"{y_label} (%)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    return path
+    return _save(fig, path, 120)
 
 
 def plot_training(history: Sequence[Mapping], path: Path) -> Path:
@@ -76,8 +75,19 @@ def plot_training(history: Sequence[Mapping], path: Path) -> Path:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
+    return _save(fig, path, 110)
+
+
+def _save(fig: Figure, path: Path, dpi: int) -> Path:
+    """Written as every file of a run is (:mod:`viewadapt.files`): a crash never leaves half a figure, and a
+    read-only folder is one line. The temporary name's suffix is not the format's: it is given."""
+    path = Path(path)
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png"))
+
+
+def image_format(path: Path) -> str | None:
+    """The format Pillow writes for ``path``'s suffix (``PNG`` for ``ranks.png``), or None."""
+    return Image.registered_extensions().get(Path(path).suffix.lower())
 
 
 def _tile(path: str, height: int, width: int, colour: tuple[int, int, int], caption: str) -> Image.Image:
@@ -105,5 +115,4 @@ def draw_rank_list(entry: Mapping, path: Path, height: int = 128, width: int = 6
     for n, t in enumerate(tiles):
         canvas.paste(t, (x, 4))
         x += t.width + gap + (8 if n == 0 else 0)
-    canvas.save(path)
-    return path
+    return atomic_write(path, lambda tmp: canvas.save(tmp, format=image_format(path)))

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 
 from viewadapt.builders import run_image_size
 from viewadapt.errors import ViewAdaptError
-from viewadapt.files import make_folder, write_text
+from viewadapt.files import make_folder, read_json, write_text
 from viewadapt.reports.figures import draw_rank_list, plot_cmc, plot_training
 from viewadapt.runs.folder import CONFIG_FILE, ENVIRONMENT_FILE, METRICS_FILE, ZERO_SHOT
 
@@ -59,7 +58,7 @@ def _table(rows: list[str]) -> str:
 
 def load_evaluations(run: Path) -> dict[str, dict]:
     """The results ``viewadapt evaluate`` wrote, by name (``test_all_gallery`` ...)."""
-    return {p.stem: json.loads(p.read_text()) for p in sorted((run / "eval").glob("*.json"))
+    return {p.stem: read_json(p, "run viewadapt evaluate again") for p in sorted((run / "eval").glob("*.json"))
             if not p.stem.endswith("_ranklists")}
 
 
@@ -73,7 +72,8 @@ def build_report(run_dir: str | Path) -> Path:
         raise ViewAdaptError(f"{run} is not a run folder (no config.yaml): give a folder `viewadapt train` wrote")
     height, width = run_image_size(run)
     out = make_folder(run / "report")
-    metrics = json.loads((run / METRICS_FILE).read_text()) if (run / METRICS_FILE).is_file() else {}
+    metrics = read_json(run / METRICS_FILE, "it is written at the end of training; resume the run") \
+        if (run / METRICS_FILE).is_file() else {}
     evaluations = load_evaluations(run)
     parts = [f"<h1>viewadapt run {html.escape(run.name)}</h1>"]
     if metrics and not metrics.get("finished"):
@@ -105,7 +105,7 @@ def build_report(run_dir: str | Path) -> Path:
         parts += ["<h2>Training</h2>", f'<img alt="training curves" src="{_data_uri(out / "training.png")}">',
                   f"<p>training time {metrics.get('train_time_s', 0) / 60:.1f} min</p>"]
     for lists in sorted((run / "eval").glob("*_ranklists.json")):
-        entries = json.loads(lists.read_text())
+        entries = read_json(lists, "run viewadapt evaluate again")
         parts.append(f"<h2>Rank lists: {html.escape(lists.stem.removesuffix('_ranklists'))}</h2>"
                      "<p>probe (grey), then the gallery by rank: green = same person, red = someone else; "
                      "the number is the distance (or re-scored value).</p>")

@@ -64,7 +64,11 @@ class RunLock:
         if folder in _HELD:
             _HELD[folder][1] += 1
         else:
-            f = open(folder / LOCK_FILE, "a+")
+            try:
+                f = open(folder / LOCK_FILE, "a+")
+            except OSError as exc:  # a read-only copy of a run (a mounted archive, another user's folder)
+                raise ViewAdaptError(f"cannot lock {folder} ({exc.strerror or exc}): this command writes into the "
+                                     "run folder; copy it somewhere writable and give the copy") from None
             if not _try_lock(f):
                 f.seek(0)
                 holder = f.read().strip() or "another process"

@@ -7,10 +7,14 @@ from contextlib import AbstractContextManager, nullcontext
 
 import torch
 
-from viewadapt.errors import ConfigError
+from viewadapt.errors import ConfigError, ViewAdaptError
 from viewadapt.training.distributed import Dist
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class Diverged(ViewAdaptError):
+    """The loss or the weights stopped being finite numbers: the learning rate is too high for the run."""
 
 
 class Stepper:
@@ -29,6 +33,10 @@ class Stepper:
         return torch.autocast(self.device.type, dtype=self.dtype) if self.dtype else nullcontext()
 
     def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        # fp16 loss scaling skips the steps whose gradients overflow by design; otherwise a loss that is no
+        # finite number means the weights already are not, or are about to be: stop before the step
+        if self.scaler is None and not torch.isfinite(loss.detach()).all():
+            raise Diverged(f"the loss became {loss.detach().float().sum().item()}")
         optimizer.zero_grad(set_to_none=True)
         (self.scaler.scale(loss) if self.scaler else loss).backward()
         self.dist.average_gradients(p for group in optimizer.param_groups for p in group["params"])

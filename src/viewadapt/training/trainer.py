@@ -32,7 +32,7 @@ from viewadapt.runs.lock import RunLock
 from viewadapt.training.distributed import Dist, ShardedBatches
 from viewadapt.training.hooks import Hook, default_hooks
 from viewadapt.training.stages import Stage, StageContext, StagePlan, build_stages
-from viewadapt.training.step import Stepper
+from viewadapt.training.step import Diverged, Stepper
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,14 @@ class Trainer:
             batches = ShardedBatches(batches, self.dist)
         loader = DataLoader(stage.dataset(), batch_sampler=batches, num_workers=self.settings.num_workers,
                             pin_memory=self.device.type == "cuda")
-        stats = stage.train_epoch(loader, f"{stage.name} {epoch + 1}/{stage.settings.epochs}")
+        try:
+            stats = stage.train_epoch(loader, f"{stage.name} {epoch + 1}/{stage.settings.epochs}")
+            if not all(torch.isfinite(p).all() for m in self.modules().values() for p in m.parameters()):
+                raise Diverged("the weights stopped being finite numbers")
+        except Diverged as exc:
+            raise Diverged(f"training diverged in stage {stage.name}, epoch {epoch + 1} ({exc}): lower "
+                           f"train.{stage.name}.lr (now {stage.settings.lr:g}) and train a new run; this run's last "
+                           "checkpoint, from before that epoch, is kept") from None
         for module in self.modules().values():
             self.dist.sync_module(module, buffers_only=True)  # batch-norm statistics: rank 0's
         if self.dist.active:

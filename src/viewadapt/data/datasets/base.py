@@ -67,8 +67,10 @@ def find_dir(root: Path, folder: str, inner: str, marker: str) -> Path | None:
 
 
 def image_files(folder: Path) -> list[Path]:
-    """The images of one folder, sorted; other files (Thumbs.db, readme) are ignored."""
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    """The images of one folder, sorted; other files (Thumbs.db, readme), hidden ones (``._x.jpg`` of macOS)
+    and anything but a regular file (a named pipe) are ignored."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+                  and p.is_file())
 
 
 def require_images(folder: Path, fix: str) -> list[Path]:

@@ -15,14 +15,15 @@ def read_folder_dataset(root: str | Path, name: str = "folder", exclude: tuple[s
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"dataset folder {root} does not exist: create it or point data.root at your copy")
-    cameras = sorted(p for p in root.iterdir() if p.is_dir() and p.name not in exclude)
+    # hidden folders are a tool's, not a camera or a person (.ipynb_checkpoints, .git, .DS_Store's kin)
+    cameras = sorted(p for p in root.iterdir() if p.is_dir() and p.name not in exclude and not p.name.startswith("."))
     if not cameras:
         raise DataError(f"{root} holds no camera folders: expected <root>/<camera>/<identity>/<image>.jpg")
     identities: dict[str, int] = {}
     records: list[ImageRecord] = []
     for camid, cam in enumerate(cameras):
         found = 0
-        for ident in sorted(p for p in cam.iterdir() if p.is_dir()):
+        for ident in sorted(p for p in cam.iterdir() if p.is_dir() and not p.name.startswith(".")):
             pid = identities.setdefault(ident.name, len(identities))
             for img in image_files(ident):
                 records.append(ImageRecord(str(img), pid, camid))
