@@ -168,3 +168,12 @@ def write_new_protocol(path: Path, variant: str) -> None:
     col = lambda v: np.array(v, dtype=float).reshape(-1, 1)  # noqa: E731
     savemat(path, {"filelist": cell, "labels": col(labels), "camId": col([int(n.split("_")[2]) for n in files]),
                    "train_idx": col(train), "query_idx": col(query), "gallery_idx": col(gallery)})
+
+
+def make_cuhk03_pair1(root: Path, variants: tuple[str, ...] = ("labeled",), people: int = 843) -> Path:
+    """``cuhk03_<variant>/{camA,camB}/NNNN/NNNN_camX_K.jpg`` as the CUHK03 snapshot laid out by camera gives
+    it: 843 people, each with crops from both cameras (one each here; the copy has up to five)."""
+    for variant, pid in itertools.product(variants, range(people)):
+        for cam, k in (("camA", 0), ("camB", 5)):
+            image(root / f"cuhk03_{variant}" / cam / f"{pid:04d}" / f"{pid:04d}_{cam}_{k}.jpg")
+    return root

@@ -68,8 +68,11 @@ def test_a_synthetic_set_gets_its_own_folder_and_where_is_not_part_of_the_run_ke
     (shifted, _), (larger, _) = placed("data.synthetic.infrared=1"), placed("data.height=160")
     assert plain == again and len({plain, shifted, larger}) == 3 and plain.startswith("sets-")
     assert placed("data.root=elsewhere")[1] == key  # the images are the same wherever they are written
+    # a benchmark is its name and variant wherever it lies; one's own folder is where it lies
     real = [load_config(None, ["data.dataset=market1501", f"data.root={r}"]) for r in ("a", "b")]
-    assert run_key(real[0]) != run_key(real[1])
+    assert run_key(real[0]) == run_key(real[1])
+    own = [load_config(None, ["data.dataset=folder", f"data.root={r}"]) for r in ("a", "b")]
+    assert run_key(own[0]) != run_key(own[1])
     own_synthetic_root(real[0])
     assert real[0].data.root == "a"
 
@@ -202,7 +205,7 @@ def test_methods_are_chosen_by_their_listed_numbers(fast, tmp_path, capsys):
     # the record keeps the processor: one config and code trains to other numbers on another kind of host
     assert f"({cpu_model()}), torch" in path.read_text()
     assert main(["experiment", "table7", "--methods", "0", "dann", "--out", str(tmp_path / "none")]) == 2
-    assert "has methods keys ours, no_adaptation, dan, adda, siamese or 1 to 5 (viewadapt experiment list), not 0, dann" \
+    assert "has methods keys ours, no_adaptation, dan, adda, softmax, siamese or 1 to 6 (viewadapt experiment list), not 0, dann" \
         in capsys.readouterr().err
     assert not (tmp_path / "none").exists()
 
@@ -232,12 +235,13 @@ def _published() -> list[list[str]]:
 def test_every_published_table_is_rebuilt_from_the_committed_records(line, tmp_path):
     """The page's tables come from the records in the repository, training nothing; a change to the
     config that moved any run's key (a default, a row's overrides) would empty its rows here."""
-    name, seeds, settings, methods = line
-    path = run_experiment(name, "experiments-pretrained", [], seeds=int(seeds), out=tmp_path,
+    name, seeds, settings, methods, config = (line + ["experiments-pretrained"])[:5]
+    path = run_experiment(name, config, [], seeds=int(seeds), out=tmp_path,
                           settings=None if settings == "all" else settings.split(","),
                           methods=None if methods == "all" else methods.split(","),
                           records=REPO / "docs" / "results" / "records", report_only=True)
-    file = f"{name}-s{seeds}-{settings.replace(',', '_')}-{methods.replace(',', '_')}.md"  # make_results.sh's name
+    suffix = "" if config == "experiments-pretrained" else f"-{config}"
+    file = f"{name}-s{seeds}-{settings.replace(',', '_')}-{methods.replace(',', '_')}{suffix}.md"  # make_results.sh's
     section = REPO / "docs" / "results" / "sections" / file
     rows = [row for row in path.read_text().splitlines() if row.startswith("|") or row.startswith("No run")]
     assert rows == [row for row in section.read_text().splitlines() if row.startswith("|") or row.startswith("No run")]

@@ -33,6 +33,7 @@ CHOICES = {
     "model.gallery_backbone": c.BACKBONES, "model.asymmetry": ASYMMETRIES, "model.neck": NECKS,
     "dd.input": DD_INPUTS, "loss.adaptation": DOMAIN_TERMS, "loss.metric": MATCHERS,
     "train.init_sampler": c.SAMPLERS, "train.init_classifier": c.CLASSIFIERS, "train.amp": c.AMP_MODES,
+    "train.sp_epoch": c.SP_EPOCHS,
     "optimizer": c.OPTIMIZERS, "schedule": c.SCHEDULES, "monitor": c.MONITORS, "keep": c.KEEPS,
     "eval.protocol": PROTOCOLS, "eval.distance": DISTANCES, "eval.ap": AP_DEFINITIONS, "eval.rerank": RERANKERS,
     "eval.search": SEARCHES, "eval.faiss_index": INDEXES,

@@ -7,7 +7,6 @@ method's defaults are a row of most of them) share its runs, and a changed confi
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from dataclasses import dataclass, field, replace
@@ -21,7 +20,7 @@ from viewadapt.experiments.backfill import add_test_leakage
 from viewadapt.experiments.records import find_record, make_record, run_key, settings_tree, write_record
 from viewadapt.evaluation.protocols import mean_over_pairs
 from viewadapt.experiments.registry import EXPERIMENTS, Experiment, Row, Setting
-from viewadapt.files import make_folder, write_text
+from viewadapt.files import make_folder, read_json, write_text
 from viewadapt.reports.figures import plot_cmc, plot_sweep
 from viewadapt.runs import CONFIG_FILE, METRICS_FILE
 from viewadapt.runs.folder import run_finished, write_json
@@ -70,7 +69,7 @@ def run_method(cfg: Config, run: Path, quiet: bool) -> dict:
         if not any(earlier.parent.iterdir()):  # its last seed moved: the key folder this cache made is empty
             earlier.parent.rmdir()
     if run_finished(run):
-        return json.loads((run / METRICS_FILE).read_text())
+        return read_json(run / METRICS_FILE, "delete the run folder to train it again")
     if (run / CONFIG_FILE).is_file():  # left half done (or live in another process: the lock says so)
         with resume_trainer(run, verbose=not quiet) as trainer:
             return trainer.fit()
@@ -89,9 +88,12 @@ def _cell(values: list[float | None]) -> str:
     return f"{mean:.1f} ± {100 * statistics.stdev(values):.1f}" if len(values) > 1 else f"{mean:.1f}"
 
 
-def _row(label: str, runs: list[dict], paper: str | None, columns: tuple = COLUMNS) -> str:
-    row = f"| {label} | " + " | ".join(_cell([r.get(k) for r in runs]) for k, _ in columns)
-    return row + (f" | {paper}" if paper is not None else "") + " |"
+def _row(label: str, runs: list[dict], paper: str | None, columns: tuple = COLUMNS, diff: str | None = None) -> str:
+    """A table row: the metrics' cells, then the paired difference and the paper's number where the table
+    has those columns (None: it has not), in the header's order."""
+    cells = [_cell([r.get(k) for r in runs]) for k, _ in columns]
+    cells += [str(c) for c in (diff, paper) if c is not None]
+    return f"| {label} | " + " | ".join(cells) + " |"
 
 
 def scored_run(cfg: Config, runs: Path, records: Path, quiet: bool,
@@ -212,19 +214,24 @@ def _chosen_methods(exp: Experiment, chosen: list[int | str] | None) -> Experime
     return replace(exp, methods=tuple(picked))
 
 
-def _chosen_settings(exp: Experiment, names: list[str] | None, generated: bool = True) -> tuple[Setting, ...]:
-    """The named settings, or every one that applies to the dataset (``generated``: the synthetic set)."""
+def _chosen_settings(exp: Experiment, names: list[str] | None, generated: bool = True,
+                     num_views: int = 2) -> tuple[Setting, ...]:
+    """The named settings, or every one that applies to the dataset (``generated``: the synthetic set;
+    ``num_views``: the camera views a real one's config gives)."""
     if not names:
-        return tuple(s for s in exp.settings if s.applies(generated))
+        return tuple(s for s in exp.settings if s.applies(generated, num_views))
     known = {s.name: s for s in exp.settings}
     unknown = [n for n in names if n not in known]
     if unknown:
         choice = ", ".join(n for n in known if n) or "none: it has a single unnamed setting"
         raise ConfigError(f"experiment '{exp.name}' has no setting {', '.join(unknown)}; its settings: {choice}")
-    wrong = [n for n in names if not known[n].applies(generated)]
+    wrong = [known[n] for n in names if not known[n].applies(generated, num_views)]
+    if wrong and wrong[0].applies(generated, wrong[0].views):
+        raise ConfigError(f"experiment '{exp.name}': setting {wrong[0].name} needs {wrong[0].views} camera views "
+                          f"and the config gives {num_views}: set data.camera_groups, the new camera last")
     if wrong:
-        where = "the synthetic benchmark" if known[wrong[0]].data == "synthetic" else "real datasets"
-        raise ConfigError(f"experiment '{exp.name}': setting {wrong[0]} runs on {where} only; leave it out of "
+        where = "the synthetic benchmark" if wrong[0].data == "synthetic" else "real datasets"
+        raise ConfigError(f"experiment '{exp.name}': setting {wrong[0].name} runs on {where} only; leave it out of "
                           "--settings")
     return tuple(known[n] for n in names)
 
@@ -273,7 +280,7 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
     overrides = [*PAPER_METHOD, *given]
     base = load_config(config, overrides)
     generated = DATASETS[base.data.dataset].generated
-    chosen = _chosen_settings(exp, settings, generated)
+    chosen = _chosen_settings(exp, settings, generated, base.num_views)
     if exp.synthetic_only and not generated:
         raise ConfigError(f"experiment '{name}' varies the synthetic benchmark: run it with data.dataset=synthetic "
                           f"(e.g. -c experiments-small), not {base.data.dataset}")
@@ -322,18 +329,13 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
         header = "| method | " + " | ".join([h for _, h in columns] + extra) + (" | paper rank-1 |" if has_paper else " |")
         lines += [header, "|---" * (len(columns) + len(extra) + 1 + has_paper) + "|"]
         for label, runs in floors.items():
-            row = _row(label, runs, "-" if has_paper else None, columns)
-            lines.append(row[:-1] + ("| - |" if baseline else "|"))
+            lines.append(_row(label, runs, "-" if has_paper else None, columns, "-" if baseline else None))
         for label, (method, runs) in results.items():
             shown = f"{label} (`{method.key}`)" if method.key else label
             if len(runs) < seeds:  # a table rebuilt from records before every seed was trained
                 shown += f" ({len(runs)} of {seeds} seeds)"
-            row = _row(shown, runs,
-                       method.paper.get(published, "-") if has_paper else None, columns)
-            if baseline:
-                diff = "-" if label == baseline else _paired(runs, results[baseline][1])
-                row = row[:-1] + f"| {diff} |"
-            lines.append(row)
+            diff = None if not baseline else "-" if label == baseline else _paired(runs, results[baseline][1])
+            lines.append(_row(shown, runs, method.paper.get(published, "-") if has_paper else None, columns, diff))
         curves = {label: [statistics.fmean(c) for c in zip(*(r["cmc"] for r in runs))]
                   for label, runs in {**floors, **{k: v for k, (_, v) in results.items()}}.items() if runs}
         plot_cmc(curves, folder / f"cmc{suffix}.png",
