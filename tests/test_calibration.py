@@ -164,11 +164,16 @@ def test_test_time_camera_statistics_embed_each_view_with_its_own_images_statist
 
 
 def test_evaluate_with_camera_statistics(trained_run, tmp_path, capsys):
+    """The same split scored twice by the same command, with and without each view's own statistics: the
+    queries are the same, the numbers are not (were the statistics ignored, they would be to the digit)."""
     run = shutil.copytree(trained_run, tmp_path / "run")
     assert main(["evaluate", str(run), "--camera-statistics"]) == 0
+    assert main(["evaluate", str(run)]) == 0
     result = json.loads((run / "eval" / "test_single_shot_camstats.json").read_text())
-    plain = json.loads((run / "metrics.json").read_text())["test"]
-    assert 0 <= result["rank1"] <= 1 and result["num_queries"] == plain["num_queries"]
+    plain = json.loads((run / "eval" / "test_single_shot.json").read_text())
+    assert result["num_queries"] == plain["num_queries"] and result["split"] == plain["split"]
+    assert (result["mAP"], result["cmc"]) != (plain["mAP"], plain["cmc"])
+    assert plain["mAP"] == json.loads((run / "metrics.json").read_text())["test"]["mAP"]
 
 
 def test_a_calibrated_camera_exports_as_a_graph_of_its_own(two_camera_run, three_cams, tmp_path):

@@ -87,7 +87,7 @@ def test_sp_epoch_images_gives_a_camera_with_few_labels_as_many_steps_as_one_wit
     def batches(*extra: str) -> tuple[int, int]:
         trainer = create_trainer(tiny_config("train.adaptation.enabled=false", *extra), verbose=False)
         similarity = next(s for s in trainer.stages if s.name == "similarity")
-        count, images = len(similarity.sampler(0)), len(trainer.train_set)
+        count, images = len(similarity.prepare_epoch(0).batches), len(trainer.train_set)
         trainer.close()
         return count, images
 

@@ -110,5 +110,5 @@ def test_a_set_written_before_the_knobs_reads_with_them_off(tmp_path):
 
 
 def test_a_negative_knob_names_the_key():
-    with pytest.raises(ConfigError, match=r"data\.synthetic\.view_shift and the camera knobs .*occlusion"):
+    with pytest.raises(ConfigError, match=r"^data\.synthetic\.occlusion must be >= 0, not -1$"):
         load_config(None, ["data.synthetic.occlusion=-1"])

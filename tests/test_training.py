@@ -280,7 +280,7 @@ def test_dd_warm_up_trains_dd_alone_before_stage_c_and_resumes_exactly(tiny_conf
     stage.start()
     weights = {k: v.clone() for k, v in trainer.method.mappings.named_parameters()}
     dd = [p.clone() for p in trainer.method.domain.parameters()]
-    loader = DataLoader(trainer.train_set, batch_sampler=stage.sampler(0))
+    loader = DataLoader(trainer.train_set, batch_sampler=stage.prepare_epoch(0).batches)
     warm = stage.warm_up_dd(loader)
     assert set(warm) == {"dd_warmup_loss", "dd_warmup_acc"} and 0 <= warm["dd_warmup_acc"] <= 1
     assert all(torch.equal(weights[k], v) for k, v in trainer.method.mappings.named_parameters())
@@ -317,13 +317,13 @@ def test_a_gallery_camera_with_few_labels_feeds_its_unlabelled_images_to_the_vie
     assert metrics["finished"] and "dd_acc" in metrics["history"][-1]
 
     stage.start()
-    images, labels, views = next(iter(DataLoader(straight.train_set, batch_sampler=stage.sampler(0))))
+    images, labels, views = next(iter(DataLoader(straight.train_set, batch_sampler=stage.prepare_epoch(0).batches)))
     batch = stage._embed(images, labels, views)
     assert len(batch.e_t) == 2 * int((views == 1).sum()) and (batch.pid_t == -1).sum() == (views == 1).sum()
     # Without a view term they would only move the batch norms' statistics (AdaBN): the control gets none.
     control = create_trainer(tiny_config(*overrides, "loss.adaptation=none", "name=control"), verbose=False).stages[-1]
     control.start()
-    loader = DataLoader(control.ctx.train_set, batch_sampler=control.sampler(0))
+    loader = DataLoader(control.ctx.train_set, batch_sampler=control.prepare_epoch(0).batches)
     assert (control._embed(*next(iter(loader))).pid_t >= 0).all()
 
     interrupted = create_trainer(tiny_config(*overrides, "name=interrupted"), verbose=False)

@@ -17,7 +17,7 @@ def build_method(cfg: Config) -> Method:
     loss = cfg.loss
     matcher = MatcherOptions(m.ds_hidden, loss.margin, loss.gamma, loss.adaptive, loss.detach_weights,
                              loss.fewshot_scale, m.regressor_hidden)
-    d = cfg.dd
-    dd = DiscriminatorOptions(d.hidden, d.input, d.lr, d.steps, d.warmup)
+    dd = cfg.dd
+    discriminator = DiscriminatorOptions(dd.hidden, dd.input, dd.lr, dd.steps, dd.warmup)
     return Method(mappings, MATCHERS[loss.metric].create(dim, matcher),
-                  DOMAIN_TERMS[loss.adaptation].create(dim, cfg.num_views, dd))
+                  DOMAIN_TERMS[loss.adaptation].create(dim, cfg.num_views, discriminator))

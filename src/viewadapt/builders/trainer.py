@@ -25,24 +25,21 @@ from viewadapt.runs.folder import (CHECKPOINT_FILE, CONFIG_FILE, SPLIT_FILE, new
 from viewadapt.runs.lock import RunLock
 from viewadapt.training.distributed import Dist
 from viewadapt.training.hooks import Hook
-from viewadapt.training.stages import StagePlan
-from viewadapt.training.trainer import RunSettings, Trainer
+from viewadapt.training.setup import RunSetup
+from viewadapt.training.trainer import Trainer
 
 
-def stage_plan(cfg: Config) -> StagePlan:
-    """What the stages read of ``cfg``, as values."""
-    t, loss, d = cfg.train, cfg.loss, cfg.data
-    return StagePlan({name: cfg.stage(name) for name in STAGES}, t.seed, t.batch_p, t.batch_s, t.init_batch_size,
-                     t.init_sampler, t.sp_epoch, t.init_classifier == "shared", loss.label_smoothing, loss.triplet,
-                     loss.triplet_margin, loss.lambda_sim, d.num_workers, d.height, d.width, cfg.eval.batch_size)
-
-
-def run_settings(cfg: Config) -> RunSettings:
-    """What the trainer and its hooks read of ``cfg``, as values."""
-    e, d = cfg.eval, cfg.data
-    return RunSettings(cfg.to_dict(), cfg.train.seed, cfg.train.amp, e, e.after_each_stage, e.zero_shot,
-                       e.view_leakage, cfg.model.view_asymmetry.one_start, d.num_workers, d.height, d.width,
-                       cfg.train.tensorboard)
+def run_setup(cfg: Config) -> RunSetup:
+    """What training reads of ``cfg``, as values."""
+    t, loss, d, e = cfg.train, cfg.loss, cfg.data, cfg.eval
+    return RunSetup(
+        config=cfg.to_dict(), stages={name: cfg.stage(name) for name in STAGES}, seed=t.seed, batch_p=t.batch_p,
+        batch_s=t.batch_s, init_batch_size=t.init_batch_size, init_sampler=t.init_sampler, sp_epoch=t.sp_epoch,
+        shared_classifier=t.init_classifier == "shared", label_smoothing=loss.label_smoothing, triplet=loss.triplet,
+        triplet_margin=loss.triplet_margin, lambda_sim=loss.lambda_sim, amp=t.amp, eval=e,
+        after_each_stage=e.after_each_stage, zero_shot=e.zero_shot, view_leakage=e.view_leakage,
+        one_start=cfg.model.view_asymmetry.one_start, num_workers=d.num_workers, height=d.height, width=d.width,
+        tensorboard=t.tensorboard)
 
 
 def zero_shot_label(cfg: Config) -> str:
@@ -77,7 +74,7 @@ def build_trainer(cfg: Config, run_dir: Path, split: Split, logger: logging.Logg
     unlabeled = hidden + split.unlabeled
     augmented = train_transform(h, w, cfg.data.augment)
     decoded = decoded_images(cfg.data, split)
-    return Trainer(run_settings(cfg), run_dir, split, method, stage_plan(cfg),
+    return Trainer(run_setup(cfg), run_dir, split, method,
                    ViewImages(labeled, augmented, decoded), ViewImages(split.valid, eval_transform(h, w), decoded),
                    ViewImages(unlabeled, augmented, decoded) if unlabeled else None, device, logger, d, hooks)
 

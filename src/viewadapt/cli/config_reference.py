@@ -13,31 +13,8 @@ import re
 import tokenize
 import typing
 
-from viewadapt import config as c
 from viewadapt.config import PAPER_METHOD, RECOMMENDED_METHOD, Config
-from viewadapt.data.augment import AUGMENT_PRESETS
-from viewadapt.evaluation.distances import DISTANCES
-from viewadapt.evaluation.faiss_search import INDEXES
-from viewadapt.evaluation.options import SEARCHES
-from viewadapt.evaluation.protocols import PROTOCOLS
-from viewadapt.evaluation.rank import AP_DEFINITIONS
-from viewadapt.evaluation.rescoring import RERANKERS
-from viewadapt.models.asymmetry import ASYMMETRIES
-from viewadapt.models.mapping import NECKS
-from viewadapt.objectives import DD_INPUTS, DOMAIN_TERMS, MATCHERS
-
-# Where a key's accepted values come from: the registries and tuples the config's validation checks
-# against (a stage's keys by their last part), so the reference lists what the code accepts today.
-CHOICES = {
-    "data.dataset": c.DATASETS, "data.augment.preset": AUGMENT_PRESETS, "model.probe_backbone": c.BACKBONES,
-    "model.gallery_backbone": c.BACKBONES, "model.asymmetry": ASYMMETRIES, "model.neck": NECKS,
-    "dd.input": DD_INPUTS, "loss.adaptation": DOMAIN_TERMS, "loss.metric": MATCHERS,
-    "train.init_sampler": c.SAMPLERS, "train.init_classifier": c.CLASSIFIERS, "train.amp": c.AMP_MODES,
-    "train.sp_epoch": c.SP_EPOCHS,
-    "optimizer": c.OPTIMIZERS, "schedule": c.SCHEDULES, "monitor": c.MONITORS, "keep": c.KEEPS,
-    "eval.protocol": PROTOCOLS, "eval.distance": DISTANCES, "eval.ap": AP_DEFINITIONS, "eval.rerank": RERANKERS,
-    "eval.search": SEARCHES, "eval.faiss_index": INDEXES,
-}
+from viewadapt.declare import UNSET, declared
 
 
 @functools.cache
@@ -95,6 +72,25 @@ def _choice(name: str, value: object) -> str:
     return f"`{name}` ({first.rstrip('.')})"
 
 
+def _declaration(f: dataclasses.Field) -> str:
+    """What a key's declaration adds to its comment: the values it accepts (a registry's entries with what
+    each does), its range, whether it changes results, the version it appeared in."""
+    d, parts = declared(f), []
+    choices = d.choices
+    if choices is not None:
+        named = choices.items() if isinstance(choices, dict) else ((n, None) for n in d.names())
+        parts.append(f"One of: {', '.join(_choice(k, v) for k, v in named)}.")
+    if d.range_text():
+        parts.append(f"Range: {d.range_text()}.")
+    if not d.results:
+        parts.append("Changes no result (not part of a run's key).")
+    if d.since:
+        was = d.was if d.was is not UNSET else (f.default_factory() if f.default_factory is not dataclasses.MISSING
+                                                  else f.default)
+        parts.append(f"Since {d.since} (runs before it: `{_value(was)}`).")
+    return " ".join(parts)
+
+
 def _rows(section: object, prefix: str) -> tuple[list[str], list[tuple[str, object]]]:
     """The rows of one section's table, and its subsections."""
     cls = type(section)
@@ -106,11 +102,9 @@ def _rows(section: object, prefix: str) -> tuple[list[str], list[tuple[str, obje
             subsections.append((f"{prefix}{f.name}", value))
             continue
         text = _comment(cls, f.name).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-        key = f"{prefix}{f.name}"
-        choices = CHOICES.get(key, CHOICES.get(f.name) if key.startswith("train.") and key.count(".") == 2 else None)
-        if choices is not None:
-            named = choices.items() if isinstance(choices, dict) else ((v, None) for v in choices)
-            text = (text.rstrip(".") + ". " if text else "") + f"One of: {', '.join(_choice(k, v) for k, v in named)}."
+        extra = _declaration(f).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+        if extra:
+            text = (text.rstrip(".") + ". " if text else "") + extra
         rows.append(f"| `{prefix}{f.name}` | {_type_name(hints[f.name])} | `{_value(value)}` | {text} |")
     return rows, subsections
 

@@ -288,11 +288,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="viewadapt", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"viewadapt {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _training_commands(sub: argparse._SubParsersAction) -> None:
+    """The parsers of demo and train: what trains runs."""
     p = sub.add_parser("demo", help="train and compare the recommended method, the paper's and the plain baselines "
                                     "on the synthetic benchmark")
     _config_args(p)
@@ -310,6 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true", help="log to the run folder only")
     p.set_defaults(func=_cmd_train)
 
+
+
+def _run_commands(sub: argparse._SubParsersAction) -> None:
+    """The parsers of evaluate and report: what scores and shows a finished run."""
     p = sub.add_parser("evaluate", help="score a trained run: probes through Ms, gallery through Mt")
     p.add_argument("run", help="run folder written by `viewadapt train`")
     p.add_argument("--subset", choices=("test", "valid"), default="test")
@@ -331,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run folder written by `viewadapt train`")
     p.set_defaults(func=_cmd_report)
 
+
+
+def _inference_commands(sub: argparse._SubParsersAction) -> None:
+    """The parsers of extract, calibrate, match and export: what uses a trained run on new crops."""
     p = sub.add_parser("extract", help="embed a folder of crops of one camera view into a features file")
     p.add_argument("run", help="run folder written by `viewadapt train`")
     p.add_argument("images", help="folder of crops (searched recursively) or one image")
@@ -379,6 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write into a folder that holds other files (only the export's own files are replaced)")
     p.set_defaults(func=_cmd_export)
 
+
+
+def _experiment_commands(sub: argparse._SubParsersAction) -> None:
+    """The parsers of experiment and datasets: the paper's comparisons, and what data is found."""
     p = sub.add_parser("experiment", help="run one of the paper's comparisons over seeds: table of mean +- std")
     p.add_argument("name", help="an experiment's name, or list (to see them)")
     _config_args(p)
@@ -418,6 +427,18 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "(default: data.num_test)")
     info.add_argument("--verify", action="store_true", help="also decode every image and list unreadable ones")
     p.set_defaults(func=_cmd_datasets)
+
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="viewadapt", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"viewadapt {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    _training_commands(sub)
+    _run_commands(sub)
+    _inference_commands(sub)
+    _experiment_commands(sub)
     return parser
 
 

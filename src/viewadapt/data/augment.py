@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 from torchvision.transforms import v2
 
-from viewadapt.errors import ConfigError
+from viewadapt.declare import check_declared, setting
 
 # preset -> the operations it applies, in this order
 AUGMENT_PRESETS: dict[str, tuple[str, ...]] = {
@@ -29,26 +29,18 @@ ERASE_VALUE = (0.485, 0.456, 0.406)
 @dataclass
 class AugmentOptions:
     # paper (none), light (flip + pad-crop), reid (+ random erasing), reid_jitter (+ colour jitter)
-    preset: str = "reid"
-    flip: float = 0.5  # probability of a horizontal flip
-    pad: int = 10  # pixels of (edge) padding before a random crop back to the image size
-    erasing: float = 0.5  # probability of erasing a random rectangle
-    jitter: float = 0.2  # brightness, contrast and saturation jitter (hue a quarter of it)
+    preset: str = setting("reid", choices=AUGMENT_PRESETS)
+    flip: float = setting(0.5, low=0, high=1, what="a probability")  # probability of a horizontal flip
+    pad: int = setting(10, low=0)  # pixels of (edge) padding before a random crop back to the image size
+    erasing: float = setting(0.5, low=0, high=1, what="a probability")  # probability of erasing a random rectangle
+    jitter: float = setting(0.2, low=0, high=1)  # brightness, contrast and saturation jitter (hue a quarter of it)
 
     def ops(self) -> tuple[str, ...]:
         return AUGMENT_PRESETS[self.preset]
 
     def check(self, key: str = "data.augment") -> None:
         """Each bad value a :class:`ConfigError` naming ``key.field`` and what it accepts."""
-        if self.preset not in AUGMENT_PRESETS:
-            raise ConfigError(f"{key}.preset '{self.preset}' is not one of: {', '.join(AUGMENT_PRESETS)}")
-        for name in ("flip", "erasing"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ConfigError(f"{key}.{name} is a probability: give a value in [0, 1], not {getattr(self, name)}")
-        if self.pad < 0:
-            raise ConfigError(f"{key}.pad must be >= 0 pixels")
-        if not 0 <= self.jitter <= 1:
-            raise ConfigError(f"{key}.jitter must be in [0, 1]")
+        check_declared(self, f"{key}.")
 
 
 def _to_tensor() -> list[Callable]:

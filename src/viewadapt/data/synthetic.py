@@ -45,7 +45,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from viewadapt.errors import ConfigError, DataError
+from viewadapt.declare import check_declared, setting
+from viewadapt.errors import DataError
 from viewadapt.files import write_text
 
 CAMERA_NAMES = tuple(f"cam_{c}" for c in "abcdefghijklmnopqrstuvwxyz")
@@ -59,35 +60,26 @@ class SyntheticSpec:
     """What the benchmark holds; with the image size, everything that determines the generated files
     (equal specs and sizes give identical files). It is also the ``data.synthetic`` config section."""
 
-    num_identities: int = 300  # people in the set
-    images_per_view: int = 2  # images of each person in each camera
-    view_shift: float = 1.0  # how different the cameras are: scales every kind of difference below
+    num_identities: int = setting(300, low=6)  # people in the set
+    images_per_view: int = setting(2, low=1)  # images of each person in each camera
+    view_shift: float = setting(1.0, low=0)  # how different the cameras are: scales every kind of difference below
     seed: int = 0  # the draw of people, cameras and scenes
-    num_cameras: int = 2  # cameras cam_a, cam_b, ...: the first is the reference, each other differs from it
-    colour: float = 1.0  # camera difference: colour response, white balance, exposure, noise
-    blur: float = 1.0  # camera difference: defocus blur
-    resolution: float = 1.0  # camera difference: half resolution
-    flip: float = 1.0  # camera difference: mirrored images
-    viewpoint: float = 0.0  # camera difference: people seen from behind or the side
-    occlusion: float = 0.0  # camera difference: objects in front of people
-    clutter: float = 0.0  # camera difference: busy backgrounds
-    infrared: float = 0.0  # camera difference: grey reflectance instead of colour
+    num_cameras: int = setting(2, low=2, high=len(CAMERA_NAMES))  # cameras cam_a, cam_b, ...: the first is the reference, each other differs from it
+    colour: float = setting(1.0, low=0)  # camera difference: colour response, white balance, exposure, noise
+    blur: float = setting(1.0, low=0)  # camera difference: defocus blur
+    resolution: float = setting(1.0, low=0)  # camera difference: half resolution
+    flip: float = setting(1.0, low=0)  # camera difference: mirrored images
+    viewpoint: float = setting(0.0, low=0)  # camera difference: people seen from behind or the side
+    occlusion: float = setting(0.0, low=0)  # camera difference: objects in front of people
+    clutter: float = setting(0.0, low=0)  # camera difference: busy backgrounds
+    infrared: float = setting(0.0, low=0)  # camera difference: grey reflectance instead of colour
     # People seen by the last camera alone and labelled nowhere, images_per_view crops each: they join
     # that camera's unlabelled training images (self-training and stage (c)'s view term see them)
-    strangers: int = 0
+    strangers: int = setting(0, low=0, since="2026-12-07")
 
     def check(self, key: str = "data.synthetic") -> None:
         """Each bad value a :class:`ConfigError` naming ``key.field``."""
-        for ok, message in (
-            (self.num_identities >= 6, "num_identities must be >= 6"),
-            (self.images_per_view >= 1, "images_per_view must be >= 1"),
-            (self.strangers >= 0, "strangers must be >= 0"),
-            (2 <= self.num_cameras <= len(CAMERA_NAMES), f"num_cameras must be in 2..{len(CAMERA_NAMES)}"),
-            (min(self.view_shift, *(getattr(self, k) for k in KNOBS)) >= 0,
-             f"view_shift and the camera knobs ({', '.join(KNOBS)}) must be >= 0"),
-        ):
-            if not ok:
-                raise ConfigError(f"{key}.{message}")
+        check_declared(self, f"{key}.")
 
 
 # What sets written before a knob existed were made with: they must not pass for a set with it on.

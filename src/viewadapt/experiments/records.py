@@ -14,6 +14,7 @@ from pathlib import Path
 
 from viewadapt.config import Config, config_from_dict
 from viewadapt.data import DATASETS
+from viewadapt.declare import result_tree
 from viewadapt.errors import ViewAdaptError
 from viewadapt.files import make_folder, write_text
 from viewadapt.runs.folder import ENVIRONMENT_FILE, ZERO_SHOT
@@ -24,25 +25,12 @@ _ENVIRONMENT = ("viewadapt", "git_commit", "git_dirty", "python", "torch", "plat
 
 
 def settings_tree(cfg: Config) -> dict:
-    """A run's resolved config less where it is written, what it shows while training (TensorBoard) and
-    whether it keeps its images decoded in memory (the same items either way), and, for the synthetic
-    set and the named benchmarks, where the images are (the synthetic set's spec and size determine them, a
-    benchmark's name and variant). ``data.unlabeled_root``, ``data.synthetic.strangers``,
-    ``data.train_subset`` and ``train.sp_epoch`` count only where they are set, so the runs recorded
-    before they existed keep their keys."""
-    tree = cfg.to_dict()
-    for key in ("output_dir", "name"):
-        tree.pop(key)
-    tree["train"].pop("tensorboard")
-    tree["data"].pop("cache_images")
-    if not tree["data"]["unlabeled_root"]:
-        tree["data"].pop("unlabeled_root")
-    if not tree["data"]["synthetic"]["strangers"]:
-        tree["data"]["synthetic"].pop("strangers")
-    if tree["data"]["train_subset"] == -1:
-        tree["data"].pop("train_subset")
-    if tree["train"]["sp_epoch"] == "identities":
-        tree["train"].pop("sp_epoch")
+    """What a run's results depend on, as a tree: the resolved config less the keys declared not to change
+    results (where it is written, TensorBoard, the image cache) and less the keys added since the first
+    records that hold the value runs had before them (:func:`viewadapt.declare.result_tree`), so every
+    record keeps its key; and less where a benchmark's or the synthetic set's images lie (a benchmark is
+    its name and variant, the synthetic set its spec and size; one's own folder is where it is)."""
+    tree = result_tree(cfg)
     if not DATASETS[cfg.data.dataset].own_root:
         tree["data"].pop("root")
     return tree

@@ -262,6 +262,49 @@ def _machine(used: list[dict]) -> str:
             f"threads {e.get('cpu_threads')}{', GPU ' + e['cuda'] if e.get('cuda') else ''}.")
 
 
+def _table(exp: Experiment, results: dict[str, tuple[Row, list[dict]]], floors: dict[str, list[dict]], seeds: int,
+           published: str | None) -> list[str]:
+    """A setting's table: the floor, then each row's mean ± std over its seeds, its paired difference from the
+    baseline where the experiment names one, and the paper's number where ``published`` names its dataset."""
+    measured = any(r.get(LEAKAGE[0]) is not None for _, runs in results.values() for r in runs)
+    columns = COLUMNS + ((LEAKAGE,) if measured else ())
+    baseline = next((label for label, (m, _) in results.items() if exp.baseline and m.key == exp.baseline), None)
+    extra = [f"rank-1 − {exp.baseline}, paired by seed"] if baseline else []
+    has_paper = published is not None
+    header = "| method | " + " | ".join([h for _, h in columns] + extra) + (" | paper rank-1 |" if has_paper else " |")
+    lines = [header, "|---" * (len(columns) + len(extra) + 1 + has_paper) + "|"]
+    for label, runs in floors.items():
+        lines.append(_row(label, runs, "-" if has_paper else None, columns, "-" if baseline else None))
+    for label, (method, runs) in results.items():
+        shown = f"{label} (`{method.key}`)" if method.key else label
+        if len(runs) < seeds:  # a table rebuilt from records before every seed was trained
+            shown += f" ({len(runs)} of {seeds} seeds)"
+        diff = None if not baseline else "-" if label == baseline else _paired(runs, results[baseline][1])
+        lines.append(_row(shown, runs, method.paper.get(published, "-") if has_paper else None, columns, diff))
+    return lines
+
+
+def _figures(exp: Experiment, title: str, results: dict[str, tuple[Row, list[dict]]], floors: dict[str, list[dict]],
+             folder: Path, suffix: str, dataset: str) -> list[str]:
+    """A setting's CMC curves (and a sweep's curve over its axis), drawn beside results.md; the lines that
+    show them."""
+    curves = {label: [statistics.fmean(c) for c in zip(*(r["cmc"] for r in runs))]
+              for label, runs in {**floors, **{k: v for k, (_, v) in results.items()}}.items() if runs}
+    plot_cmc(curves, folder / f"cmc{suffix}.png", title=f"{title}: CMC ({dataset}, mean over seeds)")
+    lines = ["", f"![CMC](cmc{suffix}.png)"]
+    if exp.x_label:
+        series: dict[str, tuple[list[float], list[list[float]]]] = {}
+        for method, runs in results.values():
+            if not runs:  # not recorded yet: no point on its curve
+                continue
+            xs, ys = series.setdefault(method.series, ([], []))
+            xs.append(method.x)
+            ys.append([r["rank1"] for r in runs])
+        plot_sweep(series, folder / f"sweep{suffix}.png", exp.x_label, "rank-1")
+        lines += ["", f"![sweep](sweep{suffix}.png)"]
+    return lines
+
+
 def run_experiment(name: str, config: str | Path | None = None, overrides: list[str] | None = None, seeds: int = 3,
                    out: str | Path = "experiments", quiet: bool = True, settings: list[str] | None = None,
                    methods: list[int | str] | None = None, records: str | Path | None = None,
@@ -322,35 +365,9 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
                      if setting.overrides_for(generated) else "") + ". "
                   f"Training time of the {sum(len(runs) for _, runs in results.values())} runs: {train_s / 60:.1f} "
                   "min (a row scored with test-time camera statistics shares its run with the row without).", ""]
-        measured = any(r.get(LEAKAGE[0]) is not None for _, runs in results.values() for r in runs)
-        columns = COLUMNS + ((LEAKAGE,) if measured else ())
-        baseline = next((label for label, (m, _) in results.items() if exp.baseline and m.key == exp.baseline), None)
-        extra = [f"rank-1 − {exp.baseline}, paired by seed"] if baseline else []
-        header = "| method | " + " | ".join([h for _, h in columns] + extra) + (" | paper rank-1 |" if has_paper else " |")
-        lines += [header, "|---" * (len(columns) + len(extra) + 1 + has_paper) + "|"]
-        for label, runs in floors.items():
-            lines.append(_row(label, runs, "-" if has_paper else None, columns, "-" if baseline else None))
-        for label, (method, runs) in results.items():
-            shown = f"{label} (`{method.key}`)" if method.key else label
-            if len(runs) < seeds:  # a table rebuilt from records before every seed was trained
-                shown += f" ({len(runs)} of {seeds} seeds)"
-            diff = None if not baseline else "-" if label == baseline else _paired(runs, results[baseline][1])
-            lines.append(_row(shown, runs, method.paper.get(published, "-") if has_paper else None, columns, diff))
-        curves = {label: [statistics.fmean(c) for c in zip(*(r["cmc"] for r in runs))]
-                  for label, runs in {**floors, **{k: v for k, (_, v) in results.items()}}.items() if runs}
-        plot_cmc(curves, folder / f"cmc{suffix}.png",
-                 title=f"{name}{': ' + setting.name if setting.name else ''}: CMC ({dataset}, mean over seeds)")
-        lines += ["", f"![CMC](cmc{suffix}.png)"]
-        if exp.x_label:
-            series: dict[str, tuple[list[float], list[list[float]]]] = {}
-            for method, runs in results.values():
-                if not runs:  # not recorded yet: no point on its curve
-                    continue
-                xs, ys = series.setdefault(method.series, ([], []))
-                xs.append(method.x)
-                ys.append([r["rank1"] for r in runs])
-            plot_sweep(series, folder / f"sweep{suffix}.png", exp.x_label, "rank-1")
-            lines += ["", f"![sweep](sweep{suffix}.png)"]
+        lines += _table(exp, results, floors, seeds, published if has_paper else None)
+        lines += _figures(exp, f"{name}{': ' + setting.name if setting.name else ''}", results, floors, folder,
+                          suffix, dataset)
         everything[setting.name] = {"results": {k: v for k, (_, v) in results.items()}, "zero_shot": floors}
     if machine := _machine(envs):
         lines.insert(3, machine)

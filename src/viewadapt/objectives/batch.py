@@ -40,17 +40,18 @@ class ViewBatch:
         ``data.labeled_pairs``), which only a view term may see. A batch with no labelled gallery-side
         image (a gallery camera without labels) is matched within its probe side: each identity's first
         half of images there against the rest (:func:`first_halves`)."""
-        s, t = self.pid_s >= 0, self.pid_t >= 0
-        if bool(s.all()) and bool(t.all()) and len(self.pid_t):
+        known_s, known_t = self.pid_s >= 0, self.pid_t >= 0  # labelled images of each side
+        if bool(known_s.all()) and bool(known_t.all()) and len(self.pid_t):
             return self
-        if not bool(t.any()):
-            e, pid = self.e_s[s], self.pid_s[s]
-            f = None if self.f_s is None else self.f_s[s]
-            a = first_halves(pid)
-            return ViewBatch(e[a], e[~a], pid[a], pid[~a], self.view_s, self.view_s,
-                             None if f is None else f[a], None if f is None else f[~a])
-        return replace(self, e_s=self.e_s[s], e_t=self.e_t[t], pid_s=self.pid_s[s], pid_t=self.pid_t[t],
-                       f_s=None if self.f_s is None else self.f_s[s], f_t=None if self.f_t is None else self.f_t[t])
+        if not bool(known_t.any()):
+            emb, pid = self.e_s[known_s], self.pid_s[known_s]
+            feat = None if self.f_s is None else self.f_s[known_s]
+            first = first_halves(pid)
+            return ViewBatch(emb[first], emb[~first], pid[first], pid[~first], self.view_s, self.view_s,
+                             None if feat is None else feat[first], None if feat is None else feat[~first])
+        return replace(self, e_s=self.e_s[known_s], e_t=self.e_t[known_t], pid_s=self.pid_s[known_s],
+                       pid_t=self.pid_t[known_t], f_s=None if self.f_s is None else self.f_s[known_s],
+                       f_t=None if self.f_t is None else self.f_t[known_t])
 
     def fixed_probe_side(self) -> "ViewBatch":
         """The same batch with the probe side as constants: no gradient reaches its mapping."""
@@ -76,11 +77,12 @@ def embed_views(mappings: ViewMappings, images: torch.Tensor, pids: torch.Tensor
     without labels) is embedded in one pass as the probe side, its gallery side empty.
     """
     a, b = int(views.min()), int(views.max())
-    s, t = views == a, views == b
+    in_a, in_b = views == a, views == b  # the probe side's images, the gallery side's
     if mappings.shared or a == b:
         feat, emb = mappings.mapping(a).forward_train(images)
         if a == b:
-            t = torch.zeros_like(s)
-        return ViewBatch(emb[s], emb[t], pids[s], pids[t], a, b, feat[s], feat[t])
-    (f_s, e_s), (f_t, e_t) = mappings.mapping(a).forward_train(images[s]), mappings.mapping(b).forward_train(images[t])
-    return ViewBatch(e_s, e_t, pids[s], pids[t], a, b, f_s, f_t)
+            in_b = torch.zeros_like(in_a)
+        return ViewBatch(emb[in_a], emb[in_b], pids[in_a], pids[in_b], a, b, feat[in_a], feat[in_b])
+    (f_s, e_s) = mappings.mapping(a).forward_train(images[in_a])
+    (f_t, e_t) = mappings.mapping(b).forward_train(images[in_b])
+    return ViewBatch(e_s, e_t, pids[in_a], pids[in_b], a, b, f_s, f_t)

@@ -1,5 +1,7 @@
 """What happens around the epochs of a stage, as hooks the trainer calls at fixed points: validation,
-early stopping, test evaluation, the history and log, checkpoints and the metrics file.
+early stopping, test evaluation, the history and log, checkpoints and the metrics file. A hook reads the
+trainer and writes what it measures to the trainer's store (:class:`~viewadapt.training.setup.TrainingStore`)
+through the store's methods; it assigns no trainer attribute.
 
 The trainer calls, for every hook in its order: ``before_train()`` when ``fit`` starts,
 ``before_stage(stage)`` once a stage's optimisers exist, ``after_epoch(stage, record)`` with the
@@ -69,14 +71,15 @@ class ZeroShot(Hook):
 
     def before_train(self) -> None:
         t = self.trainer
-        if not t.settings.zero_shot or t.zero_shot is not None:
+        if not t.setup.zero_shot or t.store.zero_shot is not None:
             return
-        models = zero_shot_models(t.settings.one_start, t.method.mappings)
-        t.zero_shot = {"test": t.score(models, "test", rerank="none", distance="cosine")}
-        if t.settings.view_leakage:
-            t.zero_shot["view_leakage"] = t.leakage(models)
-        t.log.info(f"zero-shot (no training): test rank-1 {t.zero_shot['test']['rank1']:.3f}"
-                   + (f", view leakage {t.zero_shot['view_leakage']:.3f}" if t.settings.view_leakage else ""))
+        models = zero_shot_models(t.setup.one_start, t.method.mappings)
+        result = {"test": t.score(models, "test", rerank="none", distance="cosine")}
+        if t.setup.view_leakage:
+            result["view_leakage"] = t.leakage(models)
+        t.store.set_zero_shot(result)
+        t.log.info(f"zero-shot (no training): test rank-1 {result['test']['rank1']:.3f}"
+                   + (f", view leakage {result['view_leakage']:.3f}" if t.setup.view_leakage else ""))
 
 
 class Validation(Hook):
@@ -99,7 +102,7 @@ class Validation(Hook):
         t.log.info(f"{stage.name} starts at val_rank1={metrics['rank1']:.4g} val_mAP={metrics['mAP']:.4g}")
 
     def after_stage(self, stage: Stage) -> None:
-        self.trainer.stage_results[stage.name].update(self.start or {})
+        self.trainer.store.add_results(stage.name, **(self.start or {}))
         self.start = None
 
     def state_dict(self) -> dict | None:
@@ -132,16 +135,16 @@ class EarlyStop(Hook):
 
     def after_epoch(self, stage: Stage, record: dict) -> None:
         state = {k: m.state_dict() for k, m in stage.modules().items()}
-        self.trainer.stop_stage = self.early.step(record[stage.settings.monitor], self.trainer.epoch, state)
+        self.trainer.store.request_stop(self.early.step(record[stage.settings.monitor], self.trainer.epoch, state))
 
     def after_stage(self, stage: Stage) -> None:
         if stage.settings.keep == "best":
             for key, module in stage.modules().items():
                 module.load_state_dict(self.early.best_state[key])
         kept = self.early.best_epoch if stage.settings.keep == "best" else self.trainer.epoch
-        self.trainer.stage_results[stage.name].update(
-            {"best_epoch": self.early.best_epoch + 1, "best_" + stage.settings.monitor: self.early.best,
-             "kept_epoch": kept + 1})
+        self.trainer.store.add_results(stage.name, **{"best_epoch": self.early.best_epoch + 1,
+                                                      "best_" + stage.settings.monitor: self.early.best,
+                                                      "kept_epoch": kept + 1})
         self.early = None
 
     def state_dict(self) -> dict | None:
@@ -149,7 +152,7 @@ class EarlyStop(Hook):
 
     def load_state_dict(self, state: dict) -> None:
         self.early.load_state_dict(state)
-        self.trainer.stop_stage = self.early.bad_epochs >= self.early.patience
+        self.trainer.store.request_stop(self.early.bad_epochs >= self.early.patience)
 
 
 class TestEvaluation(Hook):
@@ -157,20 +160,18 @@ class TestEvaluation(Hook):
     stage in any case."""
 
     def _test(self, stage: Stage) -> dict:
-        result = self.trainer.stage_results[stage.name]
-        result["test"] = self.trainer.score(stage.scored(), "test")
-        return result
+        return self.trainer.store.add_results(stage.name, test=self.trainer.score(stage.scored(), "test"))
 
     def after_stage(self, stage: Stage) -> None:
         t = self.trainer
-        if t.settings.after_each_stage:
+        if t.setup.after_each_stage:
             result = self._test(stage)
             t.log.info(f"{stage.name} done (kept epoch {result['kept_epoch']}, best {result['best_epoch']}): test "
                        f"rank-1 {result['test']['rank1']:.3f} mAP {result['test']['mAP']:.3f}")
 
     def after_train(self) -> None:
         t = self.trainer
-        if t.finished and "test" not in t.stage_results[t.stages[-1].name]:
+        if t.finished and "test" not in t.store.stage_results[t.stages[-1].name]:
             self._test(t.stages[-1])
 
 
@@ -181,9 +182,9 @@ class ViewLeakage(Hook):
 
     def after_stage(self, stage: Stage) -> None:
         t = self.trainer
-        if t.settings.view_leakage:
+        if t.setup.view_leakage:
             leakage = t.leakage(stage.scored())
-            t.stage_results[stage.name]["view_leakage"] = leakage
+            t.store.add_results(stage.name, view_leakage=leakage)
             t.log.info(f"{stage.name}: view leakage {leakage:.3f} (a fresh probe's view accuracy on C_valid)")
 
 
@@ -193,8 +194,7 @@ class History(Hook):
     def after_epoch(self, stage: Stage, record: dict) -> None:
         t = self.trainer
         record["time_s"] = time.time() - t.epoch_started
-        t.elapsed += record["time_s"]
-        t.history.append({"stage": stage.name, "epoch": t.epoch + 1, **record})
+        t.store.add_epoch(stage.name, t.epoch + 1, record)
         t.log.info(f"{stage.name} epoch {t.epoch + 1}/{stage.settings.epochs} " +
                    " ".join(f"{k}={v:.4g}" for k, v in record.items() if isinstance(v, float)) +
                    self._eta(stage))
@@ -202,7 +202,7 @@ class History(Hook):
     def _eta(self, stage: Stage) -> str:
         """The stage's time left at its epochs' pace so far (early stopping may end it sooner)."""
         t = self.trainer
-        times = [h["time_s"] for h in t.history if h["stage"] == stage.name]
+        times = t.store.epoch_times(stage.name)
         left = stage.settings.epochs - (t.epoch + 1)
         return f" (stage eta {sum(times) / len(times) * left / 60:.1f} min)" if left > 0 else ""
 
@@ -217,13 +217,13 @@ class TensorBoard(Hook):
 
     def before_train(self) -> None:
         t = self.trainer
-        if t.settings.tensorboard and t.dist.is_main and self.writer is None:
+        if t.setup.tensorboard and t.dist.is_main and self.writer is None:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(str(t.run_dir / "tensorboard"))
 
     def _scalars(self, prefix: str, values: dict) -> None:
-        step = len(self.trainer.history)
+        step = len(self.trainer.store.history)
         for name, value in values.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 self.writer.add_scalar(f"{prefix}/{name}", value, step)
@@ -234,7 +234,7 @@ class TensorBoard(Hook):
 
     def after_stage(self, stage: Stage) -> None:
         if self.writer is not None:
-            result = self.trainer.stage_results[stage.name]
+            result = self.trainer.store.stage_results[stage.name]
             self._scalars(stage.name, {"view_leakage": result.get("view_leakage"),
                                        **{f"test_{k}": v for k, v in (result.get("test") or {}).items()}})
             self.writer.flush()
@@ -263,7 +263,7 @@ class Checkpointer(Hook):
     def after_train(self) -> None:
         t = self.trainer
         if t.finished and t.dist.is_main:
-            save_weights(t.run_dir / WEIGHTS_FILE, t.method.stored(), {"config": yaml.safe_dump(t.settings.config, sort_keys=False)})
+            save_weights(t.run_dir / WEIGHTS_FILE, t.method.stored(), {"config": yaml.safe_dump(t.setup.config, sort_keys=False)})
 
 
 class MetricsWriter(Hook):

@@ -1,6 +1,8 @@
-"""Pseudo-labels for a camera without labels: cross-camera mutual nearest neighbours.
+"""Pseudo-labels for a camera without labels, by a rule from :data:`PSEUDO_LABELS`
+(``train.self_training.rule``). A rule takes the labelled images' embeddings and identities and the
+unlabelled images' embeddings, and gives each unlabelled image an identity or :data:`LEFT_OUT`.
 
-An unlabelled image takes the labelled identity whose prototype (the mean of its labelled embeddings)
+``mutual``, cross-camera mutual nearest neighbours: an unlabelled image takes the labelled identity whose prototype (the mean of its labelled embeddings)
 it is nearest, if the check runs the other way too: the image is among the ``k`` unlabelled images
 nearest that prototype (a k-reciprocal check, Zhong et al. 2017). Of the images that pass, the most
 confident fraction is kept, confidence being the margin between the nearest and the second-nearest
@@ -10,8 +12,13 @@ identity. Cosine similarity throughout.
 from __future__ import annotations
 
 import math
+from typing import Any, Protocol
 
 import numpy as np
+
+from viewadapt.registry import Registry
+
+LEFT_OUT = -1  # an unlabelled image a rule gives no identity (never a training identity: -1 is a distractor's)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -51,3 +58,34 @@ def mutual_neighbours(unlabelled: np.ndarray, protos: np.ndarray, k: int,
 def kept_fraction(start: float, epoch: int, epochs: int) -> float:
     """The confidence rule's schedule: ``start`` in the first epoch, rising linearly to 1 in the last."""
     return start + (1.0 - start) * min(1.0, epoch / max(1, epochs - 1))
+
+
+class PseudoLabelRule(Protocol):
+    """One way of pseudo-labelling: ``assign`` gives each unlabelled image an identity (a labelled one's, or
+    a new one above them) or :data:`LEFT_OUT`; ``settings`` is the self-training stage's section, ``epoch``
+    and its ``epochs`` say where the stage is. It depends on the embeddings alone, so a resumed run draws the
+    same pseudo-labels."""
+
+    description: str
+
+    def assign(self, labelled: np.ndarray, pids: np.ndarray, unlabelled: np.ndarray, settings: Any,
+               epoch: int) -> np.ndarray: ...
+
+
+PSEUDO_LABELS: Registry[PseudoLabelRule] = Registry("pseudo-label rule")
+
+
+class MutualNeighbours:
+    description = ("an unlabelled image takes the labelled identity whose prototype it is nearest, when it is "
+                   "among that prototype's k nearest unlabelled images; the surest fraction (start, rising to "
+                   "all by the last epoch) is kept. A closed set: it names no new person")
+
+    def assign(self, labelled: np.ndarray, pids: np.ndarray, unlabelled: np.ndarray, settings: Any,
+               epoch: int) -> np.ndarray:
+        ids, protos = prototypes(labelled, pids)
+        index, _ = mutual_neighbours(unlabelled, protos, settings.k,
+                                     kept_fraction(settings.start, epoch, settings.epochs))
+        return np.where(index >= 0, ids[np.maximum(index, 0)], LEFT_OUT)
+
+
+PSEUDO_LABELS.register("mutual")(MutualNeighbours())

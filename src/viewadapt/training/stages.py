@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from itertools import chain, islice, repeat
-from typing import Any, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sampler
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 from tqdm import tqdm
 
 from viewadapt.data.images import ViewImages
@@ -22,7 +22,8 @@ from viewadapt.objectives import Method, ViewBatch, adaptation_objective, embed_
 from viewadapt.objectives.identity import IdentityObjective
 from viewadapt.training.distributed import Dist
 from viewadapt.training.optim import build_optimizer, build_scheduler
-from viewadapt.training.pseudo_labels import kept_fraction, mutual_neighbours, prototypes
+from viewadapt.training.pseudo_labels import LEFT_OUT, PSEUDO_LABELS
+from viewadapt.training.setup import EpochData, RunSetup
 from viewadapt.training.step import Stepper
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
@@ -30,33 +31,11 @@ Batches = Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 VALIDATION_SEED = 12345
 
 
-@dataclass(frozen=True)
-class StagePlan:
-    """What the stages read of a run's settings, as values (the trainer fills it in from the config)."""
-
-    stages: dict[str, Any]  # each stage's settings by name, in the order they run: enabled, epochs, schedule
-    seed: int  # batches and augmentation depend on (seed, epoch) only
-    batch_p: int  # SP batches: identities per batch
-    batch_s: int  # SP batches: images per identity, over the views
-    init_batch_size: int  # stage (a)'s random batches
-    init_sampler: str  # stage (a)'s batches: random or pk
-    sp_epoch: str  # an SP-batch stage's epoch: a batch per identity (identities) or about every image once (images)
-    shared_classifier: bool  # stage (a): one identity classifier for every network
-    label_smoothing: float
-    triplet: float  # stage (a)'s batch-hard triplet weight
-    triplet_margin: float
-    lambda_sim: float  # stage (c): the matcher's loss weight beside the domain term
-    num_workers: int  # data-loading processes
-    height: int  # image size (self-training embeds C_train at it)
-    width: int
-    eval_batch_size: int
-
-
 @dataclass
 class StageContext:
     """What every stage works with: its settings, the method's parts, the data, where to compute."""
 
-    plan: StagePlan
+    setup: RunSetup
     method: Method
     train_set: ViewImages
     valid_set: ViewImages
@@ -100,7 +79,7 @@ class Stage:
 
     def __init__(self, ctx: StageContext) -> None:
         self.ctx = ctx
-        self.settings = ctx.plan.stages[self.name]
+        self.settings = ctx.setup.stages[self.name]
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
 
@@ -133,13 +112,11 @@ class Stage:
         for scheduler in self.schedulers.values():
             scheduler.step()
 
-    def sampler(self, epoch: int) -> Sampler[list[int]]:
-        """The epoch's batches, as dataset indices; the order depends on (train.seed, epoch) only."""
+    def prepare_epoch(self, epoch: int) -> EpochData:
+        """What the epoch trains on: the images, their batches as dataset indices (the order depends on
+        (train.seed, epoch) only), and what preparing them measured. The trainer calls it before each
+        epoch."""
         raise NotImplementedError
-
-    def dataset(self) -> ViewImages:
-        """The images the epoch's batches index (after :meth:`sampler` has prepared the epoch)."""
-        return self.ctx.train_set
 
     def train_epoch(self, batches: Batches, desc: str) -> dict:
         raise NotImplementedError
@@ -165,18 +142,18 @@ class Stage:
             s.load_state_dict(state["schedulers"][k])
 
     def _sp_sampler(self, dataset: ViewImages, seed: int, num_batches: int | None = None) -> SPBatchSampler:
-        t = self.ctx.plan
+        s = self.ctx.setup
         pids, views = [r.pid for r in dataset.records], [r.view for r in dataset.records]
-        return SPBatchSampler(pids, views, min(t.batch_p, len(dataset.pids)), t.batch_s, seed, num_batches)
+        return SPBatchSampler(pids, views, min(s.batch_p, len(dataset.pids)), s.batch_s, seed, num_batches)
 
-    def _training_sp_sampler(self, dataset: ViewImages, epoch: int) -> SPBatchSampler:
-        """The epoch's SP batches of a training stage: one led by each identity, or (``train.sp_epoch=images``)
-        as many as show each image about once."""
-        t = self.ctx.plan
-        count = max(1, round(len(dataset) / (t.batch_p * t.batch_s))) if t.sp_epoch == "images" else None
-        sampler = self._sp_sampler(dataset, t.seed + list(t.stages).index(self.name), count)
+    def _sp_epoch(self, dataset: ViewImages, epoch: int, stats: dict[str, float] | None = None) -> EpochData:
+        """The epoch's SP batches of a training stage over ``dataset``: one led by each identity, or
+        (``train.sp_epoch=images``) as many as show each image about once."""
+        s = self.ctx.setup
+        count = max(1, round(len(dataset) / (s.batch_p * s.batch_s))) if s.sp_epoch == "images" else None
+        sampler = self._sp_sampler(dataset, s.seed + list(s.stages).index(self.name), count)
         sampler.set_epoch(epoch)
-        return sampler
+        return EpochData(dataset, sampler, stats or {})
 
 
 class IdentityInit(Stage):
@@ -188,15 +165,15 @@ class IdentityInit(Stage):
 
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)
-        plan, networks = ctx.plan, self.mappings.networks()
+        setup, networks = ctx.setup, self.mappings.networks()
         # A mapping with a BNNeck normalises its embedding itself; otherwise the head's batch norm does.
         head_bn = networks[0].bn is None
         # Views that share every weight (statistics per view only) are one network to classify with.
         self.one_network = self.mappings.statistics_only
         self.objective = IdentityObjective(1 if self.one_network else len(networks), self.mappings.embedding_dim,
                                            len(ctx.train_set.pids),
-                                           head_bn, plan.label_smoothing, plan.triplet, plan.triplet_margin,
-                                           plan.shared_classifier)
+                                           head_bn, setup.label_smoothing, setup.triplet, setup.triplet_margin,
+                                           setup.shared_classifier)
         self.objective.to(ctx.device)
 
     def modules(self) -> dict[str, nn.Module]:
@@ -209,16 +186,16 @@ class IdentityInit(Stage):
         params = [*self.mappings.parameters(), *self.objective.parameters()]
         return {"init": build_optimizer(params, self.settings)}
 
-    def sampler(self, epoch: int) -> Sampler[list[int]]:
-        t, data = self.ctx.plan, self.ctx.train_set
-        if t.init_sampler == "pk":  # as many images an epoch as random batches show
-            sampler = self._sp_sampler(data, t.seed + list(t.stages).index(self.name),
-                                       max(1, round(len(data) / (t.batch_p * t.batch_s))))
+    def prepare_epoch(self, epoch: int) -> EpochData:
+        s, data = self.ctx.setup, self.ctx.train_set
+        if s.init_sampler == "pk":  # as many images an epoch as random batches show
+            sampler = self._sp_sampler(data, s.seed + list(s.stages).index(self.name),
+                                       max(1, round(len(data) / (s.batch_p * s.batch_s))))
             sampler.set_epoch(epoch)
-            return sampler
-        gen = torch.Generator().manual_seed(t.seed * 100003 + epoch)
-        size = min(t.init_batch_size, len(data))
-        return BatchSampler(RandomSampler(data, generator=gen), size, drop_last=len(data) > size)
+            return EpochData(data, sampler)
+        gen = torch.Generator().manual_seed(s.seed * 100003 + epoch)
+        size = min(s.init_batch_size, len(data))
+        return EpochData(data, BatchSampler(RandomSampler(data, generator=gen), size, drop_last=len(data) > size))
 
     def train_epoch(self, batches: Batches, desc: str) -> dict:
         ctx, stats = self.ctx, EpochStats()
@@ -268,8 +245,8 @@ class SimilarityTraining(Stage):
         return {"similarity": build_optimizer([*method.mappings.parameters(), *method.matcher.parameters()],
                                               self.settings)}
 
-    def sampler(self, epoch: int) -> Sampler[list[int]]:
-        return self._training_sp_sampler(self.ctx.train_set, epoch)
+    def prepare_epoch(self, epoch: int) -> EpochData:
+        return self._sp_epoch(self.ctx.train_set, epoch)
 
     def _embed(self, images: torch.Tensor, labels: torch.Tensor, views: torch.Tensor) -> ViewBatch:
         device = self.ctx.device
@@ -297,7 +274,7 @@ class SimilarityTraining(Stage):
         for module in (method.mappings, method.matcher, method.domain):
             module.eval()
         sampler = self._sp_sampler(ctx.valid_set, VALIDATION_SEED)
-        batches = DataLoader(ctx.valid_set, batch_sampler=sampler, num_workers=ctx.plan.num_workers,
+        batches = DataLoader(ctx.valid_set, batch_sampler=sampler, num_workers=ctx.setup.num_workers,
                              generator=torch.Generator())  # leaves the global random state to training
         total, n = 0.0, 0
         for images, labels, views in batches:
@@ -355,17 +332,17 @@ class ViewAdaptation(SimilarityTraining):
                                             self.settings)}
         return {**opts, "dd": dd} if dd else opts
 
-    def sampler(self, epoch: int) -> Sampler[list[int]]:
-        data, t = self.ctx.unlabeled_set, self.ctx.plan
+    def prepare_epoch(self, epoch: int) -> EpochData:
+        data, s = self.ctx.unlabeled_set, self.ctx.setup
         if data is not None and self.ctx.method.domain.compares_views:
             # As many unlabelled gallery images join each batch as it has labelled ones, in an order
             # that depends on (train.seed, epoch, rank) only, as the SP batches' does.
-            gen = torch.Generator().manual_seed((t.seed * 100003 + epoch) * 1009 + self.ctx.dist.rank)
-            size = min(t.batch_p * (t.batch_s // 2), len(data))
+            gen = torch.Generator().manual_seed((s.seed * 100003 + epoch) * 1009 + self.ctx.dist.rank)
+            size = min(s.batch_p * (s.batch_s // 2), len(data))
             loader = DataLoader(data, batch_size=size, sampler=RandomSampler(data, generator=gen), drop_last=True,
-                                num_workers=self.ctx.plan.num_workers)
+                                num_workers=s.num_workers)
             self.unlabeled = chain.from_iterable(repeat(loader))  # each pass a new order
-        return super().sampler(epoch)
+        return super().prepare_epoch(epoch)
 
     def _embed(self, images: torch.Tensor, labels: torch.Tensor, views: torch.Tensor) -> ViewBatch:
         """The batch with the epoch's next unlabelled images, labelled -1: the view term sees them, the
@@ -415,7 +392,7 @@ class ViewAdaptation(SimilarityTraining):
         for images, labels, views in progress(batches, desc):
             batch = self._embed(images, labels, views)
             values = method.domain.train_discriminator(batch, self._dd_step)
-            loss, term, sim = adaptation_objective(batch, method.domain, method.matcher, ctx.plan.lambda_sim)
+            loss, term, sim = adaptation_objective(batch, method.domain, method.matcher, ctx.setup.lambda_sim)
             ctx.stepper.step(loss, self.optimizers["mappings"])
             ctx.stepper.end_iteration()
             if method.domain.stat:
@@ -425,52 +402,47 @@ class ViewAdaptation(SimilarityTraining):
 
     def batch_objective(self, batch: ViewBatch) -> torch.Tensor:
         method = self.ctx.method
-        return adaptation_objective(batch, method.domain, method.matcher, self.ctx.plan.lambda_sim)[0]
+        return adaptation_objective(batch, method.domain, method.matcher, self.ctx.setup.lambda_sim)[0]
 
 
 class SelfTraining(SimilarityTraining):
     """Self-training for a gallery camera with few or no labels (``train.self_training``): each epoch
     embeds C_train with the current mappings (each camera's images normalised by statistics of their
-    own), pseudo-labels the camera's unlabelled images by cross-camera mutual nearest neighbours
-    (:mod:`~viewadapt.training.pseudo_labels`; a confidence rule that keeps the surest half first and
-    all by the last epoch), and trains the matcher's loss (Eq. 5) on SP batches of the labelled and
+    own), pseudo-labels the camera's unlabelled images by its rule (``train.self_training.rule``,
+    :mod:`~viewadapt.training.pseudo_labels`; ``mutual``: cross-camera mutual nearest neighbours, the
+    surest half first and all by the last epoch), and trains the matcher's loss (Eq. 5) on SP batches of the labelled and
     pseudo-labelled images together. The pseudo-labels depend on the weights only, so a resumed run
     draws the same ones."""
 
     name = "self_training"
 
-    def __init__(self, ctx: StageContext) -> None:
-        super().__init__(ctx)
-        self.epoch_set = ctx.train_set
-        self.pseudo: dict[str, float] = {}
-
-    def dataset(self) -> ViewImages:
-        return self.epoch_set
-
-    def sampler(self, epoch: int) -> Sampler[list[int]]:
-        self.epoch_set, self.pseudo = self.pseudo_labelled(epoch)
-        return self._training_sp_sampler(self.epoch_set, epoch)
+    def prepare_epoch(self, epoch: int) -> EpochData:
+        """The epoch's pseudo-labels, then SP batches of the labelled and pseudo-labelled images; what was
+        labelled joins the epoch's record."""
+        images, stats = self.pseudo_labelled(epoch)
+        return self._sp_epoch(images, epoch, stats)
 
     def pseudo_labelled(self, epoch: int) -> tuple[ViewImages, dict[str, float]]:
         """C_train's labelled images with the epoch's pseudo-labelled ones, and what was labelled: the
         fraction of unlabelled images taken, and (diagnostics for the log, read by no loss) the fraction
         of those given their own identity, where their identity is known, and of the synthetic set's
         strangers given one at all."""
-        ctx, st, d = self.ctx, self.settings, self.ctx.plan
+        ctx, st, setup = self.ctx, self.settings, self.ctx.setup
         labelled, unlabelled = ctx.train_set.records, ctx.unlabeled_set.records
-        size = d.eval_batch_size
+        size = setup.eval.batch_size
         # Each camera's images normalised by statistics of their own (CBN's step, here on C_train): a
         # camera no batch has shown yet would otherwise be embedded with another camera's statistics.
         cache = ctx.train_set.decoded
-        model = per_view_statistics(ctx.method.embedder(), labelled + unlabelled, d.height, d.width, size,
-                                    ctx.device, d.num_workers, cache)
+        model = per_view_statistics(ctx.method.embedder(), labelled + unlabelled, setup.height, setup.width, size,
+                                    ctx.device, setup.num_workers, cache)
 
         def embed(records: list) -> np.ndarray:
-            return extract_embeddings(model, records, d.height, d.width, size, ctx.device, d.num_workers, cache)
+            return extract_embeddings(model, records, setup.height, setup.width, size, ctx.device, setup.num_workers,
+                                      cache)
 
-        ids, protos = prototypes(embed(labelled), np.array([r.pid for r in labelled]))
-        index, _ = mutual_neighbours(embed(unlabelled), protos, st.k, kept_fraction(st.start, epoch, st.epochs))
-        taken = [(r, int(ids[j])) for r, j in zip(unlabelled, index) if j >= 0]
+        assigned = PSEUDO_LABELS[st.rule].assign(embed(labelled), np.array([r.pid for r in labelled]),
+                                                  embed(unlabelled), st, epoch)
+        taken = [(r, int(pid)) for r, pid in zip(unlabelled, assigned) if pid != LEFT_OUT]
         records = labelled + [replace(r, pid=pid) for r, pid in taken]
         stats = {"pseudo_labelled": len(taken) / len(unlabelled)}
         known = [(r, pid) for r, pid in taken if r.pid != UNKNOWN_PID]  # a folder's crops have no identity to check
@@ -481,13 +453,9 @@ class SelfTraining(SimilarityTraining):
             stats["strangers_labelled"] = sum(r.pid == STRANGER_PID for r, _ in taken) / strangers
         return ViewImages(records, ctx.train_set.transform, cache), stats
 
-    def train_epoch(self, batches: Batches, desc: str) -> dict:
-        return {**super().train_epoch(batches, desc), **self.pseudo}
-
-
 def build_stages(ctx: StageContext) -> list[Stage]:
     """The enabled steps of Algorithm 1, in order, then self-training where a camera has unlabelled
     images; stage (b) of a matcher that leaves the mappings fixed trains that matcher alone."""
     similarity = SimilarityTraining if ctx.method.matcher.trains_mappings else FrozenMappingsTraining
     return [cls(ctx) for cls in (IdentityInit, similarity, ViewAdaptation, SelfTraining)
-            if ctx.plan.stages[cls.name].enabled and (cls is not SelfTraining or ctx.unlabeled_set is not None)]
+            if ctx.setup.stages[cls.name].enabled and (cls is not SelfTraining or ctx.unlabeled_set is not None)]

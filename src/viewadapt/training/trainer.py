@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -21,7 +21,6 @@ from viewadapt.data import Split
 from viewadapt.data.images import ViewImages
 from viewadapt.errors import CheckpointError
 from viewadapt.evaluation.leakage import models_leakage
-from viewadapt.evaluation.options import EvalOptions
 from viewadapt.evaluation.rescoring import RERANKERS
 from viewadapt.evaluation.scoring import score_records
 from viewadapt.models import Embedder
@@ -31,47 +30,29 @@ from viewadapt.runs.folder import CHECKPOINT_FILE, ZERO_SHOT
 from viewadapt.runs.lock import RunLock
 from viewadapt.training.distributed import Dist, ShardedBatches
 from viewadapt.training.hooks import Hook, default_hooks
-from viewadapt.training.stages import Stage, StageContext, StagePlan, build_stages
+from viewadapt.training.setup import RunSetup, TrainingStore
+from viewadapt.training.stages import Stage, StageContext, build_stages
 from viewadapt.training.step import Diverged, Stepper
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """What the trainer and its hooks read of a run's config, as values. The resolved config itself only
-    travels: into every checkpoint (a resume checks it) and the final weights' metadata."""
-
-    config: dict
-    seed: int
-    amp: str  # mixed precision: none, bf16 or fp16
-    eval: EvalOptions  # how the test and validation splits are scored
-    after_each_stage: bool  # the test split scored after every stage, not only the last
-    zero_shot: bool  # the untrained networks scored before training
-    view_leakage: bool  # a fresh probe's view accuracy after each stage and on the test split
-    one_start: bool  # every view starts from one network: one zero-shot floor, not one per network
-    num_workers: int
-    height: int
-    width: int
-    tensorboard: bool
 
 
 class Trainer:
     """Runs the enabled stages in order, calling its hooks; ``fit`` resumes where it stopped. It is
     given what it trains, already built (:mod:`viewadapt.builders.trainer` makes one from a config)."""
 
-    def __init__(self, settings: RunSettings, run_dir: Path, split: Split, method: Method, plan: StagePlan,
-                 train_set: ViewImages, valid_set: ViewImages, unlabeled_set: ViewImages | None,
-                 device: torch.device, logger: logging.Logger | None = None, d: Dist | None = None,
+    def __init__(self, setup: RunSetup, run_dir: Path, split: Split, method: Method, train_set: ViewImages,
+                 valid_set: ViewImages, unlabeled_set: ViewImages | None, device: torch.device,
+                 logger: logging.Logger | None = None, d: Dist | None = None,
                  hooks: list[Hook] | None = None) -> None:
-        self.settings, self.run_dir, self.split = settings, Path(run_dir), split
+        self.setup, self.run_dir, self.split = setup, Path(run_dir), split
         self.log = logger or logging.getLogger("viewadapt")
         self.dist = d or Dist()
         self.device = device
-        self.stepper = Stepper(settings.amp, self.device, self.dist)
+        self.stepper = Stepper(setup.amp, self.device, self.dist)
         self.method = method.to(self.device)
-        ctx = StageContext(plan, self.method, train_set, valid_set, self.device, self.stepper, self.dist,
+        ctx = StageContext(setup, self.method, train_set, valid_set, self.device, self.stepper, self.dist,
                            unlabeled_set)
         self.stages: list[Stage] = build_stages(ctx)
-        self.order = tuple(plan.stages)  # every step of Algorithm 1, enabled or not: checkpoints index it
+        self.order = tuple(setup.stages)  # every step of Algorithm 1, enabled or not: checkpoints index it
         self.train_set = ctx.train_set
         for module in self.modules().values():
             self.dist.sync_module(module)  # one starting point on every rank
@@ -80,12 +61,9 @@ class Trainer:
             hook.trainer = self
         # Progress: the step of Algorithm 1 being trained (an index of self.order) and its last finished epoch.
         self.stage_index, self.epoch = 0, -1
-        self.stop_stage, self.finished = False, False
+        self.finished = False
         self.epoch_started = 0.0
-        self.history: list[dict] = []
-        self.stage_results: dict[str, dict] = {}
-        self.zero_shot: dict | None = None  # the untrained networks' scores, before stage (a)
-        self.elapsed = 0.0
+        self.store = TrainingStore()  # what the run measured; hooks write it through its methods
         self._resume_state: dict | None = None
         self._lock: RunLock | None = None  # rank 0's hold on the run folder, from create/resume to close
 
@@ -104,6 +82,19 @@ class Trainer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # what the store holds, read where the trainer is at hand
+    @property
+    def history(self) -> list[dict]:
+        return self.store.history
+
+    @property
+    def stage_results(self) -> dict[str, dict]:
+        return self.store.stage_results
+
+    @property
+    def zero_shot(self) -> dict | None:
+        return self.store.zero_shot
 
     def progress(self) -> str:
         """Where a resumed run stands: the last epoch completed and the one it continues with."""
@@ -130,16 +121,13 @@ class Trainer:
         between stages, when no optimiser or hook state carries over)."""
         running = stage.state_dict() if stage else {"optimizers": {}, "schedulers": {}}
         return {
-            "config": self.settings.config,
+            "config": self.setup.config,
             "stage_index": self.stage_index,
             "epoch": self.epoch,
             "models": {k: m.state_dict() for k, m in self.modules().items()},
             **running,
             **{h.state_key: h.state_dict() for h in self.hooks if h.state_key},
-            "history": self.history,
-            "stage_results": self.stage_results,
-            "zero_shot": self.zero_shot,
-            "elapsed": self.elapsed,
+            **self.store.state_dict(),
             "rng": rng_state(),
             "grad_scaler": self.stepper.state_dict(),
         }
@@ -153,9 +141,7 @@ class Trainer:
                                   "config: resume it with the version that wrote it, or start a new run") from None
         try:
             self.stage_index, self.epoch = int(state["stage_index"]), int(state["epoch"])
-            self.history, self.stage_results = list(state["history"]), dict(state["stage_results"])
-            self.zero_shot = state.get("zero_shot")
-            self.elapsed = float(state["elapsed"])
+            self.store = TrainingStore.from_state(state)
             set_rng_state(state["rng"])
             self.stepper.load_state_dict(state.get("grad_scaler", {}))
         except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -168,14 +154,14 @@ class Trainer:
     def _score_one(self, model: Embedder, pair_scorer: nn.Module | None, subset: str, rerank: str | None,
                    distance: str | None) -> dict:
         # Camera statistics are a test-time step: validation, which picks epochs, scores the trained model.
-        e = self.settings.eval
+        e = self.setup.eval
         options = replace(e, rerank=rerank or e.rerank, distance=distance or e.distance,
                           camera_statistics=e.camera_statistics and subset == "test")
         if RERANKERS[options.rerank].needs_pair_scorer and pair_scorer is None:
             options = replace(options, rerank="none")  # no trained Ds yet to re-rank with
         result = None
         if self.dist.is_main:  # one rank scores; the others get its numbers
-            s = self.settings
+            s = self.setup
             result = score_records(model, self.split.subset(subset), options, s.height, s.width,
                                    seed=s.seed, device=self.device, num_workers=s.num_workers,
                                    pair_scorer=pair_scorer, view_leakage=s.view_leakage and subset == "test",
@@ -188,7 +174,7 @@ class Trainer:
         model, averaged over the models (stage (a)'s networks)."""
         value = None
         if self.dist.is_main:
-            s = self.settings
+            s = self.setup
             value = models_leakage([model for model, _ in models], self.split.subset(subset), s.height, s.width,
                                    s.eval.batch_size, self.device, s.seed, s.num_workers, self.train_set.decoded)
         return self.dist.broadcast(value)
@@ -211,13 +197,12 @@ class Trainer:
             getattr(hook, point)(*args)
 
     def _train_epoch(self, stage: Stage, epoch: int) -> dict:
-        batches = stage.sampler(epoch)
-        if self.dist.active:
-            batches = ShardedBatches(batches, self.dist)
-        loader = DataLoader(stage.dataset(), batch_sampler=batches, num_workers=self.settings.num_workers,
+        data = stage.prepare_epoch(epoch)
+        batches = ShardedBatches(data.batches, self.dist) if self.dist.active else data.batches
+        loader = DataLoader(data.dataset, batch_sampler=batches, num_workers=self.setup.num_workers,
                             pin_memory=self.device.type == "cuda")
         try:
-            stats = stage.train_epoch(loader, f"{stage.name} {epoch + 1}/{stage.settings.epochs}")
+            stats = {**stage.train_epoch(loader, f"{stage.name} {epoch + 1}/{stage.settings.epochs}"), **data.stats}
             if not all(torch.isfinite(p).all() for m in self.modules().values() for p in m.parameters()):
                 raise Diverged("the weights stopped being finite numbers")
         except Diverged as exc:
@@ -258,7 +243,7 @@ class Trainer:
 
     def _run_stage(self, stage: Stage, budget: int | None) -> int | None:
         stage.start()
-        self.stop_stage = False
+        self.store.request_stop(False)
         self._call("before_stage", stage)
         resume, self._resume_state = self._resume_state, None
         if resume is not None and resume["epoch"] >= 0:
@@ -271,7 +256,7 @@ class Trainer:
                 raise CheckpointError(f"{self.run_dir / CHECKPOINT_FILE} holds no usable state of stage {stage.name}'s "
                                       f"optimisers ({type(exc).__name__}): it was altered or written by another "
                                       "version; resume with that version, or start a new run") from None
-        while not self.stop_stage and self.epoch + 1 < stage.settings.epochs:
+        while not self.store.stop_requested and self.epoch + 1 < stage.settings.epochs:
             if budget is not None and budget <= 0:
                 return budget
             self.epoch_started = time.time()
@@ -279,7 +264,7 @@ class Trainer:
             self.epoch += 1
             self._call("after_epoch", stage, record)
             budget = None if budget is None else budget - 1
-        self.stage_results[stage.name] = {}
+        self.store.add_results(stage.name)  # the stage is done: hooks add what they measured of it
         self._call("after_stage", stage)
         return budget
 
@@ -291,8 +276,8 @@ class Trainer:
             "stages": self.stage_results,
             ZERO_SHOT: self.zero_shot,
             "test": self.stage_results[done[-1]].get("test") if self.finished else None,
-            "train_time_s": self.elapsed,
+            "train_time_s": self.store.elapsed,
         }
 
 
-__all__ = ["RunSettings", "Trainer"]
+__all__ = ["Trainer"]
