@@ -14,7 +14,8 @@
 #
 # Each line's table is kept in docs/results/sections/ once its experiment has run, and docs/results.md is
 # put together from those sections (in the order of ALL, then any other line of RUNS); what they say is
-# read, by hand, in docs/findings.md. So a RUNS naming some lines rewrites only their
+# read in docs/findings.md, whose figures (and README.md's, guide.md's) are filled in from the same
+# records at the end (viewadapt.experiments.publish). So a RUNS naming some lines rewrites only their
 # sections (`RUNS= bash docs/make_results.sh` only puts the page together again), and a line that fails
 # leaves its earlier section, and docs/results.md, as they were.
 set -euo pipefail
@@ -79,9 +80,9 @@ page=docs/results.md.tmp
   echo "Not published here: the research grids of 2026-11-25 to 2026-12-02 (training recipes, the recipe"
   echo "ablation, how much of the network each view owns). Their runs were trained before runs left records,"
   echo "so their tables cannot be rebuilt from this repository; what they found, with their numbers, is in"
-  echo "findings.md, and \`RUNS=\"asymmetry 3 few_shot all\" bash docs/make_results.sh\` (or recipes,"
+  echo "history.md, and \`RUNS=\"asymmetry 3 few_shot all\" bash docs/make_results.sh\` (or recipes,"
   echo "recipe_ablation) measures them again. The first measurement of the paper's tables (the paper's recipe,"
-  echo "an earlier benchmark, no records) is read claim by claim at the end of findings.md."
+  echo "an earlier benchmark, no records) is read claim by claim at the end of history.md."
   echo
   real=""
   { echo "$ALL"; grep -vxF -f <(echo "$ALL") <<< "$RUNS" || true; } | while read -r line; do
@@ -109,3 +110,5 @@ page=docs/results.md.tmp
   done
 } > "$page"
 mv "$page" docs/results.md
+# the figures README.md, findings.md and guide.md quote, from the same records
+python -m viewadapt.experiments.publish > /dev/null

@@ -184,11 +184,13 @@ def test_every_rule_labels_an_obvious_case_and_leaves_out_what_it_cannot_place(r
     import numpy as np
 
     from viewadapt.config import SelfTrainingConfig
+    from viewadapt.training.pseudo_labels import Embedded
 
     labelled = np.array([[1.0, 0.0], [0.99, 0.1], [0.0, 1.0], [0.1, 0.99]])
     pids = np.array([7, 7, 9, 9])
     unlabelled = np.array([[0.98, 0.05], [0.05, 0.98]])
-    got = PSEUDO_LABELS[rule].assign(labelled, pids, unlabelled, SelfTrainingConfig(epochs=1), 0)
+    data = Embedded(labelled, pids, np.array([0, 1, 0, 1]), unlabelled, np.array([1, 1]))
+    got = PSEUDO_LABELS[rule].assign(data, SelfTrainingConfig(epochs=1), 0)
     assert got.shape == (2,) and got[0] != 9 and got[1] != 7
     assert set(got.tolist()) & {7, 9} or set(got.tolist()) == {LEFT_OUT}
 

@@ -371,3 +371,55 @@ def test_a_weights_file_of_the_same_split_still_scores(given, capsys):
     assert main(["evaluate", str(given["run"])]) == 0
     capsys.readouterr()
     json.loads((given["run"] / "eval" / "test_single_shot.json").read_text())
+
+
+# ---- fuzz: damaged files of every kind in a folder of crops -------------------------------------------
+
+def _damaged(path: Path, kind: str, rng: np.random.Generator) -> None:
+    """A file as copies, disks and other tools leave them: ``kind`` says how it is broken."""
+    good = path.with_suffix(".png")
+    Image.fromarray(rng.integers(0, 255, (16, 8, 3), dtype=np.uint8)).save(good)
+    data = good.read_bytes()
+    good.unlink()
+    if kind == "truncated":
+        data = data[: int(rng.integers(1, len(data) - 1))]
+    elif kind == "flipped":
+        data = bytearray(data)
+        for i in rng.integers(8, len(data), 6):
+            data[i] ^= 0xFF
+        data = bytes(data)
+    elif kind == "random":
+        data = rng.integers(0, 256, int(rng.integers(0, 300)), dtype=np.uint8).tobytes()
+    elif kind == "empty":
+        data = b""
+    elif kind == "text":
+        data = b"this is not an image, it only has the name of one\n"
+    path.write_bytes(data)
+
+
+def test_fuzz_the_loader_never_fails_but_in_one_line_naming_the_file(tmp_path):
+    """Random damage to the crops of a folder (truncated, bits flipped, random bytes, empty, text under an
+    image's name): every one is listed by the check a run makes before it starts, or decodes to a real
+    picture; nothing raises but a one-line DataError; the good crops stay readable."""
+    from viewadapt.data.images import find_unreadable
+
+    rng = np.random.default_rng(20261207)
+    kinds = ["truncated", "flipped", "random", "empty", "text"]
+    damaged = []
+    for i in range(60):
+        path = tmp_path / f"{i:03d}{['.jpg', '.png', '.bmp'][i % 3]}"
+        _damaged(path, kinds[i % len(kinds)], rng)
+        damaged.append(str(path))
+    good = tmp_path / "good.png"
+    Image.new("RGB", (8, 16), (1, 2, 3)).save(good)
+    listed = find_unreadable([*damaged, str(good)])
+    assert all(str(good) not in entry for entry in listed)
+    for path in damaged:
+        try:
+            image = load_image(path)
+        except DataError as exc:
+            assert "\n" not in str(exc) and path in str(exc)
+            assert any(entry.startswith(f"{path} (") for entry in listed), path
+        else:  # a flip Pillow does not notice still decodes to a picture of the right size
+            assert image.size == (8, 16) and not any(entry.startswith(f"{path} (") for entry in listed)
+    assert sum(1 for p in damaged if any(e.startswith(f"{p} (") for e in listed)) >= 45

@@ -134,6 +134,10 @@ class DataConfig:
     # alone (-1: every identity labelled everywhere; 0: a gallery camera without labels, with two views
     # SP batches then pair images within the probe camera)
     labeled_pairs: int = setting(-1, low=-1)
+    # New people: only this many C_train identities keep their labels; every image of the others, in every
+    # camera, is unlabelled (people a network's cameras see that nobody labelled; -1: every identity
+    # labelled). Self-training's cluster rule can name them; the mutual rule only labelled people
+    labeled_people: int = setting(-1, low=-1, since="2026-12-07")
     # A folder of the gallery camera's crops (with camera groups: the last view's) that carry no identity,
     # searched recursively: self-training pseudo-labels them and stage (c)'s view term sees them, beside
     # the camera's labelled images and any data.labeled_pairs hides; empty: none
@@ -153,7 +157,8 @@ class DataConfig:
     def has_unlabeled(self) -> bool:
         """Whether the last view has unlabelled training images: labels hidden, a folder of crops, or the
         synthetic set's strangers."""
-        return self.labeled_pairs != -1 or bool(self.unlabeled_root) or self.synthetic.strangers > 0
+        return (self.labeled_pairs != -1 or self.labeled_people != -1 or bool(self.unlabeled_root)
+                or self.synthetic.strangers > 0)
 
 
 @dataclass
@@ -221,6 +226,18 @@ class StageConfig:
 
 
 @dataclass
+class ClusterConfig:
+    """The ``cluster`` pseudo-label rule: DBSCAN over k-reciprocal Jaccard distances of the labelled and
+    unlabelled training images together (:mod:`viewadapt.training.clustering`)."""
+
+    eps: float = setting(0.6, low=0, high=1, low_open=True, high_open=True)  # the Jaccard distance within which two images are neighbours
+    min_samples: int = setting(4, low=2)  # images (itself included) within eps that make an image a cluster's core
+    k1: int = setting(30, low=2)  # the neighbours each image's k-reciprocal set is drawn from
+    k2: int = setting(6, low=1)  # the neighbours each image's encoding is averaged over (query expansion)
+    cameras: bool = True  # leave out a cluster of new people that one camera alone saw (no cross-camera pair in it)
+
+
+@dataclass
 class SelfTrainingConfig(StageConfig):
     """The self-training stage: each epoch pseudo-labels the gallery camera's unlabelled images (C_train's
     images whose labels ``data.labeled_pairs`` hides, ``data.unlabeled_root``'s and the synthetic set's
@@ -238,6 +255,7 @@ class SelfTrainingConfig(StageConfig):
     # mutual's confidence rule: the first epoch keeps this fraction of the mutual pairs (the largest margins
     # between an image's nearest and second-nearest identity), rising linearly to all by the last epoch
     start: float = setting(0.5, low=0, high=1, low_open=True)
+    cluster: ClusterConfig = setting(default_factory=ClusterConfig, since="2026-12-07")  # rule=cluster's settings
 
 
 @dataclass
@@ -480,6 +498,11 @@ def _protocol_and_variant(cfg: Config) -> None:
 
 def _labeled_pairs(cfg: Config) -> None:
     d = cfg.data
+    _check(d.labeled_people == -1 or d.labeled_people >= cfg.train.batch_p,
+           f"data.labeled_people={d.labeled_people} is below train.batch_p={cfg.train.batch_p}, the identities an "
+           "SP batch holds: raise it or lower train.batch_p")
+    _check(d.labeled_people == -1 or d.labeled_pairs == -1,
+           "data.labeled_people and data.labeled_pairs both hide labels: give one of them (-1 the other)")
     _check(d.labeled_pairs in (-1, 0) or d.labeled_pairs >= cfg.train.batch_p,
            f"data.labeled_pairs={d.labeled_pairs} is below train.batch_p={cfg.train.batch_p}, the identities an SP "
            "batch pairs across the cameras: raise it, lower train.batch_p, or set it to 0 (a gallery camera "

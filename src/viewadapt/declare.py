@@ -116,7 +116,10 @@ def result_tree(obj: Any) -> dict:
     for f in dataclasses.fields(obj):
         value, d = getattr(obj, f.name), declared(f)
         if dataclasses.is_dataclass(value):
-            tree[f.name] = result_tree(value)
+            sub = result_tree(value)
+            if d.since and value == (d.was if d.was is not UNSET else _default(f)):
+                continue  # a section added later, every key of it as runs before it had them
+            tree[f.name] = sub
             continue
         if not d.results:
             continue

@@ -69,12 +69,49 @@ def split_dataset(d: DataConfig, dataset: DatasetDescription, protocol: str | No
     split = make_split(dataset, protocol or d.protocol, split_request(d))
     if d.train_subset >= 0:
         split = replace(split, train=identity_subset(split.train, d.train_subset, d.split_seed))
-    return camera_views(split, dataset, d.camera_groups) if d.camera_groups else split
+    new = unlabeled_cameras(d, dataset)  # cameras only the unlabelled crops have: views of their own
+    return camera_views(split, dataset, d.camera_groups, new) if d.camera_groups else split
 
 
-def unlabeled_records(d: DataConfig) -> list[ViewRecord]:
-    """``d.unlabeled_root``'s crops as training images of the gallery view (the last one with camera
-    groups), of no known identity, and on the synthetic set its strangers' crops; none without either."""
+def _camera_views_of(d: DataConfig, dataset: DatasetDescription) -> dict[str, int]:
+    """Each camera's view: its group's with camera groups, else the probe camera 0 and the other 1 (two
+    cameras, in their order)."""
+    if d.camera_groups:
+        return {c: v for v, g in enumerate(d.camera_groups) for c in g}
+    return {c: min(i, 1) for i, c in enumerate(dataset.camera_names[:2])}
+
+
+def _per_camera(d: DataConfig, dataset: DatasetDescription) -> dict[str, Path] | None:
+    """``d.unlabeled_root``'s subfolders by camera when it holds one per camera (every entry a folder, named
+    after a camera of the dataset or of data.camera_groups); None for a folder of a camera's loose crops."""
+    root = Path(d.unlabeled_root)
+    entries = [p for p in root.iterdir() if not p.name.startswith(".")]
+    if not entries or not all(p.is_dir() for p in entries):
+        return None
+    known = set(dataset.camera_names) | {c for g in d.camera_groups for c in g}
+    named = [p for p in entries if p.name in known]
+    if not named:
+        return None  # subfolders of something else (dates, places): one camera's crops, as before
+    if len(named) < len(entries):
+        other = next(p.name for p in entries if p.name not in known)
+        raise DataError(f"data.unlabeled_root {root} has a folder per camera, and {other} is no camera of "
+                        f"{dataset.name} ({', '.join(dataset.camera_names)}): name it after one, or give a new "
+                        "camera a view of its own in data.camera_groups")
+    return {p.name: p for p in named}
+
+
+def unlabeled_cameras(d: DataConfig, dataset: DatasetDescription) -> list[str]:
+    """Cameras of data.camera_groups whose images are all in ``d.unlabeled_root`` (a camera added later)."""
+    if not d.unlabeled_root or not d.camera_groups or not Path(d.unlabeled_root).is_dir():
+        return []
+    folders = _per_camera(d, dataset) or {}
+    return [c for g in d.camera_groups for c in g if c not in dataset.camera_names and c in folders]
+
+
+def unlabeled_records(d: DataConfig, dataset: DatasetDescription) -> list[ViewRecord]:
+    """``d.unlabeled_root``'s crops as training images of no known identity: with a folder per camera
+    (:func:`_per_camera`) each camera's crops in its view; otherwise every crop in the gallery view (the
+    last one with camera groups). On the synthetic set, its strangers' crops too; none without either."""
     view = d.num_views - 1
     strangers = [ViewRecord(path, STRANGER_PID, -1, view) for path in stranger_paths(d.root, d.synthetic)
                  ] if DATASETS[d.dataset].generated else []
@@ -83,14 +120,23 @@ def unlabeled_records(d: DataConfig) -> list[ViewRecord]:
     if not Path(d.unlabeled_root).is_dir():
         raise DataError(f"data.unlabeled_root {d.unlabeled_root} is not a folder: give the folder of the camera's "
                         "unlabelled crops, or leave it empty")
-    return [ViewRecord(path, UNKNOWN_PID, -1, view) for path in image_paths(d.unlabeled_root)] + strangers
+    folders = _per_camera(d, dataset)
+    if folders is None:
+        return [ViewRecord(path, UNKNOWN_PID, -1, view) for path in image_paths(d.unlabeled_root)] + strangers
+    views = _camera_views_of(d, dataset)
+    missing = [c for c in folders if c not in views]
+    if missing:
+        raise DataError(f"data.unlabeled_root {d.unlabeled_root}: camera {missing[0]} is in no view of this run "
+                        "(data.camera_groups): add it to a group, or take its folder out")
+    return [ViewRecord(path, UNKNOWN_PID, -1, views[c]) for c, folder in sorted(folders.items())
+            for path in image_paths(folder)] + strangers
 
 
 def prepare_split(d: DataConfig) -> tuple[DatasetDescription, Split]:
     """The dataset and a new run's split, with ``d.unlabeled_root``'s images (the split file keeps their
     list, so a resumed run trains on the images it started with)."""
     dataset = load_dataset(d)
-    return dataset, replace(split_dataset(d, dataset), unlabeled=unlabeled_records(d))
+    return dataset, replace(split_dataset(d, dataset), unlabeled=unlabeled_records(d, dataset))
 
 
 def verify_command(d: DataConfig) -> str:

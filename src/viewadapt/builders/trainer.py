@@ -14,6 +14,7 @@ from viewadapt.builders.trained import read_split
 from viewadapt.builders.method import build_method
 from viewadapt.config import STAGES, Config, config_from_dict, load_config
 from viewadapt.data import Split, hide_gallery_labels
+from viewadapt.data.splits import hide_people
 from viewadapt.data.augment import eval_transform, train_transform
 from viewadapt.data.images import ViewImages
 from viewadapt.data.records import STRANGER_PID
@@ -63,15 +64,16 @@ def build_trainer(cfg: Config, run_dir: Path, split: Split, logger: logging.Logg
                   d: Dist | None = None, device: torch.device | None = None,
                   hooks: list[Hook] | None = None) -> Trainer:
     """The trainer of ``cfg`` for the run in ``run_dir``: the method built from the seed, the training
-    images (a camera's hidden labels apart, ``data.labeled_pairs``, with ``data.unlabeled_root``'s) with
+    images (people nobody labelled, ``data.labeled_people``, and a camera's hidden labels, ``data.labeled_pairs``,
+    apart, with ``data.unlabeled_root``'s) with
     the config's augmentation, decoded once where ``data.cache_images``."""
     device = device or resolve_device(cfg.train.device)
     torch.manual_seed(cfg.train.seed)  # before the method: its initial weights are drawn from it
     method = build_method(cfg)
     h, w = cfg.data.height, cfg.data.width
-    labeled, hidden = hide_gallery_labels(split.train, cfg.data.labeled_pairs, cfg.data.split_seed,
-                                          cfg.num_views - 1)
-    unlabeled = hidden + split.unlabeled
+    people, nobody = hide_people(split.train, cfg.data.labeled_people, cfg.data.split_seed)
+    labeled, hidden = hide_gallery_labels(people, cfg.data.labeled_pairs, cfg.data.split_seed, cfg.num_views - 1)
+    unlabeled = nobody + hidden + split.unlabeled
     augmented = train_transform(h, w, cfg.data.augment)
     decoded = decoded_images(cfg.data, split)
     return Trainer(run_setup(cfg), run_dir, split, method,

@@ -266,17 +266,19 @@ def make_split(dataset: DatasetDescription, protocol: str, request: SplitRequest
     return SPLIT_PROTOCOLS[protocol].make(dataset, request)
 
 
-def camera_views(split: Split, dataset: DatasetDescription, groups: list[list[str]]) -> Split:
+def camera_views(split: Split, dataset: DatasetDescription, groups: list[list[str]],
+                 unlabelled_only: list[str] | tuple = ()) -> Split:
     """One view per camera group: every image of a split's identities, tagged with its camera's group.
 
-    The identities of each part stay as the protocol drew them; cameras in no group are left out.
+    The identities of each part stay as the protocol drew them; cameras in no group are left out. A camera
+    of ``unlabelled_only`` (one added later, whose crops are all unlabelled) has no image in the split.
     """
     index = {name: i for i, name in enumerate(dataset.camera_names)}
-    unknown = [c for g in groups for c in g if c not in index]
+    unknown = [c for g in groups for c in g if c not in index and c not in unlabelled_only]
     if unknown:
         raise DataError(f"data.camera_groups names camera '{unknown[0]}', which {dataset.name} does not have: "
                         f"its cameras are {', '.join(dataset.camera_names)}")
-    group_of = {index[c]: v for v, g in enumerate(groups) for c in g}
+    group_of = {index[c]: v for v, g in enumerate(groups) for c in g if c in index}
     parts = {}
     for name in SPLIT_NAMES:
         ids = {r.pid for r in split.subset(name)}
@@ -314,3 +316,20 @@ def hide_gallery_labels(records: list[ViewRecord], labeled_pairs: int, seed: int
     keep = {pids[i] for i in np.random.default_rng([seed, labeled_pairs]).permutation(len(pids))[:labeled_pairs]}
     labeled = [r for r in records if r.pid in keep or r.view != view]
     return labeled, [r for r in records if r.pid not in keep and r.view == view]
+
+
+def hide_people(records: list[ViewRecord], labeled_people: int, seed: int) -> tuple[list[ViewRecord], list[ViewRecord]]:
+    """People nobody labelled, made from a labelled C_train: ``labeled_people`` identities (a seeded draw)
+    keep every image labelled; every image of the others, in every camera, becomes unlabelled (the records
+    still carry their identity, which no loss may read). Returns (labelled, unlabelled); ``-1`` keeps every
+    label."""
+    if labeled_people < 0:
+        return list(records), []
+    pids = sorted({r.pid for r in records})
+    if labeled_people > len(pids):
+        raise DataError(f"data.labeled_people={labeled_people} but C_train has {len(pids)} identities: "
+                        "lower data.labeled_people or raise data.num_train")
+    rng = np.random.default_rng([seed, labeled_people, 11])
+    keep = {pids[i] for i in rng.permutation(len(pids))[:labeled_people]}
+    return [r for r in records if r.pid in keep], [r for r in records if r.pid not in keep]
+

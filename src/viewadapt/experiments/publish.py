@@ -13,7 +13,8 @@ by its key (``floor`` for the untrained features' row), and what to print:
 - ``rank1.diff``: the paired difference from the experiment's baseline row, mean ± std; ``rank1.seeds``: its
   per-seed values (+8, +9, +11); ``rank1.diffmean``: its mean; ``rank1.range``: its lowest and highest
   ("+18 to +30"). ``rank1.diff:ROW`` (and the others) pair with another row instead;
-- ``time``: the mean training time of a run, in minutes; ``seeds``: how many seeds are recorded.
+- ``seeds``: how many seeds are recorded; ``paper:DATASET``: the paper's own figure for the row (its tables,
+  as the experiment's registry holds them).
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ class Numbers:
         where, setting, row, quantity = parts
         config, _, experiment = where.rpartition(":")
         rows = self._rows(config or DEFAULT_CONFIG, experiment, setting)
+        if quantity.startswith("paper:"):
+            return _paper(experiment, row, quantity.split(":", 1)[1], spec)
         if row not in rows.runs:
             raise ViewAdaptError(f"number '{spec}': no row {row} (rows: {', '.join(rows.runs)})")
         runs = rows.runs[row]
@@ -84,8 +87,8 @@ class Numbers:
             return "not recorded"
         if quantity == "seeds":
             return str(len(runs))
-        if quantity == "time":
-            raise ViewAdaptError(f"number '{spec}': training time is in the tables, not quoted")
+        if quantity.startswith("paper:"):  # the paper's own number for the row, from the experiment's registry
+            return _paper(experiment, row, quantity.split(":", 1)[1], spec)
         name, _, rest = quantity.partition(".")
         kind, _, other = rest.partition(":")
         if name not in METRICS:
@@ -105,10 +108,22 @@ class Numbers:
         if kind == "diffmean":
             return f"{statistics.fmean(diffs):+.1f}".replace("-", "−")
         if kind == "seeds":
-            return ", ".join(f"{d:+.0f}".replace("-", "−") for d in diffs)
+            return ", ".join(_whole(d) for d in diffs)
         if kind == "range":
-            return f"{min(diffs):+.0f} to {max(diffs):+.0f}".replace("-", "−")
+            return f"{_whole(min(diffs))} to {_whole(max(diffs))}"
         raise ViewAdaptError(f"number '{spec}': no quantity {quantity}")
+
+
+def _paper(experiment: str, row: str, dataset: str, spec: str) -> str:
+    method = next((m for m in EXPERIMENTS[experiment].methods if m.key == row), None)
+    if method is None or dataset not in method.paper:
+        raise ViewAdaptError(f"number '{spec}': the paper gives no {dataset} figure for {experiment}'s {row}")
+    return f"{method.paper[dataset]:.1f}"
+
+
+def _whole(d: float) -> str:
+    """A per-seed difference in whole points, signed, with a true minus; 0 unsigned."""
+    return "0" if round(d) == 0 else f"{d:+.0f}".replace("-", "−")
 
 
 def _mean_std(values: list[float], spread: bool, signed: bool = False) -> str:

@@ -100,7 +100,7 @@ def run_finished(run_dir: Path) -> bool:
 def cpu_model() -> str:
     """The processor and the vector instructions torch's kernels use on it, which a VM's platform string
     (its kernel) does not say: one host repeats a run to the digit, another trained the same config and
-    code to numbers up to 2.9 points of rank-1 apart at one seed (docs/findings.md)."""
+    code to numbers up to 2.9 points of rank-1 apart at one seed (docs/history.md)."""
     name = platform.processor()
     with suppress(OSError):  # Linux names the processor there; a VM's generic name needs its model number
         first = Path("/proc/cpuinfo").read_text().split("\n\n", 1)[0]

@@ -1,6 +1,9 @@
-"""Pseudo-labels for a camera without labels, by a rule from :data:`PSEUDO_LABELS`
-(``train.self_training.rule``). A rule takes the labelled images' embeddings and identities and the
-unlabelled images' embeddings, and gives each unlabelled image an identity or :data:`LEFT_OUT`.
+"""Pseudo-labels for images nobody labelled, by a rule from :data:`PSEUDO_LABELS`
+(``train.self_training.rule``). A rule takes the labelled images' embeddings, identities and views and the
+unlabelled images' embeddings and views, and gives each unlabelled image an identity or :data:`LEFT_OUT`.
+
+``cluster``, density clustering of all of them together (:mod:`viewadapt.training.clustering`): people
+labelled nowhere become new identities.
 
 ``mutual``, cross-camera mutual nearest neighbours: an unlabelled image takes the labelled identity whose prototype (the mean of its labelled embeddings)
 it is nearest, if the check runs the other way too: the image is among the ``k`` unlabelled images
@@ -12,11 +15,13 @@ identity. Cosine similarity throughout.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from viewadapt.registry import Registry
+from viewadapt.training.clustering import NOISE, dbscan, jaccard_graph
 
 LEFT_OUT = -1  # an unlabelled image a rule gives no identity (never a training identity: -1 is a distractor's)
 
@@ -60,16 +65,27 @@ def kept_fraction(start: float, epoch: int, epochs: int) -> float:
     return start + (1.0 - start) * min(1.0, epoch / max(1, epochs - 1))
 
 
+@dataclass
+class Embedded:
+    """What a rule sees of one epoch: the labelled images' embeddings, identities and views, and the
+    unlabelled images' embeddings and views (their identities, where known, are for the log alone)."""
+
+    labelled: np.ndarray
+    pids: np.ndarray
+    labelled_views: np.ndarray
+    unlabelled: np.ndarray
+    unlabelled_views: np.ndarray
+
+
 class PseudoLabelRule(Protocol):
     """One way of pseudo-labelling: ``assign`` gives each unlabelled image an identity (a labelled one's, or
-    a new one above them) or :data:`LEFT_OUT`; ``settings`` is the self-training stage's section, ``epoch``
-    and its ``epochs`` say where the stage is. It depends on the embeddings alone, so a resumed run draws the
-    same pseudo-labels."""
+    a new one above them all) or :data:`LEFT_OUT`; ``settings`` is the self-training stage's section,
+    ``epoch`` and its ``epochs`` say where the stage is. It depends on the embeddings alone, so a resumed run
+    draws the same pseudo-labels."""
 
     description: str
 
-    def assign(self, labelled: np.ndarray, pids: np.ndarray, unlabelled: np.ndarray, settings: Any,
-               epoch: int) -> np.ndarray: ...
+    def assign(self, data: Embedded, settings: Any, epoch: int) -> np.ndarray: ...
 
 
 PSEUDO_LABELS: Registry[PseudoLabelRule] = Registry("pseudo-label rule")
@@ -80,12 +96,43 @@ class MutualNeighbours:
                    "among that prototype's k nearest unlabelled images; the surest fraction (start, rising to "
                    "all by the last epoch) is kept. A closed set: it names no new person")
 
-    def assign(self, labelled: np.ndarray, pids: np.ndarray, unlabelled: np.ndarray, settings: Any,
-               epoch: int) -> np.ndarray:
-        ids, protos = prototypes(labelled, pids)
-        index, _ = mutual_neighbours(unlabelled, protos, settings.k,
+    def assign(self, data: Embedded, settings: Any, epoch: int) -> np.ndarray:
+        ids, protos = prototypes(data.labelled, data.pids)
+        index, _ = mutual_neighbours(data.unlabelled, protos, settings.k,
                                      kept_fraction(settings.start, epoch, settings.epochs))
         return np.where(index >= 0, ids[np.maximum(index, 0)], LEFT_OUT)
 
 
+class Clusters:
+    description = ("density clustering (DBSCAN) of the labelled and unlabelled images together over "
+                   "k-reciprocal Jaccard distances (train.self_training.cluster): a cluster with labelled "
+                   "images gives its unlabelled ones their identity (the nearest one's, where it holds "
+                   "several), one without is a new person, and one "
+                   "that a single camera saw, or an image no cluster took, is left out. An open set")
+
+    def assign(self, data: Embedded, settings: Any, epoch: int) -> np.ndarray:
+        c = settings.cluster
+        n = len(data.labelled)
+        labels = dbscan(jaccard_graph(np.concatenate([data.labelled, data.unlabelled]), c.k1, c.k2), c.eps,
+                        c.min_samples)
+        known, unknown = labels[:n], labels[n:]
+        views = np.concatenate([data.labelled_views, data.unlabelled_views])
+        new_id = int(data.pids.max()) + 1 if n else 0
+        out = np.full(len(unknown), LEFT_OUT, np.int64)
+        for cluster in np.unique(unknown[unknown != NOISE]):
+            members = unknown == cluster
+            labelled = data.pids[known == cluster]
+            if len(labelled):
+                # a labelled person's cluster gives its unlabelled images that person; one that merged
+                # several labelled people gives each image the one whose prototype it is nearest
+                ids, protos = prototypes(data.labelled[known == cluster], labelled)
+                nearest_id = ids[np.argmax(_unit(data.unlabelled[members]) @ protos.T, axis=1)]
+                out[members] = nearest_id
+            elif not c.cameras or len(np.unique(views[labels == cluster])) > 1:
+                out[members] = new_id  # a new person, seen by more than one camera
+                new_id += 1
+        return out
+
+
 PSEUDO_LABELS.register("mutual")(MutualNeighbours())
+PSEUDO_LABELS.register("cluster")(Clusters())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from itertools import chain, islice, repeat
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -22,7 +22,7 @@ from viewadapt.objectives import Method, ViewBatch, adaptation_objective, embed_
 from viewadapt.objectives.identity import IdentityObjective
 from viewadapt.training.distributed import Dist
 from viewadapt.training.optim import build_optimizer, build_scheduler
-from viewadapt.training.pseudo_labels import LEFT_OUT, PSEUDO_LABELS
+from viewadapt.training.pseudo_labels import LEFT_OUT, PSEUDO_LABELS, Embedded
 from viewadapt.training.setup import EpochData, RunSetup
 from viewadapt.training.step import Stepper
 
@@ -423,10 +423,8 @@ class SelfTraining(SimilarityTraining):
         return self._sp_epoch(images, epoch, stats)
 
     def pseudo_labelled(self, epoch: int) -> tuple[ViewImages, dict[str, float]]:
-        """C_train's labelled images with the epoch's pseudo-labelled ones, and what was labelled: the
-        fraction of unlabelled images taken, and (diagnostics for the log, read by no loss) the fraction
-        of those given their own identity, where their identity is known, and of the synthetic set's
-        strangers given one at all."""
+        """C_train's labelled images with the epoch's pseudo-labelled ones, and what was labelled
+        (:func:`pseudo_label_stats`)."""
         ctx, st, setup = self.ctx, self.settings, self.ctx.setup
         labelled, unlabelled = ctx.train_set.records, ctx.unlabeled_set.records
         size = setup.eval.batch_size
@@ -440,18 +438,40 @@ class SelfTraining(SimilarityTraining):
             return extract_embeddings(model, records, setup.height, setup.width, size, ctx.device, setup.num_workers,
                                       cache)
 
-        assigned = PSEUDO_LABELS[st.rule].assign(embed(labelled), np.array([r.pid for r in labelled]),
-                                                  embed(unlabelled), st, epoch)
+        data = Embedded(embed(labelled), np.array([r.pid for r in labelled]), np.array([r.view for r in labelled]),
+                        embed(unlabelled), np.array([r.view for r in unlabelled]))
+        assigned = PSEUDO_LABELS[st.rule].assign(data, st, epoch)
         taken = [(r, int(pid)) for r, pid in zip(unlabelled, assigned) if pid != LEFT_OUT]
         records = labelled + [replace(r, pid=pid) for r, pid in taken]
-        stats = {"pseudo_labelled": len(taken) / len(unlabelled)}
-        known = [(r, pid) for r, pid in taken if r.pid != UNKNOWN_PID]  # a folder's crops have no identity to check
-        if known:
-            stats["pseudo_precision"] = sum(r.pid == pid for r, pid in known) / len(known)
-        strangers = sum(r.pid == STRANGER_PID for r in unlabelled)
-        if strangers:  # each one taken is given an identity it is not
-            stats["strangers_labelled"] = sum(r.pid == STRANGER_PID for r, _ in taken) / strangers
-        return ViewImages(records, ctx.train_set.transform, cache), stats
+        return ViewImages(records, ctx.train_set.transform, cache), pseudo_label_stats(unlabelled, taken,
+                                                                                        set(data.pids.tolist()))
+
+
+def pseudo_label_stats(unlabelled: list, taken: list[tuple[Any, int]], known_ids: set[int]) -> dict[str, float]:
+    """What an epoch's pseudo-labels did, for the log (read by no loss): the fraction of unlabelled images
+    taken; where their identity is known, the fraction of those given a labelled identity that got their
+    own (``pseudo_precision``), and of the synthetic set's strangers taken at all; for a rule that names new
+    people, how many (``new_people``) and how pure they are (``purity``: of the images of each new
+    identity whose person is known, the share of its commonest person)."""
+    stats = {"pseudo_labelled": len(taken) / len(unlabelled)}
+    to_known = [(r, pid) for r, pid in taken if pid in known_ids]
+    checkable = [(r, pid) for r, pid in to_known if r.pid != UNKNOWN_PID]  # a folder's crops have no identity
+    if checkable:
+        stats["pseudo_precision"] = sum(r.pid == pid for r, pid in checkable) / len(checkable)
+    strangers = sum(r.pid == STRANGER_PID for r in unlabelled)
+    if strangers:  # each one taken is given an identity it is not
+        stats["strangers_labelled"] = sum(r.pid == STRANGER_PID for r, _ in taken) / strangers
+    new = {}
+    for r, pid in taken:
+        if pid not in known_ids:
+            new.setdefault(pid, []).append(r.pid)
+    if new:
+        stats["new_people"] = float(len(new))
+        people = [[p for p in members if p >= 0] for members in new.values()]  # strangers and unknowns apart
+        if any(people):
+            stats["purity"] = sum(max(p.count(x) for x in set(p)) for p in people if p) / sum(len(p) for p in people)
+    return stats
+
 
 def build_stages(ctx: StageContext) -> list[Stage]:
     """The enabled steps of Algorithm 1, in order, then self-training where a camera has unlabelled
