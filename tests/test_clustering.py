@@ -188,3 +188,32 @@ def test_a_new_camera_with_only_unlabelled_crops_gets_a_view_of_its_own(tiny_syn
     assert {r.view for r in unlabelled} == {2} and len(unlabelled) == 6
     assert trainer.method.mappings.num_views == 3
     trainer.close()
+
+
+def test_source_to_target_trains_on_one_set_and_scores_on_the_others_labelled_crops(tiny_synthetic, tmp_path,
+                                                                                    capsys):
+    """data.test_root: the source's split gives C_train and C_valid, the target's labelled crops are C_test
+    (first camera the probe view), its unlabelled crops feed self-training; evaluate scores the target."""
+    import json
+
+    from conftest import tiny_overrides
+    from viewadapt.cli.main import main
+    from viewadapt.data.synthetic import SyntheticSpec, generate
+
+    target = generate(tmp_path / "target", SyntheticSpec(num_identities=10, images_per_view=2, seed=9), 64, 32)
+    labelled = tmp_path / "target_labelled"
+    for cam in ("cam_a", "cam_b"):
+        shutil.copytree(target / cam, labelled / cam)
+    args = tiny_overrides(tiny_synthetic, tmp_path / "runs") + [
+        "data.dataset=folder", f"data.test_root={labelled}", f"data.unlabeled_root={target / 'cam_b'}",
+        "model.asymmetry=stats", "train.adaptation.enabled=false", "train.self_training.enabled=true",
+        "train.self_training.epochs=1", "train.init.epochs=1", "train.similarity.epochs=1", "name=transfer"]
+    assert main(["train", "--quiet", *args]) == 0
+    run = tmp_path / "runs" / "transfer"
+    split = json.loads((run / "split.json").read_text())
+    assert {r["pid"] for r in split["test"]} == set(range(10)) and len(split["test"]) == 40
+    assert all(str(labelled) in r["path"] for r in split["test"])
+    assert main(["evaluate", str(run)]) == 0
+    result = json.loads((run / "eval" / "test_single_shot.json").read_text())
+    assert "-> target_labelled" in result["split"] and result["num_queries"] == 20
+    capsys.readouterr()

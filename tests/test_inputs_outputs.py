@@ -423,3 +423,42 @@ def test_fuzz_the_loader_never_fails_but_in_one_line_naming_the_file(tmp_path):
         else:  # a flip Pillow does not notice still decodes to a picture of the right size
             assert image.size == (8, 16) and not any(entry.startswith(f"{path} (") for entry in listed)
     assert sum(1 for p in damaged if any(e.startswith(f"{p} (") for e in listed)) >= 45
+
+
+def test_an_export_killed_between_its_graphs_leaves_a_folder_marked_incomplete_and_the_next_one_mends_it(
+        trained_run, tmp_path, monkeypatch, capsys):
+    """kill -9 while the graphs take their names: onnx.json already says complete: false and lists every
+    graph of both exports, so no reader takes the mix for an export, the next export knows the folder as
+    its own, and the killed process's temporary files go when it writes the same graphs."""
+    pytest.importorskip("onnx")
+    import viewadapt.files as files
+
+    out = tmp_path / "onnx"
+    assert main(["export", str(trained_run), "--out", str(out)]) == 0
+    real_replace, moved = os.replace, []
+
+    def killed(src, dst):
+        if str(dst).endswith(".onnx") and moved:
+            raise KeyboardInterrupt  # the process dies here; nothing of it cleans up after
+        moved.append(dst)
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(files.os, "replace", killed)
+    monkeypatch.setattr(files, "remove_stale_temporaries", lambda path: None)
+    monkeypatch.setattr(Path, "unlink", lambda self, missing_ok=False: None)  # kill -9: no clean-up runs
+    with pytest.raises(KeyboardInterrupt):
+        from viewadapt.inference import export_onnx
+
+        export_onnx(trained_run, out)
+    monkeypatch.undo()
+    meta = json.loads((out / "onnx.json").read_text())
+    assert meta["complete"] is False and set(meta["files"].values()) >= {"probe.onnx", "gallery.onnx"}
+    leftovers = [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers  # the killed process's temporary graph
+    # pretend its writer is gone for good (a PID no process has): the next export sweeps it
+    for p in leftovers:
+        p.rename(p.with_name(p.name.replace(f".{os.getpid()}.", ".4194999.")))
+    assert main(["export", str(trained_run), "--out", str(out)]) == 0
+    assert json.loads((out / "onnx.json").read_text())["complete"] is True
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    capsys.readouterr()

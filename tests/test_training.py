@@ -358,3 +358,34 @@ def test_tensorboard_scalars_are_written_and_read_back(tiny_config, monkeypatch)
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else find(name, *a))
     with pytest.raises(ConfigError, match=r'pip install "viewadapt\[tensorboard\]"'):
         load_config(None, ["train.tensorboard=true"])
+
+
+def test_a_new_run_says_what_it_will_cost_from_its_first_batches_and_changes_nothing(tiny_config):
+    """The first epoch's first batches are timed and the run's training time extrapolated, in the log, once;
+    the timing draws nothing, so the losses are those of an untimed run."""
+    from viewadapt.training.estimate import run_estimate
+
+    fast = ("train.adaptation.enabled=false", "train.init_batch_size=4", "train.init.epochs=1",
+            "train.similarity.epochs=1")
+    cfg = tiny_config(*fast, "name=estimate")
+    trainer = create_trainer(cfg, verbose=False)
+    metrics = trainer.fit()
+    trainer.close()
+    log = (trainer.run_dir / "train.log").read_text()
+    assert log.count("expected training time: about ") == 1 and "init " in log.split("expected training time")[1]
+    plain = tiny_config(*fast, "name=plain")
+    from viewadapt.training import trainer as trainer_module
+
+    original = trainer_module.TimedBatches
+    trainer_module.TimedBatches = lambda loader, report: loader  # no timing at all
+    try:
+        untimed = create_trainer(plain, verbose=False)
+        again = untimed.fit()
+        untimed.close()
+    finally:
+        trainer_module.TimedBatches = original
+    assert [h["loss"] for h in again["history"]] == [h["loss"] for h in metrics["history"]]
+    line = run_estimate(0.05, {"init": 1200, "similarity": 1200}, (256, 128))
+    assert line.startswith("expected training time: about 2 min (init 1.0, similarity 1.0 min; 20 images/s")
+    assert "-c cpu trains the same method at 96 x 48, about 7x faster" in line
+    assert "-c cpu" not in run_estimate(0.05, {"init": 10}, (96, 48))

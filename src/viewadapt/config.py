@@ -142,6 +142,11 @@ class DataConfig:
     # searched recursively: self-training pseudo-labels them and stage (c)'s view term sees them, beside
     # the camera's labelled images and any data.labeled_pairs hides; empty: none
     unlabeled_root: str = setting("", since="2026-12-03")
+    # Another set's labelled crops to test on (<test_root>/<camera>/<identity>/<image>, its first camera the
+    # probe view): every identity of it is C_test, and the dataset's own split gives C_train and C_valid
+    # alone (source -> target: train on one labelled set, adapt with the target's unlabelled crops in
+    # data.unlabeled_root, score on the target's labelled ones); empty: the dataset's own C_test
+    test_root: str = setting("", since="2026-12-07")
     num_workers: int = setting(0, low=0)  # data-loading processes (0: load in the training process)
     # Decode the training and validation images once, before the first epoch, and keep them in memory
     # (uint8 at their own size: about 25 MB per 1,000 Market-1501 crops) instead of reading every file

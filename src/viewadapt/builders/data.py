@@ -12,6 +12,7 @@ import torch
 
 from viewadapt.config import DataConfig
 from viewadapt.data import DATASETS, DatasetDescription, Split, camera_views, generate, make_split
+from viewadapt.data.datasets.folder import read_folder_dataset
 from viewadapt.data.images import decode_images, ensure_readable, image_paths
 from viewadapt.data.records import STRANGER_PID, UNKNOWN_PID, ViewRecord
 from viewadapt.data.splits import SplitRequest, identity_subset
@@ -132,11 +133,29 @@ def unlabeled_records(d: DataConfig, dataset: DatasetDescription) -> list[ViewRe
             for path in image_paths(folder)] + strangers
 
 
+def target_test(d: DataConfig) -> list[ViewRecord]:
+    """``d.test_root``'s crops as C_test: every identity it has, its first camera the probe view, the others
+    the gallery (with camera groups: the groups' views, by camera name)."""
+    target = read_folder_dataset(d.test_root, Path(d.test_root).name or "target")
+    if d.camera_groups:
+        view_of = {c: v for v, g in enumerate(d.camera_groups) for c in g}
+        missing = [c for c in target.camera_names if c not in view_of]
+        if missing:
+            raise DataError(f"data.test_root {d.test_root} has camera {missing[0]}, in no group of "
+                            "data.camera_groups: add it to one")
+        return [ViewRecord(r.path, r.pid, r.camid, view_of[target.camera_names[r.camid]]) for r in target.records]
+    return [ViewRecord(r.path, r.pid, r.camid, min(r.camid, 1)) for r in target.records]
+
+
 def prepare_split(d: DataConfig) -> tuple[DatasetDescription, Split]:
     """The dataset and a new run's split, with ``d.unlabeled_root``'s images (the split file keeps their
-    list, so a resumed run trains on the images it started with)."""
+    list, so a resumed run trains on the images it started with) and, with ``d.test_root``, the target
+    set's crops as C_test."""
     dataset = load_dataset(d)
-    return dataset, replace(split_dataset(d, dataset), unlabeled=unlabeled_records(d, dataset))
+    split = replace(split_dataset(d, dataset), unlabeled=unlabeled_records(d, dataset))
+    if d.test_root:
+        split = replace(split, test=target_test(d), dataset=f"{split.dataset} -> {Path(d.test_root).name}")
+    return dataset, split
 
 
 def verify_command(d: DataConfig) -> str:

@@ -150,8 +150,10 @@ class Countdown:
         return f"run {self.done + 1} of {self.total}, about {left / 60:.0f} min left"
 
 
-def _rows_in(exp: Experiment, setting: Setting) -> list[Row]:
-    return [m for m in exp.methods if not m.only or setting.name in m.only]
+def _rows_in(exp: Experiment, setting: Setting, generated: bool = True) -> list[Row]:
+    """The rows that run in ``setting`` on this kind of data (``generated``: the synthetic set)."""
+    return [m for m in exp.methods if (not m.only or setting.name in m.only)
+            and (m.data == "any" or (m.data == "synthetic") == generated)]
 
 
 def run_setting(exp: Experiment, setting: Setting, config: str | Path | None, overrides: list[str], seeds: int,
@@ -168,8 +170,8 @@ def run_setting(exp: Experiment, setting: Setting, config: str | Path | None, ov
     results: dict[str, tuple[Row, list[dict]]] = {}
     floors: dict[str, dict[int, dict]] = {}
     used: list[dict] = []
-    countdown = countdown or Countdown(len(_rows_in(exp, setting)) * seeds)
-    for method in _rows_in(exp, setting):
+    countdown = countdown or Countdown(len(_rows_in(exp, setting, generated)) * seeds)
+    for method in _rows_in(exp, setting, generated):
         label = method.label.format(probe=probe, gallery=gallery)
         extra = regime + method_overrides(method, probe, gallery, generated)
         runs = []
@@ -341,7 +343,7 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
              f"Config: {config} {' '.join(given)}".rstrip()]
     everything: dict[str, dict] = {}
     envs: list[dict] = []
-    countdown = Countdown(sum(len(_rows_in(exp, setting)) for setting in chosen) * seeds)
+    countdown = Countdown(sum(len(_rows_in(exp, setting, generated)) for setting in chosen) * seeds)
     for setting in chosen:
         results, floors, used = run_setting(exp, setting, config, overrides, seeds, Path(out), quiet, records,
                                             report_only, countdown)

@@ -29,6 +29,7 @@ from viewadapt.runs.checkpoint import rng_state, set_rng_state
 from viewadapt.runs.folder import CHECKPOINT_FILE, ZERO_SHOT
 from viewadapt.runs.lock import RunLock
 from viewadapt.training.distributed import Dist, ShardedBatches
+from viewadapt.training.estimate import TimedBatches, run_estimate
 from viewadapt.training.hooks import Hook, default_hooks
 from viewadapt.training.setup import RunSetup, TrainingStore
 from viewadapt.training.stages import Stage, StageContext, build_stages
@@ -201,6 +202,9 @@ class Trainer:
         batches = ShardedBatches(data.batches, self.dist) if self.dist.active else data.batches
         loader = DataLoader(data.dataset, batch_sampler=batches, num_workers=self.setup.num_workers,
                             pin_memory=self.device.type == "cuda")
+        if not self.store.history and self.dist.is_main:  # a new run's first epoch: say what the run will cost
+            loader = TimedBatches(loader, lambda pace: self.log.info(run_estimate(pace, self._images_per_stage(),
+                                                                                  (self.setup.height, self.setup.width))))
         try:
             stats = {**stage.train_epoch(loader, f"{stage.name} {epoch + 1}/{stage.settings.epochs}"), **data.stats}
             if not all(torch.isfinite(p).all() for m in self.modules().values() for p in m.parameters()):
@@ -216,6 +220,20 @@ class Trainer:
         stats["lr"] = stage.lr
         stage.end_epoch()
         return self.dist.mean(stats)
+
+    def _images_per_stage(self) -> dict[str, int]:
+        """Roughly how many training images each stage will see over its epochs (an SP epoch as its batches
+        show them; self-training over the labelled and unlabelled images)."""
+        s, out = self.setup, {}
+        labelled = len(self.train_set)
+        unlabelled = len(self.stages[-1].ctx.unlabeled_set or []) if self.stages else 0
+        for stage in self.stages:
+            per_epoch = labelled if stage.name == "init" else (
+                labelled + unlabelled if stage.name == "self_training" else labelled)
+            if stage.name != "init" and s.sp_epoch == "identities":
+                per_epoch = len(self.train_set.pids) * s.batch_p * s.batch_s
+            out[stage.name] = per_epoch * stage.settings.epochs
+        return out
 
     def fit(self, max_epochs: int | None = None) -> dict:
         """Train until every enabled stage is done, or for at most ``max_epochs`` epochs in this call.

@@ -1,0 +1,83 @@
+"""What training a run on one's own cameras costs: for the default config (256 x 128) and ``-c cpu`` (96 x 48),
+the time of one epoch per 1,000 crops of stage (a) and of stage (b), measured side by side in one process
+on a few batches each, and a whole run's training time for a typical folder extrapolated from them.
+
+    python benchmarks/run_cost.py [--people 100] [--crops 5] [--batches 6] [--configs default cpu]
+
+The folder is drawn by the synthetic generator in the folder layout (``--people`` people x 2 cameras x
+``--crops`` crops each) under a temporary folder; the run trains the config's own stages and epochs (the
+default: stages a+b, self-training skipped where every crop is labelled), early stopping aside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from viewadapt.builders import create_trainer
+from viewadapt.config import load_config
+from viewadapt.data.synthetic import SyntheticSpec, generate
+
+
+def _pace(trainer, stage_name: str, batches: int) -> float:
+    """Seconds per training image of one stage's step, over ``batches`` batches after a warm-up one."""
+    stage = next(s for s in trainer.stages if s.name == stage_name)
+    stage.start()
+    data = stage.prepare_epoch(0)
+    loader = torch.utils.data.DataLoader(data.dataset, batch_sampler=data.batches)
+    taken = []
+    for i, batch in enumerate(loader):
+        if i > batches:
+            break
+        taken.append(batch)
+    stage.train_epoch(taken[:1], "warm-up")
+    start = time.perf_counter()
+    stage.train_epoch(taken[1:], "timed")
+    return (time.perf_counter() - start) / sum(len(b[0]) for b in taken[1:])
+
+
+def measure(config: str | None, root: Path, people: int, batches: int, out: Path) -> dict:
+    overrides = ["data.dataset=folder", f"data.root={root}", f"data.num_train={people - 20}", "data.num_valid=10",
+                 "data.num_test=10", f"output_dir={out}", f"name={config or 'default'}", "eval.zero_shot=false",
+                 "data.num_workers=0"]
+    cfg = load_config(config, overrides)
+    trainer = create_trainer(cfg, verbose=False)
+    try:
+        per_image = {name: _pace(trainer, name, batches) for name in ("init", "similarity")
+                     if any(s.name == name for s in trainer.stages)}
+        images = trainer._images_per_stage()
+    finally:
+        trainer.close()
+    total = sum(per_image.get(name, per_image["similarity"]) * n for name, n in images.items())
+    return {"size": f"{cfg.data.height} x {cfg.data.width}", "per_1000": {k: 1000 * v for k, v in per_image.items()},
+            "run_s": total, "crops": len(trainer.train_set)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=100)
+    parser.add_argument("--crops", type=int, default=5)
+    parser.add_argument("--batches", type=int, default=6)
+    parser.add_argument("--configs", nargs="+", default=["default", "cpu"])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="viewadapt-cost-") as tmp:
+        root = generate(Path(tmp) / "cams", SyntheticSpec(num_identities=args.people, images_per_view=args.crops),
+                        256, 128)
+        rows = [(name, measure(None if name == "default" else name, root, args.people, args.batches,
+                               Path(tmp) / "runs")) for name in args.configs]
+    print(f"{torch.get_num_threads()} threads; a folder of {args.people} people x 2 cameras x {args.crops} crops "
+          f"({rows[0][1]['crops']} training crops)\n")
+    print("| config | size | stage (a): s per epoch per 1,000 crops | stage (b): s per epoch per 1,000 crops "
+          "| whole run (min, early stopping aside) |\n|---|---|---:|---:|---:|")
+    for name, r in rows:
+        per = r["per_1000"]
+        print(f"| {'-c ' + name if name != 'default' else 'default (no -c)'} | {r['size']} | {per.get('init', 0):.0f} "
+              f"| {per.get('similarity', 0):.0f} | {r['run_s'] / 60:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
