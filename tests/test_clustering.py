@@ -217,3 +217,45 @@ def test_source_to_target_trains_on_one_set_and_scores_on_the_others_labelled_cr
     result = json.loads((run / "eval" / "test_single_shot.json").read_text())
     assert "-> target_labelled" in result["split"] and result["num_queries"] == 20
     capsys.readouterr()
+
+
+def test_the_centroid_loss_and_its_momentum_update_against_hand_worked_values():
+    import math
+
+    import torch
+
+    from viewadapt.losses import centroid_loss, momentum_update
+
+    centroids = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    emb = torch.tensor([[2.0, 0.0]])  # normalised: (1, 0); similarities 1 and 0
+    loss = centroid_loss(emb, torch.tensor([0]), centroids, temperature=0.5)
+    assert loss.item() == pytest.approx(-math.log(math.exp(2) / (math.exp(2) + math.exp(0))))
+    moved = momentum_update(centroids, torch.tensor([[0.0, 3.0]]), torch.tensor([0]), momentum=0.5)
+    assert torch.allclose(moved[0], torch.tensor([1.0, 1.0]) / math.sqrt(2)) and torch.equal(moved[1], centroids[1])
+
+
+def test_self_training_with_the_memory_loss_trains_and_resumes_exactly(forty_people, tmp_path):
+    from conftest import tiny_overrides
+    from viewadapt.builders import create_trainer, resume_trainer
+
+    args = tiny_overrides(forty_people, tmp_path / "runs") + [
+        "data.dataset=folder", "data.num_train=40", "data.num_valid=4", "data.num_test=6", "data.labeled_people=20",
+        "model.asymmetry=stats", "train.adaptation.enabled=false", "train.self_training.enabled=true",
+        "train.self_training.rule=cluster", "train.self_training.cluster.k1=4",
+        "train.self_training.cluster.min_samples=2", "train.self_training.loss=memory",
+        "train.self_training.monitor=val_rank1", "train.self_training.epochs=2", "train.init.epochs=1",
+        "train.similarity.epochs=1"]
+    straight = create_trainer(load_config(None, args + ["name=straight"]), verbose=False)
+    done = straight.fit()
+    straight.close()
+    steps = [h for h in done["history"] if h["stage"] == "self_training"]
+    assert done["finished"] and len(steps) == 2 and all(h["loss"] > 0 for h in steps)
+    cut = create_trainer(load_config(None, args + ["name=cut"]), verbose=False)
+    cut.fit(max_epochs=3)  # into self-training, after its first epoch
+    cut.close()
+    resumed = resume_trainer(cut.run_dir, verbose=False)
+    again = resumed.fit()
+    resumed.close()
+    assert [h["loss"] for h in again["history"]] == [h["loss"] for h in done["history"]]
+    with pytest.raises(Exception, match="set train.self_training.monitor=val_rank1"):
+        load_config(None, ["train.self_training.loss=memory"])

@@ -81,6 +81,11 @@ class Keep(str, Enum):
     LAST = "last"
 
 
+class SelfTrainingLoss(str, Enum):
+    MATCHER = "matcher"
+    MEMORY = "memory"
+
+
 class Classifier(str, Enum):
     SEPARATE = "separate"
     SHARED = "shared"
@@ -261,6 +266,11 @@ class SelfTrainingConfig(StageConfig):
     # between an image's nearest and second-nearest identity), rising linearly to all by the last epoch
     start: float = setting(0.5, low=0, high=1, low_open=True)
     cluster: ClusterConfig = setting(default_factory=ClusterConfig, since="2026-12-07")  # rule=cluster's settings
+    # what the stage trains with: the matcher's loss on SP batches (Eq. 5 with Ds), or memory: InfoNCE over a
+    # centroid per identity, labelled or a cluster, moved by momentum (Cluster Contrast's)
+    loss: str = setting("matcher", choices=SelfTrainingLoss, since="2026-12-07")
+    momentum: float = setting(0.2, low=0, high=1, high_open=True, since="2026-12-07")  # loss=memory: centroids' momentum
+    temperature: float = setting(0.05, low=0, low_open=True, since="2026-12-07")  # loss=memory: InfoNCE's temperature
 
 
 @dataclass
@@ -579,6 +589,13 @@ def _matcher(cfg: Config) -> None:
            "eval.rerank=none or k_reciprocal")
 
 
+def _memory(cfg: Config) -> None:
+    st = cfg.train.self_training
+    _check(st.loss != "memory" or st.monitor == "val_rank1",
+           "train.self_training.loss=memory trains no matcher, so the stage has no validation loss to watch: set "
+           "train.self_training.monitor=val_rank1")
+
+
 def _triplet(cfg: Config) -> None:
     _check(cfg.loss.triplet == 0 or cfg.train.init_sampler == "pk",
            "loss.triplet needs batches with several images of each identity, and random batches mostly hold one: "
@@ -608,7 +625,7 @@ def _eval(cfg: Config) -> None:
 
 RULES: tuple[Callable[[Config], None], ...] = (
     _protocol_and_variant, _labeled_pairs, _strangers, _camera_groups, _unlabeled_images, _backbones,
-    _asymmetry_fits, _matcher, _triplet, _stages, _tensorboard, _eval)
+    _asymmetry_fits, _matcher, _memory, _triplet, _stages, _tensorboard, _eval)
 
 
 def validate(cfg: Config) -> None:

@@ -19,6 +19,7 @@ from viewadapt.data.sampler import SPBatchSampler
 from viewadapt.evaluation.features import extract_embeddings, per_view_statistics
 from viewadapt.models import Embedder, ViewMappings
 from viewadapt.objectives import Method, ViewBatch, adaptation_objective, embed_views
+from viewadapt.losses import centroid_loss, momentum_update
 from viewadapt.objectives.identity import IdentityObjective
 from viewadapt.training.distributed import Dist
 from viewadapt.training.optim import build_optimizer, build_scheduler
@@ -416,15 +417,41 @@ class SelfTraining(SimilarityTraining):
 
     name = "self_training"
 
+    def __init__(self, ctx: StageContext) -> None:
+        super().__init__(ctx)
+        self.centroids: torch.Tensor | None = None  # loss=memory: the epoch's identities' centroids
+
     def prepare_epoch(self, epoch: int) -> EpochData:
         """The epoch's pseudo-labels, then SP batches of the labelled and pseudo-labelled images; what was
-        labelled joins the epoch's record."""
-        images, stats = self.pseudo_labelled(epoch)
+        labelled joins the epoch's record. With ``loss=memory`` each identity's centroid, the mean of its
+        images' embeddings, starts the epoch's memory."""
+        images, stats, embedded = self.pseudo_labelled(epoch)
+        if self.settings.loss == "memory":
+            labels = np.array([images.label_of[r.pid] for r in images.records])
+            sums = np.zeros((len(images.pids), embedded.shape[1]), np.float32)
+            np.add.at(sums, labels, embedded / np.maximum(np.linalg.norm(embedded, axis=1, keepdims=True), 1e-12))
+            self.centroids = torch.nn.functional.normalize(torch.from_numpy(sums), dim=1).to(self.ctx.device)
         return self._sp_epoch(images, epoch, stats)
 
-    def pseudo_labelled(self, epoch: int) -> tuple[ViewImages, dict[str, float]]:
-        """C_train's labelled images with the epoch's pseudo-labelled ones, and what was labelled
-        (:func:`pseudo_label_stats`)."""
+    def train_epoch(self, batches: Batches, desc: str) -> dict:
+        if self.settings.loss != "memory":
+            return super().train_epoch(batches, desc)
+        ctx, stats, st = self.ctx, EpochStats(), self.settings
+        self.mappings.train()
+        for images, labels, views in progress(batches, desc):
+            images, labels, views = images.to(ctx.device), labels.to(ctx.device), views.to(ctx.device)
+            with ctx.stepper.autocast():
+                _, emb, kept = self.mappings.forward_train_by_view(images, views)
+                loss = centroid_loss(emb.float(), labels[kept], self.centroids, st.temperature)
+            ctx.stepper.step(loss, self.optimizers["similarity"])
+            ctx.stepper.end_iteration()
+            self.centroids = momentum_update(self.centroids, emb, labels[kept], st.momentum)
+            stats.add(loss=loss)
+        return stats.result()
+
+    def pseudo_labelled(self, epoch: int) -> tuple[ViewImages, dict[str, float], np.ndarray]:
+        """C_train's labelled images with the epoch's pseudo-labelled ones, what was labelled
+        (:func:`pseudo_label_stats`), and those images' embeddings, in the same order."""
         ctx, st, setup = self.ctx, self.settings, self.ctx.setup
         labelled, unlabelled = ctx.train_set.records, ctx.unlabeled_set.records
         size = setup.eval.batch_size
@@ -443,8 +470,9 @@ class SelfTraining(SimilarityTraining):
         assigned = PSEUDO_LABELS[st.rule].assign(data, st, epoch)
         taken = [(r, int(pid)) for r, pid in zip(unlabelled, assigned) if pid != LEFT_OUT]
         records = labelled + [replace(r, pid=pid) for r, pid in taken]
-        return ViewImages(records, ctx.train_set.transform, cache), pseudo_label_stats(unlabelled, taken,
-                                                                                        set(data.pids.tolist()))
+        embedded = np.concatenate([data.labelled, data.unlabelled[assigned != LEFT_OUT]])
+        return (ViewImages(records, ctx.train_set.transform, cache),
+                pseudo_label_stats(unlabelled, taken, set(data.pids.tolist())), embedded)
 
 
 def pseudo_label_stats(unlabelled: list, taken: list[tuple[Any, int]], known_ids: set[int]) -> dict[str, float]:
