@@ -166,6 +166,7 @@ WITHOUT_STRANGERS = ("data.synthetic.strangers=0",)
 STAGES_AB = ("train.adaptation.enabled=false",)
 SELF_TRAINING = ("train.self_training.enabled=true", "train.self_training.epochs=5")
 CLUSTERS = ("train.self_training.rule=cluster",)
+MEMORY = ("train.self_training.loss=memory", "train.self_training.monitor=val_rank1")
 # People a network's cameras see that nobody labelled: of 200 training people seen by both cameras, a
 # sixth keep their labels, the others have none in any camera (on the synthetic set VIPeR-like with two
 # images per camera, as the new-camera regime).
@@ -380,6 +381,8 @@ for _experiment in (
             ("model.asymmetry=stats", *STAGES_AB, *SELF_TRAINING), key="stats_self"),
         Row("stats + self-training by clusters (new people named, crops no cluster takes left out)",
             ("model.asymmetry=stats", *STAGES_AB, *SELF_TRAINING, *CLUSTERS), key="stats_cluster"),
+        Row("stats + self-training by clusters, the centroid memory's loss (InfoNCE) instead of Eq. 5",
+            ("model.asymmetry=stats", *STAGES_AB, *SELF_TRAINING, *CLUSTERS, *MEMORY), key="stats_cluster_memory"),
         Row("upper bound: Siamese with every training person labelled",
             ("model.shared=true", *STAGES_AB, "data.labeled_people=-1"), key="all_labels"),
     ), settings=NEW_PEOPLE, baseline="siamese"),
