@@ -52,3 +52,7 @@ def test_demo_prints_the_comparison_table(tiny_synthetic, tmp_path, capsys):
         "| **recommended**: camera statistics, stages a+b (+ self-training on unlabelled images; the default)"]
     assert "# the recommended method" in (tmp_path / "demo" / "recommended" / "config.yaml").read_text()
     assert (tmp_path / "demo" / "demo.md").is_file() and (tmp_path / "demo" / "demo_cmc.png").is_file()
+    page = (tmp_path / "demo" / "index.html").read_text()  # one page: the table, the curves, each run's report
+    assert "<table>" in page and 'src="demo_cmc.png"' in page
+    for run in ("siamese", "paper", "recommended"):
+        assert f'href="{run}/report.html"' in page and (tmp_path / "demo" / run / "report.html").is_file()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -84,3 +85,53 @@ def test_evaluate_with_faiss_top_k(trained_run, capsys):
     assert result["topk"] == 5 and result["search"] == "faiss" and len(result["cmc"]) == 5
     assert "faiss top-5 (mAP = AP@5)" in (trained_run / "report.html").read_text()
     assert main(["evaluate", str(trained_run), "--search", "faiss", "--protocol", "single_shot"]) == 2
+
+
+def test_the_cmc_legend_sits_below_the_axes_and_hides_no_curve():
+    """However many curves and wherever they lie, the legend is drawn outside the axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from viewadapt.reports.figures import cmc_figure
+
+    curves = {f"a method with a long name {i}": [0.01 * i + 0.05 * r for r in range(20)] for i in range(7)}
+    fig = cmc_figure(curves, "CMC")
+    FigureCanvasAgg(fig).draw()
+    (ax,) = fig.axes
+    legend = fig.legends[0].get_window_extent()
+    assert ax.get_legend() is None and not legend.overlaps(ax.get_window_extent())
+
+
+def _browser() -> str | None:
+    import shutil
+
+    return next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+
+
+@pytest.mark.skipif(_browser() is None, reason="no Chromium installed (Debian: apt-get install chromium)")
+def test_the_report_renders_in_a_real_browser(trained_run, tmp_path):
+    """report.html as a user's browser shows it: headless Chromium draws the page (its tables, the CMC and
+    training figures, the rank lists) into a screenshot that is a page, not a blank or an error."""
+    import subprocess
+
+    import numpy as np
+    from PIL import Image
+
+    from viewadapt.reports import build_report
+
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    page = build_report(run)
+    shot = tmp_path / "report.png"
+    profile = tmp_path / "profile"
+    res = subprocess.run([_browser(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                          "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                          "--disable-sync", f"--user-data-dir={profile}", "--hide-scrollbars",
+                          "--window-size=1100,1600", f"--screenshot={shot}", page.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    assert shot.is_file(), res.stderr[-2000:]
+    pixels = np.asarray(Image.open(shot).convert("L"))
+    assert pixels.shape == (1600, 1100)
+    dark = (pixels < 128).mean()  # text, axes and curves on a white page
+    assert 0.005 < dark < 0.5, dark
+    # the figures are drawn: some rows of the page carry colour (curves), not only black text
+    rgb = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    assert (np.abs(rgb[..., 0] - rgb[..., 2]) > 60).mean() > 0.0005

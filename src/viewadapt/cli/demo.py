@@ -11,6 +11,7 @@ at the end. The view-leakage probe, a diagnostic no row shows, is left out.
 
 from __future__ import annotations
 
+import html
 import multiprocessing
 import os
 import time
@@ -22,7 +23,8 @@ import torch
 from viewadapt.builders import create_trainer, ensure_generated, zero_shot_label
 from viewadapt.config import PAPER_METHOD, RECOMMENDED_METHOD, load_config, packaged_configs
 from viewadapt.files import write_text
-from viewadapt.reports import plot_cmc
+from viewadapt.reports import build_report, plot_cmc
+from viewadapt.reports.html import STYLE
 from viewadapt.runs.folder import ZERO_SHOT
 
 FINAL = "final"
@@ -113,5 +115,27 @@ def run_demo(config: str | None = None, overrides: list[str] | None = None, quie
     curves = {label.format(**floors).split(" (")[0].replace("**", ""): _result(results, run, stage)["cmc"]
               for label, run, stage in ROWS}
     plot = plot_cmc(curves, Path(cfg.output_dir) / "demo_cmc.png", title=f"CMC, synthetic ({cfg.eval.protocol})")
-    print("\n" + header + "\n\n" + table + f"\n\nwritten: {out}, {plot}")
+    page = demo_page(Path(cfg.output_dir), header, table, {run: build_report(Path(cfg.output_dir) / run)
+                                                           for run in runs}, plot)
+    print("\n" + header + "\n\n" + table + f"\n\nwritten: {out}, {plot}, {page} (open it in a browser)")
     return table
+
+
+def demo_page(folder: Path, header: str, table: str, reports: dict[str, Path], plot: Path) -> Path:
+    """``index.html``: the demo's table and curves, and a link to each run's own report."""
+    rows = [line.strip("|").split("|") for line in table.splitlines() if not line.startswith("|---")]
+    cells = "".join("<tr>" + "".join(f"<{'th' if i == 0 else 'td'}>{html.escape(c.strip().replace('**', ''))}"
+                                     f"</{'th' if i == 0 else 'td'}>" for c in row) + "</tr>"
+                    for i, row in enumerate(rows))
+    links = "".join(f'<li><a href="{html.escape(p.relative_to(folder).as_posix())}">{html.escape(run)}</a>: '
+                    f"{html.escape(_what(run))}</li>" for run, p in reports.items())
+    text = (f"<!doctype html><html><head><meta charset='utf-8'><title>viewadapt demo</title><style>{STYLE}</style>"
+            f"</head><body><h1>viewadapt demo</h1><p>{html.escape(header)}</p><table>{cells}</table>"
+            f'<img alt="CMC curves" src="{html.escape(plot.name)}"><h2>Each run\'s report</h2><ul>{links}</ul>'
+            "</body></html>")
+    return write_text(folder / "index.html", text)
+
+
+def _what(run: str) -> str:
+    return {"paper": "the paper's method (-c paper)", "siamese": "the shared network: the floor, softmax ID "
+            "(stage a) and Siamese (stages a+b)", RECOMMENDED: "the recommended method (the defaults)"}.get(run, run)

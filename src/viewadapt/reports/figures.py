@@ -20,7 +20,13 @@ GREEN, RED, GREY = (40, 170, 70), (215, 50, 40), (120, 120, 120)
 
 def plot_cmc(curves: Mapping[str, Sequence[float]], path: Path, title: str = "", max_rank: int = 20) -> Path:
     """CMC curves (fractions, index 0 = rank 1) as percentages against rank 1..max_rank."""
-    fig = Figure(figsize=(5.5, 4))
+    return _save(cmc_figure(curves, title, max_rank), path, 120)
+
+
+def cmc_figure(curves: Mapping[str, Sequence[float]], title: str = "", max_rank: int = 20) -> Figure:
+    """The figure :func:`plot_cmc` saves."""
+    # the legend goes below the axes, never over a curve (CMC curves can lie anywhere in the axes)
+    fig = Figure(figsize=(6.5, 4 + 0.22 * len(curves)), layout="constrained")
     ax = fig.subplots()
     for label, cmc in curves.items():
         n = min(max_rank, len(cmc))
@@ -29,9 +35,8 @@ def plot_cmc(curves: Mapping[str, Sequence[float]], path: Path, title: str = "",
     ax.set(xlabel="rank", ylabel="matching rate (%)", title=title, xlim=(1, max_rank))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    return _save(fig, path, 120)
+    fig.legend(fontsize=8, loc="outside lower center", ncols=1, frameon=False)
+    return fig
 
 
 def plot_sweep(series: Mapping[str, tuple[Sequence[float], Sequence[Sequence[float]]]], path: Path, x_label: str,
@@ -40,26 +45,26 @@ def plot_sweep(series: Mapping[str, tuple[Sequence[float], Sequence[Sequence[flo
     one curve per series, ``{label: (xs, values per x over seeds)}``; a single unnamed series has no legend."""
     import statistics
 
-    fig = Figure(figsize=(5, 3.6))
+    fig = Figure(figsize=(5, 3.6 + (0.22 * len(series) if any(series) else 0)), layout="constrained")
     ax = fig.subplots()
     for label, (xs, ys) in series.items():
         means = [100 * statistics.fmean(y) for y in ys]
         stds = [100 * statistics.stdev(y) if len(y) > 1 else 0.0 for y in ys]
         ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=label or None)
-    if any(series):
-        ax.legend(fontsize=8)
+    if any(series):  # below the axes, over no curve
+        fig.legend(fontsize=8, loc="outside lower center", frameon=False)
     ax.set(xlabel=x_label, ylabel=f"{y_label} (%)")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
     return _save(fig, path, 120)
 
 
 def plot_training(history: Sequence[Mapping], path: Path) -> Path:
     """Loss and validation rank-1 per epoch, stages one after another on a common epoch axis."""
-    fig = Figure(figsize=(10, 3.6))
+    stages = list(dict.fromkeys(h["stage"] for h in history))
+    fig = Figure(figsize=(10, 3.8 + 0.2 * len(stages)), layout="constrained")
     loss_ax, val_ax = fig.subplots(1, 2)
     x = 0
-    for stage in dict.fromkeys(h["stage"] for h in history):
+    for stage in stages:
         rows = [h for h in history if h["stage"] == stage]
         xs = list(range(x + 1, x + len(rows) + 1))
         (line,) = loss_ax.plot(xs, [h["loss"] for h in rows], marker="o", markersize=3, label=f"{stage}: loss")
@@ -73,8 +78,9 @@ def plot_training(history: Sequence[Mapping], path: Path) -> Path:
     for ax in (loss_ax, val_ax):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+    # one legend below both axes: the stages' losses (solid) and validation losses (dashed), over no curve
+    fig.legend(*loss_ax.get_legend_handles_labels(), fontsize=7, loc="outside lower center", ncols=2,
+               frameon=False)
     return _save(fig, path, 110)
 
 
