@@ -81,7 +81,7 @@ def test_validate_is_short_and_made_of_named_rules():
         assert rule.__name__.startswith("_") and len(inspect.getsource(rule).splitlines()) <= 30, rule.__name__
 
 
-FREE_TEXT = {"data.root", "data.protocol", "data.variant", "data.unlabeled_root", "output_dir"}
+FREE_TEXT = {"data.root", "data.protocol", "data.variant", "data.unlabeled_root", "data.test_root", "output_dir"}
 
 
 def _keys(cls: type = Config, prefix: str = ""):
