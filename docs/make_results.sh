@@ -27,7 +27,9 @@ table2 3 all all
 fig7 3 all all
 cameras 3 all all
 strangers 3 all all
+new_people 3 all all
 cameras 3 all all cuhk03_pair1-cpu
+new_people 3 all all cuhk03_pair1-cpu
 table7 3 all ours,no_adaptation,softmax,siamese cuhk03_pair1-cpu
 table6 3 all ours,shared,siamese cuhk03_pair1-cpu"
 RUNS=${RUNS-$ALL}
@@ -73,9 +75,10 @@ page=docs/results.md.tmp
   echo "with the zero-shot floor (the pretrained features, no training) and carries a plain baseline, the shared"
   echo "network trained on identities and pairs (\`siamese\`), with each row's paired per-seed rank-1 difference"
   echo "from it; a row recorded for fewer seeds than its table says so. The paper's experiments (Tables II,"
-  echo "VI, VII, Figs. 6-7) train its method as printed under every row (\`-c paper\`'s keys); the last two"
-  echo "sections ask which configuration suits which cameras, and whether self-training on a new camera copes"
-  echo "with crops of people labelled nowhere. What the tables answer: [findings.md](findings.md)."
+  echo "VI, VII, Figs. 6-7) train its method as printed under every row (\`-c paper\`'s keys); the last three"
+  echo "sections ask which configuration suits which cameras, whether self-training on a new camera copes"
+  echo "with crops of people labelled nowhere, and what learns from people no camera labelled (clusters)."
+  echo "What the tables answer: [findings.md](findings.md)."
   echo
   echo "Not published here: the research grids of 2026-11-25 to 2026-12-02 (training recipes, the recipe"
   echo "ablation, how much of the network each view owns). Their runs were trained before runs left records,"

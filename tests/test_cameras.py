@@ -104,6 +104,40 @@ def test_self_training_pseudo_labels_a_camera_without_labels_and_resumes_exactly
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_view_no_stage_trains_on_is_named_at_the_start_and_calibration_silences_it(tiny_config):
+    """A new camera's own batch norms keep the pretrained statistics when nothing trains on its images:
+    the run says so before it trains, and names the fixes; a run that learns from them, or re-estimates
+    them at test time, or has one network for every view, is not warned."""
+    import logging
+
+    base = ("data.labeled_pairs=0", "train.adaptation.enabled=false")
+    runs = iter(range(10))
+
+    class Said(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.WARNING)
+            self.lines: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.lines.append(record.getMessage())
+
+    def warned(*overrides: str) -> tuple[list[int], bool]:
+        trainer = create_trainer(tiny_config(*base, *overrides, f"name=w{next(runs)}"), verbose=False)
+        said = Said()
+        trainer.log.addHandler(said)
+        try:
+            trainer._warn_untrained_views()
+        finally:
+            trainer.log.removeHandler(said)
+        return trainer.untrained_views(), any("viewadapt calibrate" in line for line in said.lines)
+
+    assert warned("model.asymmetry=stats") == ([1], True)
+    assert warned("model.asymmetry=stats", "eval.camera_statistics=true") == ([1], False)
+    assert warned("model.asymmetry=stats", "train.self_training.enabled=true") == ([], False)
+    assert warned("model.asymmetry=none") == ([], False)
+    assert warned("model.asymmetry=stats", "data.labeled_pairs=-1") == ([], False)
+
+
 def test_a_folder_of_unlabelled_crops_is_pseudo_labelled_and_a_resumed_run_trains_on_the_same_ones(
         tiny_config, tiny_synthetic, tmp_path):
     """data.unlabeled_root: a gallery camera's crops that carry no identity join its unlabelled images,

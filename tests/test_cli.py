@@ -39,20 +39,36 @@ def test_train_command_writes_a_run(tiny_synthetic, tmp_path, capsys):
     assert main(["train", "--resume", str(tmp_path / "runs" / "cli"), "train.seed=3"]) == 2
 
 
-def test_demo_prints_the_comparison_table(tiny_synthetic, tmp_path, capsys):
+def test_demo_prints_both_regimes_and_says_where_the_recommended_method_wins(tiny_synthetic, tmp_path, capsys):
     from conftest import tiny_overrides
+
+    from viewadapt.cli.demo import verdict
 
     assert main(["demo", "--quiet", *tiny_overrides(tiny_synthetic, tmp_path / "demo")]) == 0
     out = capsys.readouterr().out
-    rows = [line for line in out.splitlines() if line.startswith("| ") and "rank-1" not in line]
-    assert [r.split(" | ")[0] for r in rows] == [
-        "| zero-shot: vggm_small random weights, no training", "| Softmax ID (stage a only, one network)",
-        "| Siamese shared weights (Eq. 5, stages a+b)",
-        "| the paper's Ours* (asymmetric Ms/Mt, Eq. 5, view adaptation; -c paper)",
-        "| **recommended**: camera statistics, stages a+b (+ self-training on unlabelled images; the default)"]
+    labelled, new = out.split("A new camera: camera B's training crops all unlabelled:")
+    firsts = [[r.split(" | ")[0] for r in part.splitlines() if r.startswith("| ") and "rank-1" not in r]
+              for part in (labelled, new)]
+    floor = "| zero-shot: vggm_small random weights, no training"
+    assert firsts == [[floor, "| Softmax ID (stage a only, one network)", "| Siamese shared weights (Eq. 5, stages a+b)",
+                       "| the paper's Ours* (asymmetric Ms/Mt, Eq. 5, view adaptation; -c paper)",
+                       "| **recommended**: camera statistics, stages a+b (+ self-training on unlabelled images; the "
+                       "default)"],
+                      [floor, "| Siamese shared weights (stages a+b), trained on camera A's labels",
+                       "| the paper's Ours* (asymmetric Ms/Mt, Eq. 5, view adaptation; -c paper)",
+                       "| **recommended**: the same network, camera B's statistics re-estimated from its crops "
+                       "(viewadapt calibrate)"]]
+    # the new camera's floor is the labelled regime's (one test split), and its runs hid camera B's labels
+    assert labelled.count(floor) == new.count(floor) == 1
+    assert "labeled_pairs: 0" in (tmp_path / "demo" / "siamese_new" / "config.yaml").read_text()
+    assert (tmp_path / "demo" / "siamese_new" / "eval").is_dir()  # scored again, calibrated
+    assert "Every camera labelled: the recommended method " in out and "A new camera without labels: " in out
     assert "# the recommended method" in (tmp_path / "demo" / "recommended" / "config.yaml").read_text()
     assert (tmp_path / "demo" / "demo.md").is_file() and (tmp_path / "demo" / "demo_cmc.png").is_file()
-    page = (tmp_path / "demo" / "index.html").read_text()  # one page: the table, the curves, each run's report
-    assert "<table>" in page and 'src="demo_cmc.png"' in page
-    for run in ("siamese", "paper", "recommended"):
+    assert (tmp_path / "demo" / "demo_cmc_new_camera.png").is_file()
+    page = (tmp_path / "demo" / "index.html").read_text()  # one page: the tables, the curves, each run's report
+    assert page.count("<table>") == 2 and 'src="demo_cmc.png"' in page and 'src="demo_cmc_new_camera.png"' in page
+    assert verdict(40.0, 32.0).startswith("ties") and verdict(60.0, 15.0).startswith("wins by 45.0")
+    assert verdict(10.0, 22.0).startswith("loses by 12.0")
+    for run in ("siamese", "paper", "recommended", "siamese_new", "paper_new"):
         assert f'href="{run}/report.html"' in page and (tmp_path / "demo" / run / "report.html").is_file()

@@ -49,6 +49,11 @@ class Setting:
     # needs for it (the synthetic set draws the cameras a setting asks for)
     data: str = "any"
     views: int = 2
+    # its title on the synthetic benchmark, whose sizes the setting fixes (a real dataset's are its config's)
+    synthetic_title: str = ""
+
+    def title_for(self, generated: bool) -> str:
+        return (self.synthetic_title if generated and self.synthetic_title else self.title) or self.name
 
     def applies(self, generated: bool, num_views: int = 2) -> bool:
         return (self.data == "any" or (self.data == "synthetic") == generated) and (generated or num_views >= self.views)
@@ -128,22 +133,29 @@ FEW_LABELS = (
 # network). The last is VIPeR-like with two images per identity in each camera, so that the labelled
 # camera alone gives stage (b) its pairs; the new camera's images are all unlabelled.
 CAMERA_REGIMES = (
-    Setting("both_labelled", (), "Every camera labelled: few-shot, 50 training identities, one image per camera",
-            REGIMES[0].overrides),
+    Setting("both_labelled", (), "Every camera labelled", REGIMES[0].overrides,
+            synthetic_title="Every camera labelled: few-shot, 50 training identities, one image per camera"),
     Setting("few_labels", ("data.labeled_pairs=20",),
-            "One camera with few labels: 200 training identities, 20 of them labelled in the gallery camera",
-            tuple(o for o in FEW_LABELS[0].overrides if not o.startswith("data.labeled_pairs"))),
+            "One camera with few labels: 20 of the training identities labelled in the gallery camera, the "
+            "others in the probe camera only",
+            tuple(o for o in FEW_LABELS[0].overrides if not o.startswith("data.labeled_pairs")),
+            synthetic_title="One camera with few labels: 200 training identities, 20 of them labelled in the "
+            "gallery camera"),
     Setting("new_camera", ("data.labeled_pairs=0",),
-            "A new camera without labels: 200 training identities labelled in the probe camera (two images "
-            "each), the gallery camera's images all unlabelled",
-            REGIMES[1].overrides + ("data.synthetic.images_per_view=2",)),
+            "A new camera without labels: the training identities labelled in the probe camera only, the "
+            "gallery camera's images all unlabelled",
+            REGIMES[1].overrides + ("data.synthetic.images_per_view=2",),
+            synthetic_title="A new camera without labels: 200 training identities labelled in the probe camera "
+            "(two images each), the gallery camera's images all unlabelled"),
     # Two labelled cameras and a third added without labels, probes of either labelled camera matched
     # against the new one (on one's own cameras: give data.camera_groups, the new camera last).
     Setting("new_camera_3", ("data.labeled_pairs=0",),
-            "A third camera without labels: 200 training identities labelled in two cameras, the third "
+            "A third camera without labels: the training identities labelled in two cameras, the third "
             "camera's images all unlabelled; probes of cameras 1 and 2 against camera 3's gallery",
             REGIMES[1].overrides + ("data.synthetic.num_cameras=3", "data.camera_groups=[[cam_a],[cam_b],[cam_c]]"),
-            pairs=("0->2", "1->2"), views=3),
+            pairs=("0->2", "1->2"), views=3,
+            synthetic_title="A third camera without labels: 200 training identities labelled in two cameras, the "
+            "third camera's images all unlabelled; probes of cameras 1 and 2 against camera 3's gallery"),
     # On real crops, a second few-labels point: where the labelled pairs start to suffice
     Setting("few_labels_50", ("data.labeled_pairs=50",),
             "One camera with a few more labels: 50 of the training identities labelled in the gallery camera",
@@ -172,8 +184,10 @@ MEMORY = ("train.self_training.loss=memory", "train.self_training.monitor=val_ra
 # images per camera, as the new-camera regime).
 NEW_PEOPLE = (
     Setting("new_people", ("data.labeled_people=34",),
-            "New people: 200 training people seen by both cameras, 34 of them (a sixth) labelled, the other 166 "
-            "labelled nowhere", REGIMES[1].overrides + ("data.synthetic.images_per_view=2",)),
+            "New people: 34 of the training people labelled (in both cameras), the others labelled nowhere",
+            REGIMES[1].overrides + ("data.synthetic.images_per_view=2",),
+            synthetic_title="New people: 200 training people seen by both cameras, 34 of them (a sixth) "
+            "labelled, the other 166 labelled nowhere"),
 )
 GAMMAS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
 VIEW_SHIFTS = (0.0, 0.5, 1.0, 2.0)

@@ -354,13 +354,13 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
         if not measured_runs:
             chosen_setting = f" --settings {setting.name}" if setting.name else ""
             command = f"`viewadapt experiment {name} -c {config}{chosen_setting} --seeds {seeds}`"
-            head = [f"## {setting.title or setting.name}", ""] if setting.name else []
+            head = [f"## {setting.title_for(generated)}", ""] if setting.name else []
             lines += ["", *head, f"No run of this {'setting' if setting.name else 'experiment'} is recorded yet: "
                       f"{command} measures it."]
             continue
         first = measured_runs[0]
         suffix = f"_{setting.name}" if setting.name else ""
-        head = [f"## {setting.title or setting.name}", ""] if setting.name else []
+        head = [f"## {setting.title_for(generated)}", ""] if setting.name else []
         lines += ["", *head,
                   f"Split {first['split']}, protocol {first['protocol']}"
                   + (f"; setting: {' '.join(_resolved(setting.overrides_for(generated)))}"

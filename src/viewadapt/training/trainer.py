@@ -55,6 +55,7 @@ class Trainer:
         self.stages: list[Stage] = build_stages(ctx)
         self.order = tuple(setup.stages)  # every step of Algorithm 1, enabled or not: checkpoints index it
         self.train_set = ctx.train_set
+        self._unlabelled_views = {r.view for r in unlabeled_set.records} if unlabeled_set is not None else set()
         for module in self.modules().values():
             self.dist.sync_module(module)  # one starting point on every rank
         self.hooks = hooks if hooks is not None else default_hooks()
@@ -243,6 +244,8 @@ class Trainer:
         """
         budget = max_epochs
         self.finished = False
+        if self.stage_index == 0 and self.epoch == -1:
+            self._warn_untrained_views()
         self._call("before_train")
         for stage in self.stages:
             index = self.order.index(stage.name)
@@ -258,6 +261,27 @@ class Trainer:
             self.finished = True
         self._call("after_train")
         return self.metrics()
+
+    def untrained_views(self) -> list[int]:
+        """The views that own layers (batch norms at least) which no training batch reaches: no labelled
+        image of theirs, and no stage that learns from their unlabelled ones. Their batch norms keep the
+        pretrained statistics, which a trained network's weights no longer fit (on CUHK03's new camera,
+        camera statistics score below the untrained floor until calibrated)."""
+        if self.method.embedder().mappings.shared:
+            return []
+        seen = {r.view for r in self.train_set.records}
+        stages = self.setup.stages
+        if self._unlabelled_views and (stages["self_training"].enabled or stages["adaptation"].enabled):
+            seen |= self._unlabelled_views
+        return [v for v in range(self.method.embedder().num_views) if v not in seen]
+
+    def _warn_untrained_views(self) -> None:
+        views = self.untrained_views()
+        if views and not self.setup.eval.camera_statistics:
+            self.log.warning(f"view(s) {', '.join(map(str, views))} have no image any stage trains on: their batch "
+                             "norms keep the pretrained statistics. Run `viewadapt calibrate` on the run with that "
+                             "camera's images, or set eval.camera_statistics=true (or "
+                             "train.self_training.enabled=true)")
 
     def _run_stage(self, stage: Stage, budget: int | None) -> int | None:
         stage.start()
