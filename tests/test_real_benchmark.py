@@ -79,6 +79,15 @@ def test_a_missing_or_wrongly_laid_out_copy_says_where_pair1_comes_from(pair1_ro
     assert "manideep2510/CUHK03_dataset" in str(err.value) and "\n" not in str(err.value)
 
 
+def test_the_cuhk03_config_on_a_pair1_folder_names_the_pair1_configs(pair1_root):
+    """`-c cuhk03` reads the release's .mat; given the public copy of pair 1 it says which config reads that."""
+    from viewadapt.data.datasets import DATASETS
+
+    with pytest.raises(DataError, match=r"holds CUHK03's camera pair 1 laid out by camera.*-c cuhk03_pair1 ") as err:
+        DATASETS["cuhk03"].read(pair1_root, "labeled")
+    assert "\n" not in str(err.value)
+
+
 def test_sp_epoch_images_gives_a_camera_with_few_labels_as_many_steps_as_one_with_all(tiny_config):
     """train.sp_epoch=images: about every training image once per SP epoch, whatever the labels; the
     default is the paper's epoch, a batch led by each identity labelled in both views."""

@@ -109,6 +109,10 @@ def read(root: Path, variant: str = "labeled") -> DatasetDescription:
     mat_path, images = folder / RELEASE, folder / f"images_{variant}"
     if not images.is_dir():
         if not mat_path.is_file():
+            pair1 = root / f"cuhk03_{variant}"
+            if pair1.is_dir():  # the public copy of camera pair 1, laid out by camera: its own dataset
+                raise DataError(f"{pair1} holds CUHK03's camera pair 1 laid out by camera, not the release's .mat: "
+                                f"train it with -c cuhk03_pair1 (-c cuhk03_pair1-cpu on a CPU), data.root={root}")
             raise DataError(f"CUHK03 not found: expected {mat_path}; " + PLACE.format(root=root))
         extract_images(mat_path, variant, images)
     protocol_file = folder / f"cuhk03_new_protocol_config_{variant}.mat"
