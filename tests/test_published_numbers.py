@@ -50,3 +50,34 @@ def test_the_check_finds_a_typed_figure():
     assert hand_typed("camera statistics 54.7 ± 1.2 (+8, +9, +11), 9 points ahead") != []
     assert hand_typed("Eq. 5 at 96 x 48, torch 2.4, <!--n cameras few_labels stats_self rank1-->54.7<!--/n-->") == []
     assert hand_typed("<!--transcript viewadapt demo-->| a | 21.3 |<!--/transcript-->") == []
+
+
+def test_pseudo_label_figures_are_the_last_epoch_over_seeds_and_the_range_over_every_epoch():
+    from viewadapt.experiments.publish import _pseudo_labels
+    from viewadapt.experiments.records import pseudo_labels
+
+    history = [{"stage": "similarity", "loss": 1.0},
+               {"stage": "self_training", "pseudo_labelled": 0.10, "pseudo_precision": 0.12, "loss": 2.0},
+               {"stage": "self_training", "pseudo_labelled": 0.30, "pseudo_precision": 0.20, "new_people": 7.0}]
+    first = pseudo_labels({"history": history})
+    assert first == [{"pseudo_labelled": 0.10, "pseudo_precision": 0.12},
+                     {"pseudo_labelled": 0.30, "pseudo_precision": 0.20, "new_people": 7.0}]
+    second = [{"pseudo_precision": 0.05}, {"pseudo_precision": 0.10}]
+    runs = [{"pseudo_labels": first}, {"pseudo_labels": second}, {"pseudo_labels": []}]  # a run without the stage
+    assert _pseudo_labels(runs, "pseudo_precision", "", "spec") == "15.0 ± 7.1"  # last epochs: 20 and 10
+    assert _pseudo_labels(runs, "pseudo_precision", "range", "spec") == "5 to 20"
+    assert _pseudo_labels(runs, "new_people", "", "spec") == "7.0"  # a count, one seed has it
+    assert _pseudo_labels(runs, "purity", "", "spec") == "not recorded"
+
+
+def test_a_table_says_what_each_self_training_rows_pseudo_labels_did():
+    from viewadapt.experiments.registry import Row
+    from viewadapt.experiments.runner import _pseudo_label_lines
+
+    cluster = Row("clusters", key="stats_cluster")
+    runs = [{"pseudo_labels": [{"pseudo_labelled": 0.2}, {"pseudo_labelled": 0.5, "new_people": 10.0, "purity": 0.8}]},
+            {"pseudo_labels": [{"pseudo_labelled": 0.3, "new_people": 20.0, "purity": 0.9}]}, {}]
+    lines = _pseudo_label_lines({"a": (Row("plain", key="siamese"), [{}, {}]), "b": (cluster, runs)})
+    assert lines == ["", "Pseudo-labels at self-training's last epoch, mean over seeds: `stats_cluster` 40% of the "
+                         "unlabelled crops taken, 15 new people (85% pure) (2 of 3 seeds)."]
+    assert _pseudo_label_lines({"a": (Row("plain", key="siamese"), [{}])}) == []

@@ -14,7 +14,10 @@ by its key (``floor`` for the untrained features' row), and what to print:
   per-seed values (+8, +9, +11); ``rank1.diffmean``: its mean; ``rank1.range``: its lowest and highest
   ("+18 to +30"). ``rank1.diff:ROW`` (and the others) pair with another row instead;
 - ``seeds``: how many seeds are recorded; ``paper:DATASET``: the paper's own figure for the row (its tables,
-  as the experiment's registry holds them).
+  as the experiment's registry holds them);
+- self-training's pseudo-labels (``pseudo_labelled``, ``pseudo_precision``, ``purity``, in %; ``new_people``,
+  a count): the last epoch's, mean ± std over the seeds; ``.range``: the lowest and highest of every epoch
+  and seed.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 
 from viewadapt.config import PAPER_METHOD
 from viewadapt.errors import ViewAdaptError
+from viewadapt.experiments.records import PSEUDO_LABEL_STATS
 from viewadapt.experiments.registry import EXPERIMENTS
 from viewadapt.experiments.runner import run_setting
 from viewadapt.files import write_text
@@ -91,6 +95,8 @@ class Numbers:
             return _paper(experiment, row, quantity.split(":", 1)[1], spec)
         name, _, rest = quantity.partition(".")
         kind, _, other = rest.partition(":")
+        if name in PSEUDO_LABEL_STATS:
+            return _pseudo_labels(runs, name, kind, spec)
         if name not in METRICS:
             raise ViewAdaptError(f"number '{spec}': no quantity {name} (quantities: {', '.join(METRICS)})")
         values = [100 * r[name] for r in runs if r.get(name) is not None]
@@ -112,6 +118,21 @@ class Numbers:
         if kind == "range":
             return f"{_whole(min(diffs))} to {_whole(max(diffs))}"
         raise ViewAdaptError(f"number '{spec}': no quantity {quantity}")
+
+
+def _pseudo_labels(runs: list[dict], name: str, kind: str, spec: str) -> str:
+    """A pseudo-label statistic of a self-training row's records (see the module's docstring)."""
+    scale = 1 if name == "new_people" else 100
+    epochs = [[scale * e[name] for e in r.get("pseudo_labels") or [] if name in e] for r in runs]
+    epochs = [e for e in epochs if e]
+    if not epochs:
+        return "not recorded"
+    if kind == "range":
+        every = [v for e in epochs for v in e]
+        return f"{min(every):.0f} to {max(every):.0f}"
+    if kind:
+        raise ViewAdaptError(f"number '{spec}': a pseudo-label statistic takes no .{kind}")
+    return _mean_std([e[-1] for e in epochs], True)
 
 
 def _paper(experiment: str, row: str, dataset: str, spec: str) -> str:

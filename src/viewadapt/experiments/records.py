@@ -21,6 +21,9 @@ from viewadapt.runs.folder import ENVIRONMENT_FILE, ZERO_SHOT
 
 RECORD_FORMAT = 1
 # What a record keeps of a run's environment.json.
+# What self-training's pseudo-labels did each epoch, where the run's log measured it (training/stages.py's
+# pseudo_label_stats): fractions of crops and identities, no image and nothing made from one.
+PSEUDO_LABEL_STATS = ("pseudo_labelled", "pseudo_precision", "strangers_labelled", "new_people", "purity")
 _ENVIRONMENT = ("viewadapt", "git_commit", "git_dirty", "python", "torch", "platform", "cpu", "cpu_threads", "cuda")
 
 
@@ -63,7 +66,15 @@ def make_record(cfg: Config, metrics: dict, run: Path) -> dict:
         "train_time_s": metrics["train_time_s"],
         "environment": {k: env.get(k) for k in _ENVIRONMENT},
         "evaluations": {},
+        "pseudo_labels": pseudo_labels(metrics),
     }
+
+
+def pseudo_labels(metrics: dict) -> list[dict]:
+    """Each self-training epoch's pseudo-label statistics from a run's ``metrics.json`` (empty without
+    the stage), for the tables: the log is in the run folder, which a record outlives."""
+    return [{k: h[k] for k in PSEUDO_LABEL_STATS if k in h} for h in metrics.get("history", [])
+            if h.get("stage") == "self_training"]
 
 
 def find_record(records: Path, cfg: Config) -> tuple[Path, dict | None]:

@@ -17,7 +17,8 @@ from viewadapt.config import PAPER_METHOD, Config, load_config
 from viewadapt.data import DATASETS, set_name
 from viewadapt.errors import ConfigError, ViewAdaptError
 from viewadapt.experiments.backfill import add_test_leakage
-from viewadapt.experiments.records import find_record, make_record, run_key, settings_tree, write_record
+from viewadapt.experiments.records import (find_record, make_record, pseudo_labels, run_key, settings_tree,
+                                          write_record)
 from viewadapt.evaluation.protocols import mean_over_pairs
 from viewadapt.experiments.registry import EXPERIMENTS, Experiment, Row, Setting
 from viewadapt.files import make_folder, read_json, write_text
@@ -119,10 +120,41 @@ def scored_run(cfg: Config, runs: Path, records: Path, quiet: bool,
         if test_time and "camera_statistics" not in record["evaluations"]:
             record["evaluations"]["camera_statistics"] = evaluate_run(run, "test", {"camera_statistics": True})[0]
         changed = True
+    if "pseudo_labels" not in record and (run / METRICS_FILE).is_file():  # recorded before records kept them
+        record["pseudo_labels"] = pseudo_labels(read_json(run / METRICS_FILE))
+        changed = True
     if changed:
         write_record(path, record)
     test = record["evaluations"]["camera_statistics"] if test_time else record["test"]
-    return {**test, "run": str(run), "seed": cfg.train.seed}, record["zero_shot"], record
+    return ({**test, "run": str(run), "seed": cfg.train.seed, "pseudo_labels": record.get("pseudo_labels")},
+            record["zero_shot"], record)
+
+
+def _pseudo_label_lines(results: dict) -> list[str]:
+    """What self-training's pseudo-labels did in each row that self-trains, at its last epoch, mean over
+    the seeds whose records keep it (where the crops' identities are known: the benchmark's own)."""
+    said = []
+    for method, runs in results.values():
+        last = [r["pseudo_labels"][-1] for r in runs if r.get("pseudo_labels")]
+        if not last:
+            continue
+
+        def mean(key: str, scale: float = 100) -> float | None:
+            values = [e[key] for e in last if key in e]
+            return scale * statistics.fmean(values) if values else None
+
+        parts = [f"{mean('pseudo_labelled'):.0f}% of the unlabelled crops taken"]
+        if (right := mean("pseudo_precision")) is not None:
+            parts.append(f"{right:.0f}% of those named after a labelled person right")
+        if (new := mean("new_people", 1)) is not None:
+            parts.append(f"{new:.0f} new people" + (f" ({purity:.0f}% pure)" if (purity := mean("purity")) is not None
+                                                    else ""))
+        if (strangers := mean("strangers_labelled")) is not None:
+            parts.append(f"{strangers:.0f}% of the strangers taken")
+        said.append(f"`{method.key}` {', '.join(parts)} ({len(last)} of {len(runs)} seeds)")
+    if not said:
+        return []
+    return ["", "Pseudo-labels at self-training's last epoch, mean over seeds: " + "; ".join(said) + "."]
 
 
 def _view_pairs(result: dict, pairs: tuple[str, ...]) -> dict:
@@ -368,6 +400,7 @@ def run_experiment(name: str, config: str | Path | None = None, overrides: list[
                   f"Training time of the {sum(len(runs) for _, runs in results.values())} runs: {train_s / 60:.1f} "
                   "min (a row scored with test-time camera statistics shares its run with the row without).", ""]
         lines += _table(exp, results, floors, seeds, published if has_paper else None)
+        lines += _pseudo_label_lines(results)
         lines += _figures(exp, f"{name}{': ' + setting.name if setting.name else ''}", results, floors, folder,
                           suffix, dataset)
         everything[setting.name] = {"results": {k: v for k, (_, v) in results.items()}, "zero_shot": floors}
