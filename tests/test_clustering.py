@@ -85,7 +85,7 @@ def test_the_cluster_rule_keeps_labelled_people_names_new_ones_and_leaves_one_ca
     unl = np.concatenate([same_x, new_x, lone_x, noise])
     views = np.concatenate([same_v, new_v, lone_v, np.zeros(4, int)])
     settings = SelfTrainingConfig()
-    settings.cluster.k1, settings.cluster.k2, settings.cluster.min_samples = 5, 2, 3
+    settings.cluster.k1, settings.cluster.k2, settings.cluster.min_samples, settings.cluster.eps = 5, 2, 3, 0.6
     got = PSEUDO_LABELS["cluster"].assign(Embedded(lab_x, pids, lab_v, unl, views), settings, 0)
     assert list(got[:4]) == [7] * 4 and list(got[4:8]) == [9] * 4
     new = got[8:24]
@@ -95,6 +95,44 @@ def test_the_cluster_rule_keeps_labelled_people_names_new_ones_and_leaves_one_ca
     settings.cluster.cameras = False
     alone = PSEUDO_LABELS["cluster"].assign(Embedded(lab_x, pids, lab_v, unl, views), settings, 0)
     assert len(set(alone[24:32])) == 1 and alone[24] not in (LEFT_OUT, 7, 9)
+
+
+def test_the_neighbourhood_scales_to_a_labelled_persons_images_unless_given():
+    from viewadapt.training.pseudo_labels import neighbourhood
+
+    pids = np.array([1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3])  # 4, 6 and 5 images: median 5
+    assert neighbourhood(0, 0, pids) == (5, 2)
+    assert neighbourhood(0, 3, pids) == (5, 3) and neighbourhood(30, 6, pids) == (30, 6)
+    assert neighbourhood(0, 0, np.array([4, 5, 6])) == (2, 1)  # one image each: never below a pair
+    assert neighbourhood(0, 0, np.array([], int)) == (2, 1)  # nobody labelled
+
+
+def test_the_defaults_find_people_of_a_few_images_where_spcls_settings_merge_them():
+    """40 people of 4 images each over two cameras, 8 of them labelled: the defaults (k1 from the labelled
+    people's images) name most of the others in pure clusters; SpCL's (k1 30, eps 0.6, min_samples 4, made
+    for 17+ images a person) let each reciprocal set span several people and merge them."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(40, 32))
+    x, v = _groups(rng, centres, 4, (0, 1))
+    x = x + 0.25 * rng.normal(size=x.shape)
+    people = np.repeat(np.arange(40), 4)
+    lab, unl = people < 8, people >= 8
+    data = Embedded(x[lab], people[lab], v[lab], x[unl], v[unl])
+
+    def found(**cluster) -> tuple[int, float]:
+        settings = SelfTrainingConfig()
+        for key, value in cluster.items():
+            setattr(settings.cluster, key, value)
+        got = PSEUDO_LABELS["cluster"].assign(data, settings, 0)
+        truth = people[unl]
+        named = [truth[got == c] for c in np.unique(got[got >= 8])]  # new people: ids after the labelled 0-7
+        pure = sum(np.bincount(t).max() for t in named) / max(1, sum(len(t) for t in named))
+        return len(named), pure
+
+    clusters, purity = found()
+    assert clusters >= 24 and purity >= 0.9  # of the 32 unlabelled people
+    spcl_clusters, spcl_purity = found(k1=30, k2=6, eps=0.6, min_samples=4)
+    assert spcl_clusters < clusters and spcl_purity < purity
 
 
 def test_labeled_people_hides_every_image_of_the_others_in_every_camera(tiny_config):

@@ -103,6 +103,16 @@ class MutualNeighbours:
         return np.where(index >= 0, ids[np.maximum(index, 0)], LEFT_OUT)
 
 
+def neighbourhood(k1: int, k2: int, pids: np.ndarray) -> tuple[int, int]:
+    """The k-reciprocal neighbourhood's sizes: as given, or (0) scaled to the data: k1 the median number of
+    images of a labelled person (at least 2), so that an image's reciprocal set spans about one person, and
+    k2 half of k1 (at least 1)."""
+    if not k1:
+        counts = np.unique(pids, return_counts=True)[1] if len(pids) else np.array([2])
+        k1 = max(2, int(np.median(counts)))
+    return k1, k2 or max(1, k1 // 2)
+
+
 class Clusters:
     description = ("density clustering (DBSCAN) of the labelled and unlabelled images together over "
                    "k-reciprocal Jaccard distances (train.self_training.cluster): a cluster with labelled "
@@ -113,7 +123,8 @@ class Clusters:
     def assign(self, data: Embedded, settings: Any, epoch: int) -> np.ndarray:
         c = settings.cluster
         n = len(data.labelled)
-        labels = dbscan(jaccard_graph(np.concatenate([data.labelled, data.unlabelled]), c.k1, c.k2), c.eps,
+        k1, k2 = neighbourhood(c.k1, c.k2, data.pids)
+        labels = dbscan(jaccard_graph(np.concatenate([data.labelled, data.unlabelled]), k1, k2), c.eps,
                         c.min_samples)
         known, unknown = labels[:n], labels[n:]
         views = np.concatenate([data.labelled_views, data.unlabelled_views])
