@@ -55,6 +55,7 @@ class Trainer:
         self.stages: list[Stage] = build_stages(ctx)
         self.order = tuple(setup.stages)  # every step of Algorithm 1, enabled or not: checkpoints index it
         self.train_set = ctx.train_set
+        self._labelled_views = {r.view for r in self.train_set.records}
         self._unlabelled_views = {r.view for r in unlabeled_set.records} if unlabeled_set is not None else set()
         for module in self.modules().values():
             self.dist.sync_module(module)  # one starting point on every rank
@@ -269,7 +270,7 @@ class Trainer:
         camera statistics score below the untrained floor until calibrated)."""
         if self.method.embedder().mappings.shared:
             return []
-        seen = {r.view for r in self.train_set.records}
+        seen = set(self._labelled_views)
         stages = self.setup.stages
         if self._unlabelled_views and (stages["self_training"].enabled or stages["adaptation"].enabled):
             seen |= self._unlabelled_views
@@ -280,8 +281,7 @@ class Trainer:
         whose pseudo-labels nothing in training can check."""
         if not self.setup.stages["self_training"].enabled:
             return []
-        labelled = {r.view for r in self.train_set.records}
-        return sorted(self._unlabelled_views - labelled)
+        return sorted(self._unlabelled_views - self._labelled_views)
 
     def _warn_untrained_views(self) -> None:
         views = self.untrained_views()
