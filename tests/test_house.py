@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import enum
 import inspect
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 
 from viewadapt.config import Config, load_config, validate
 from viewadapt.config_migrations import MOVED, migrate
-from viewadapt.declare import check_declared, declarations, result_tree, setting
+from viewadapt.declare import UNSET, check_declared, declarations, declared, result_tree, setting
 from viewadapt.errors import ConfigError
 from viewadapt.experiments.records import run_key
 from viewadapt.training.pseudo_labels import LEFT_OUT, PSEUDO_LABELS
@@ -136,6 +137,62 @@ def test_a_key_that_changes_no_result_or_keeps_its_first_value_keys_no_run():
                                                         "data.cache_images=false"]))
     assert run_key(plain) == run_key(load_config(None, ["train.self_training.rule=mutual", "train.sp_epoch=identities"]))
     assert run_key(plain) != run_key(load_config(None, ["train.sp_epoch=images"]))
+
+
+@dataclasses.dataclass
+class _Inner:
+    radius: float = 0.5
+
+
+@dataclasses.dataclass
+class _Rule:
+    rule: str = setting("near", since="2099-01-01")
+    k: int = setting(2, when=("rule", "near"))
+    inner: _Inner = setting(default_factory=_Inner, since="2099-01-01", when=("rule", "far"))
+
+
+def test_a_rules_settings_key_a_run_only_where_the_rule_runs_and_always_there():
+    """A setting of one rule keys no run of another, and where its rule runs it keys the run at any value:
+    at its default too, so that changing that default later gives the new runs keys of their own (the
+    cluster defaults changed on 2026-12-07 while a section at its default keyed nothing, and two settings
+    shared one cached run)."""
+    assert result_tree(_Rule()) == {"k": 2}
+    assert result_tree(_Rule(k=7)) == {"k": 7}
+    assert result_tree(_Rule(rule="far")) == {"rule": "far", "inner": {"radius": 0.5}}
+    assert result_tree(_Rule(rule="far", k=7)) == result_tree(_Rule(rule="far"))
+    assert result_tree(_Rule(rule="far", inner=_Inner(0.3))) == {"rule": "far", "inner": {"radius": 0.3}}
+    mutual = load_config(None, ["train.self_training.enabled=true"])
+    assert run_key(mutual) == run_key(load_config(None, ["train.self_training.enabled=true",
+                                                         "train.self_training.cluster.eps=0.3"]))
+    cluster = load_config(None, ["train.self_training.rule=cluster"])
+    assert "cluster" in result_tree(cluster)["train"]["self_training"]
+    assert run_key(cluster) == run_key(load_config(None, ["train.self_training.rule=cluster",
+                                                          "train.self_training.k=9"]))
+
+
+# The defaults of the keys added after the first version, as the records written before each key have them:
+# a key at this value is left out of run keys, so changing its default would give an old record the new
+# default's meaning. Change a default here only with ``was=`` its old value in the declaration.
+SINCE_DEFAULTS = {
+    "data.train_subset": -1, "data.labeled_people": -1, "data.unlabeled_root": "", "data.test_root": "",
+    "data.synthetic.strangers": 0,
+    "train.self_training.rule": "mutual", "train.self_training.loss": "matcher", "train.sp_epoch": "identities",
+}
+
+
+def test_a_key_added_later_keeps_the_value_its_earlier_runs_had():
+    found = {}
+
+    def walk(obj, prefix):
+        for f in dataclasses.fields(obj):
+            value, d = getattr(obj, f.name), declared(f)
+            if d.since and d.when is None and d.was is UNSET:
+                found[prefix + f.name] = value.value if isinstance(value, enum.Enum) else value
+            elif dataclasses.is_dataclass(value):
+                walk(value, f"{prefix}{f.name}.")
+
+    walk(Config(), "")
+    assert found == SINCE_DEFAULTS, "a `since` key's default changed: declare was= its old value"
 
 
 def test_old_spellings_read_as_they_meant():

@@ -241,7 +241,8 @@ class ClusterConfig:
     unlabelled training images together (:mod:`viewadapt.training.clustering`). The defaults suit people
     with a handful of images each: SpCL's (eps 0.6, k1 30, min_samples 4), made for Market's 17 and more a
     person, merged the synthetic new-people regime's 166 people into 5 clusters, 63% pure; these named 88,
-    92% pure (docs/findings.md)."""
+    92% pure (docs/findings.md). Every key of it is part of a run's key where the rule is cluster, and of no
+    other run's."""
 
     eps: float = setting(0.45, low=0, high=1, low_open=True, high_open=True)  # the Jaccard distance within which two images are neighbours
     min_samples: int = setting(2, low=2)  # images (itself included) within eps that make an image a cluster's core
@@ -266,16 +267,20 @@ class SelfTrainingConfig(StageConfig):
     enabled: bool = True
     lr: float = setting(3e-4, low=0, low_open=True)
     rule: str = setting("mutual", choices=PSEUDO_LABELS, since="2026-12-07")  # how unlabelled images get identities
-    k: int = setting(2, low=1)  # mutual: the reciprocal check: the image is among its identity's k nearest unlabelled images
+    # mutual: the reciprocal check: the image is among its identity's k nearest unlabelled images
+    k: int = setting(2, low=1, when=("rule", "mutual"))
     # mutual's confidence rule: the first epoch keeps this fraction of the mutual pairs (the largest margins
     # between an image's nearest and second-nearest identity), rising linearly to all by the last epoch
-    start: float = setting(0.5, low=0, high=1, low_open=True)
-    cluster: ClusterConfig = setting(default_factory=ClusterConfig, since="2026-12-07")  # rule=cluster's settings
+    start: float = setting(0.5, low=0, high=1, low_open=True, when=("rule", "mutual"))
+    # rule=cluster's settings (part of a run's key only where the rule is cluster; there, always)
+    cluster: ClusterConfig = setting(default_factory=ClusterConfig, since="2026-12-07", when=("rule", "cluster"))
     # what the stage trains with: the matcher's loss on SP batches (Eq. 5 with Ds), or memory: InfoNCE over a
     # centroid per identity, labelled or a cluster, moved by momentum (Cluster Contrast's)
     loss: str = setting("matcher", choices=SelfTrainingLoss, since="2026-12-07")
-    momentum: float = setting(0.2, low=0, high=1, high_open=True, since="2026-12-07")  # loss=memory: centroids' momentum
-    temperature: float = setting(0.05, low=0, low_open=True, since="2026-12-07")  # loss=memory: InfoNCE's temperature
+    # loss=memory: the centroids' momentum
+    momentum: float = setting(0.2, low=0, high=1, high_open=True, since="2026-12-07", when=("loss", "memory"))
+    # loss=memory: InfoNCE's temperature
+    temperature: float = setting(0.05, low=0, low_open=True, since="2026-12-07", when=("loss", "memory"))
 
 
 @dataclass

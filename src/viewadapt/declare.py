@@ -38,6 +38,10 @@ class Declared:
     results: bool = True  # the value changes what the run trains or scores
     since: str = ""  # the version the key appeared in ("": the first)
     was: Any = UNSET  # what runs did before the key existed (a value of it); default: the key's default
+    # (sibling key, value): the key changes results only while the key beside it in its section has that
+    # value (a rule's own settings); otherwise it is left out of run keys, and while it counts it is always
+    # in them, whatever ``since`` says, so a change of its default later cannot give two runs one key
+    when: tuple[str, Any] | None = None
 
     def names(self) -> list[str]:
         """The choices' names, in their declared order."""
@@ -109,23 +113,31 @@ def check_declared(obj: Any, prefix: str = "") -> None:
             declared(f).check(value, key)
 
 
+def counts(obj: Any, d: Declared) -> bool | None:
+    """Whether a key declared ``when`` changes results in ``obj`` (its section); None: no ``when``."""
+    if d.when is None:
+        return None
+    sibling, wanted = d.when
+    value = getattr(obj, sibling)
+    return (value.value if isinstance(value, enum.Enum) else value) == wanted
+
+
 def result_tree(obj: Any) -> dict:
-    """``obj`` as a dict (sections nested) less the keys whose value changes no result, and less the keys
-    added after the first version that still hold the value runs had before them."""
+    """``obj`` as a dict (sections nested) less the keys whose value changes no result (``results=False``,
+    or a ``when`` not met), and less the keys added after the first version that still hold the value runs
+    had before them (unless their ``when`` is met: a rule's settings always count where the rule runs)."""
     tree = {}
     for f in dataclasses.fields(obj):
         value, d = getattr(obj, f.name), declared(f)
+        when = counts(obj, d)
+        if not d.results or when is False:
+            continue
+        if when is None and d.since and value == (d.was if d.was is not UNSET else _default(f)):
+            continue  # added later and as runs before it had it (a section: every key of it)
         if dataclasses.is_dataclass(value):
-            sub = result_tree(value)
-            if d.since and value == (d.was if d.was is not UNSET else _default(f)):
-                continue  # a section added later, every key of it as runs before it had them
-            tree[f.name] = sub
-            continue
-        if not d.results:
-            continue
-        if d.since and value == (d.was if d.was is not UNSET else _default(f)):
-            continue
-        tree[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else _plain(value)
+            tree[f.name] = result_tree(value)
+        else:
+            tree[f.name] = _plain(value)
     return tree
 
 

@@ -84,6 +84,8 @@ def _declaration(f: dataclasses.Field) -> str:
         parts.append(f"Range: {d.range_text()}.")
     if not d.results:
         parts.append("Changes no result (not part of a run's key).")
+    if d.when is not None:
+        parts.append(f"Changes results only where `{d.when[0]}` is `{d.when[1]}` (part of a run's key there only).")
     if d.since:
         was = d.was if d.was is not UNSET else (f.default_factory() if f.default_factory is not dataclasses.MISSING
                                                   else f.default)

@@ -360,11 +360,12 @@ for _experiment in (
                        ("model.asymmetry=stats", *STAGES_AB, "eval.camera_statistics=true"), key="stats_camstats"),
                    Row("stats + self-training on the unlabelled camera",
                        ("model.asymmetry=stats", *STAGES_AB, *SELF_TRAINING), key="stats_self", only=UNLABELLED),
-                   # On real crops, where the closed-set rule labelled a new camera's crops wrong nine times in
-                   # ten, the open-set rule: clusters, crops no cluster takes left out
+                   # The open-set rule (clusters, crops no cluster takes left out) where every unlabelled crop
+                   # is of a labelled person: on real crops the closed-set rule labelled them wrong nine times
+                   # in ten; on the synthetic set it was right 95 times in 100, and clusters must not lose there
                    Row("stats + self-training by clusters on the unlabelled camera",
                        ("model.asymmetry=stats", *STAGES_AB, *SELF_TRAINING, *CLUSTERS), key="stats_cluster",
-                       only=("new_camera",), data="real"),
+                       only=("new_camera",)),
                    # The paper's method is for two cameras: its view term compares a pair of views.
                    Row("the paper's Ours* ({probe} / {gallery}, stages a+b+c)", (), key="ours",
                        only=("both_labelled", "few_labels", "few_labels_50", "new_camera")),
