@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from viewadapt.errors import CheckpointError
 from viewadapt.models import ViewMappings
@@ -17,6 +18,7 @@ from viewadapt.objectives import (
 )
 from viewadapt.builders import load_trained
 from viewadapt.builders import create_trainer, resume_trainer
+from viewadapt.reports import build_report
 
 
 def _batch():
@@ -389,3 +391,28 @@ def test_a_new_run_says_what_it_will_cost_from_its_first_batches_and_changes_not
     assert line.startswith("expected training time: about 2 min (init 1.0, similarity 1.0 min; 20 images/s")
     assert "-c cpu trains the same method at 96 x 48, about 7x faster" in line
     assert "-c cpu" not in run_estimate(0.05, {"init": 10}, (96, 48))
+
+
+def test_validation_where_it_decides_nothing_is_skipped_and_the_weights_are_the_same(tiny_config):
+    """eval.epoch_validation=deciding scores C_valid only in a stage whose early stopping can fire or which
+    keeps its best epoch: the others end with their last epoch's weights either way (and validation draws
+    no random number training uses), so the run trains to the same weights in fewer passes."""
+    overrides = ("model.shared=true", "train.adaptation.enabled=false", "train.init.epochs=3",
+                 "train.init.patience=3", "train.init.keep=last", "train.similarity.epochs=2",
+                 "train.similarity.patience=1", "train.similarity.keep=best")
+    runs = {}
+    for mode in ("every", "deciding"):
+        trainer = create_trainer(tiny_config(*overrides, f"eval.epoch_validation={mode}", f"name={mode}"),
+                                 verbose=False)
+        runs[mode] = (trainer.fit(), trainer.run_dir)
+        trainer.close()
+    every, deciding = runs["every"][0], runs["deciding"][0]
+    assert deciding["test"] == every["test"]
+    weights = [load_file(r / "model.safetensors") for _, r in runs.values()]  # their metadata name the mode
+    assert weights[0].keys() == weights[1].keys() and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    validated = {m: [(h["stage"], "val_rank1" in h) for h in r["history"]] for m, (r, _) in runs.items()}
+    assert validated["every"] == [("init", True)] * 3 + [("similarity", True)] * len(validated["every"][3:])
+    assert validated["deciding"] == [("init", False)] * 3 + [(s, True) for s, _ in validated["every"][3:]]
+    assert "best_epoch" not in deciding["stages"]["init"] and deciding["stages"]["init"]["kept_epoch"] == 3
+    assert "best_epoch" in deciding["stages"]["similarity"]
+    build_report(runs["deciding"][1])  # the curves and the table without the skipped validations

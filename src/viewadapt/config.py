@@ -81,6 +81,11 @@ class Keep(str, Enum):
     LAST = "last"
 
 
+class EpochValidation(str, Enum):
+    EVERY = "every"
+    DECIDING = "deciding"
+
+
 class SelfTrainingLoss(str, Enum):
     MATCHER = "matcher"
     MEMORY = "memory"
@@ -323,6 +328,10 @@ class EvalConfig(EvalOptions):
     zero_shot: bool = True  # score the test split before training, with the untrained (pretrained) features
     view_leakage: bool = True  # a fresh probe's view accuracy on C_valid after each stage, and on the test split scored
     rank_lists: int = setting(10, low=0)  # probes drawn as rank-list images by `viewadapt evaluate`
+    # C_valid after every epoch (every: the report's validation curves) or only in the stages where it decides
+    # something (deciding: early stopping that can fire within the stage's epochs, or keep=best over more
+    # than one epoch); a stage it decides nothing in ends with the same weights either way, sooner
+    epoch_validation: str = setting("every", choices=EpochValidation, results=False, since="2026-12-07")
 
 
 @dataclass

@@ -38,7 +38,7 @@ def run_setup(cfg: Config) -> RunSetup:
         batch_s=t.batch_s, init_batch_size=t.init_batch_size, init_sampler=t.init_sampler, sp_epoch=t.sp_epoch,
         shared_classifier=t.init_classifier == "shared", label_smoothing=loss.label_smoothing, triplet=loss.triplet,
         triplet_margin=loss.triplet_margin, lambda_sim=loss.lambda_sim, amp=t.amp, eval=e,
-        after_each_stage=e.after_each_stage, zero_shot=e.zero_shot, view_leakage=e.view_leakage,
+        after_each_stage=e.after_each_stage, epoch_validation=e.epoch_validation, zero_shot=e.zero_shot, view_leakage=e.view_leakage,
         one_start=cfg.model.view_asymmetry.one_start, num_workers=d.num_workers, height=d.height, width=d.width,
         tensorboard=t.tensorboard)
 

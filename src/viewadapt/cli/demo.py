@@ -9,8 +9,10 @@ Ms/Mt, stages a+b+c) and the recommended one (camera statistics, stages a+b) are
 end. For the new camera (camera B's labels hidden in training) the shared network trained on camera A
 is scored as it is and with camera B's batch-norm statistics re-estimated from its test crops (what
 `viewadapt calibrate` does, the recommendation for a camera without labels on real crops as on these);
-the paper's method adapts to camera B's unlabelled crops in its stage (c). The view-leakage probe, a
-diagnostic no row shows, is left out.
+the paper's method adapts to camera B's unlabelled crops in its stage (c). The new camera's runs train
+stage (a) longer, as the cameras table's do: a network barely trained on camera A has nothing of camera A's
+to unlearn, and calibrating it changes nothing. The view-leakage probe, a diagnostic no row shows, is left
+out.
 """
 
 from __future__ import annotations
@@ -34,7 +36,16 @@ from viewadapt.runs.folder import ZERO_SHOT
 FINAL = "final"
 CALIBRATED = "calibrated"  # the final weights, each camera's statistics re-estimated from its test crops
 RECOMMENDED = "recommended"
+REPORT = "report"  # a run's results: where its report was written
 NEW_CAMERA = ["data.labeled_pairs=0"]  # camera B's training images all unlabelled
+# The new camera's budget, which the user's overrides may change (the runs' methods they may not): 20
+# epochs of stage (a), no early stopping. Camera A's 80 labelled images make an epoch of 3 batches, and
+# at the demo's 9 epochs the shared network had hardly left ImageNet's features, so it had nothing of
+# camera A's to unlearn on camera B (26.4 rank-1 plain, 21.7 calibrated, against a floor of 21.3; at 12
+# and 15 epochs calibration still tied). Trained 20 epochs it fits camera A and falls below the floor on
+# camera B, and calibration lifts it by about 20 points, as the cameras table's three seeds do at 200
+# people and 30 epochs (+45).
+NEW_CAMERA_BUDGET = ["train.init.epochs=20", "train.init.patience=20"]
 ONCE = ["eval.zero_shot=false", "eval.after_each_stage=false"]
 SIAMESE = [*PAPER_METHOD, "model.shared=true", "train.adaptation.enabled=false"]
 # run name -> its overrides, after the demo config and the user's own; the longest first
@@ -64,6 +75,7 @@ REGIMES = (
          "siamese_new", CALIBRATED),
     ]),
 )
+NEW_CAMERA_RUNS = {run for run, extra in RUNS.items() if NEW_CAMERA[0] in extra}
 # the runs also scored with test-time camera statistics: those a row shows calibrated
 CALIBRATE = {run for _, _, rows in REGIMES for _, run, stage in rows if stage == CALIBRATED}
 # rank-1 points below which one seed's two rows tie: the spread of one seed's paired difference on this
@@ -121,6 +133,7 @@ def _train(cfg_path: str, overrides: list[str], threads: int, calibrate: bool = 
         run_dir = trainer.run_dir
     if calibrate:  # as `viewadapt calibrate` would, from the test split's crops of each camera
         results[CALIBRATED] = evaluate_run(run_dir, "test", {"camera_statistics": True})[0]
+    results[REPORT] = str(build_report(run_dir))  # here, beside the other worker's run, not after them all
     return results
 
 
@@ -151,7 +164,8 @@ def run_demo(config: str | None = None, overrides: list[str] | None = None, quie
     cfg_path = str(config or packaged_configs()["demo"])
     runs, floors = {}, {}
     for run, extra in RUNS.items():  # the paper's run first: the longest starts first
-        runs[run] = list(overrides or []) + extra + ["eval.view_leakage=false", f"name={run}"]
+        budget = NEW_CAMERA_BUDGET if run in NEW_CAMERA_RUNS else []
+        runs[run] = budget + list(overrides or []) + extra + ["eval.view_leakage=false", f"name={run}"]
         cfg = load_config(cfg_path, runs[run])
         floors[run] = zero_shot_label(cfg)
         if not quiet:
@@ -164,7 +178,9 @@ def run_demo(config: str | None = None, overrides: list[str] | None = None, quie
     table = "\n\n".join(tables)
     header = (f"Synthetic two-camera benchmark: {s.num_identities} identities, {s.images_per_view} image(s) per "
               f"view, view shift {s.view_shift}; C_train {cfg.data.num_train}, C_valid {cfg.data.num_valid}, "
-              f"C_test the rest; {cfg.eval.trials} single-shot trials; one seed. Wall time {wall / 60:.1f} min.")
+              f"C_test the rest; {cfg.eval.trials} single-shot trials; one seed. The new camera's runs train stage "
+              f"(a) for {load_config(cfg_path, runs['siamese_new']).train.init.epochs} epochs on camera A's labels. "
+              f"Wall time {wall / 60:.1f} min.")
     words = summary(results)
     out = Path(cfg.output_dir) / "demo.md"
     write_text(out, header + "\n\n" + table + "\n\n" + words + "\n")
@@ -173,8 +189,8 @@ def run_demo(config: str | None = None, overrides: list[str] | None = None, quie
         curves = {label.format(**floors).split(" (")[0].replace("**", ""): _result(results, run, stage)["cmc"]
                   for label, run, stage in rows}
         plots.append(plot_cmc(curves, Path(cfg.output_dir) / name, title=f"CMC, {title.split(':')[0].lower()}"))
-    page = demo_page(Path(cfg.output_dir), header, tables, words, {run: build_report(Path(cfg.output_dir) / run)
-                                                                   for run in runs}, plots)
+    page = demo_page(Path(cfg.output_dir), header, tables, words, {run: Path(results[run][REPORT]) for run in runs},
+                     plots)
     print("\n" + header + "\n\n" + table + "\n\n" + words
           + f"\n\nwritten: {out}, {', '.join(map(str, plots))}, {page} (open it in a browser)")
     return table

@@ -71,7 +71,9 @@ def plot_training(history: Sequence[Mapping], path: Path) -> Path:
         if any("val_loss" in h for h in rows):
             loss_ax.plot(xs, [h.get("val_loss", float("nan")) for h in rows], linestyle="--", color=line.get_color(),
                          label=f"{stage}: val loss")
-        val_ax.plot(xs, [100 * h["val_rank1"] for h in rows], marker="o", markersize=3, label=stage)
+        if any("val_rank1" in h for h in rows):  # eval.epoch_validation=deciding leaves some stages out
+            val_ax.plot(xs, [100 * h.get("val_rank1", float("nan")) for h in rows], marker="o", markersize=3,
+                        label=stage)
         x += len(rows)
     loss_ax.set(xlabel="epoch (all stages)", ylabel="loss", title="training loss")
     val_ax.set(xlabel="epoch (all stages)", ylabel="rank-1 (%)", title="validation rank-1 (C_valid)")

@@ -87,9 +87,9 @@ def build_report(run_dir: str | Path) -> Path:
         curves["zero-shot"] = floor["cmc"]
     for stage, result in metrics.get("stages", {}).items():
         if "test" in result:
-            kept = result.get("kept_epoch", result["best_epoch"])  # runs before `keep` kept their best epoch
-            label = (f"after {STAGE_TITLES.get(stage, stage)} (epoch {kept}; best validation {result['best_epoch']})"
-                     + _leakage(result))
+            kept = result.get("kept_epoch", result.get("best_epoch"))  # runs before `keep` kept their best epoch
+            best = f"; best validation {result['best_epoch']}" if "best_epoch" in result else ""  # validated
+            label = f"after {STAGE_TITLES.get(stage, stage)} (epoch {kept}{best})" + _leakage(result)
             rows.append(_metrics_row(label, result["test"]))
             curves[f"after {stage}"] = result["test"]["cmc"]
     for name, result in evaluations.items():

@@ -82,6 +82,15 @@ class ZeroShot(Hook):
                    + (f", view leakage {result['view_leakage']:.3f}" if t.setup.view_leakage else ""))
 
 
+def validates(stage: Stage, mode: str) -> bool:
+    """Whether ``stage`` scores C_valid after its epochs (``eval.epoch_validation``): always with ``every``;
+    with ``deciding`` only where it decides something, i.e. early stopping can fire before the last epoch,
+    or the stage keeps its best of several epochs. Elsewhere the stage ends with its last epoch's weights
+    whether or not it validates."""
+    s = stage.settings
+    return mode == "every" or s.patience < s.epochs or (s.keep == "best" and s.epochs > 1)
+
+
 class Validation(Hook):
     """Before a stage's first epoch and after every epoch: rank-1 and mAP on C_valid, and after every
     epoch the stage's own objective there. Where a stage starts from shows how far apart the views are
@@ -95,7 +104,7 @@ class Validation(Hook):
 
     def before_stage(self, stage: Stage) -> None:
         t = self.trainer
-        if t.epoch >= 0:  # resumed inside the stage: where it started comes from the checkpoint
+        if t.epoch >= 0 or not validates(stage, t.setup.epoch_validation):  # resumed: the checkpoint has it
             return
         metrics = t.score(stage.scored(), "valid", rerank="none")
         self.start = {"start_val_rank1": metrics["rank1"], "start_val_mAP": metrics["mAP"]}
@@ -113,6 +122,8 @@ class Validation(Hook):
 
     def after_epoch(self, stage: Stage, record: dict) -> None:
         t = self.trainer
+        if not validates(stage, t.setup.epoch_validation):
+            return
         metrics = t.score(stage.scored(), "valid", rerank="none")  # early stopping watches the plain ranking
         record.update(val_rank1=metrics["rank1"], val_mAP=metrics["mAP"])
         loss = t.dist.broadcast(stage.validation_loss() if t.dist.is_main else None)
@@ -134,10 +145,16 @@ class EarlyStop(Hook):
         self.early = EarlyStopping(s.patience, "min" if s.monitor == "val_loss" else "max")
 
     def after_epoch(self, stage: Stage, record: dict) -> None:
+        if stage.settings.monitor not in record:  # not validated: nothing to decide (see validates)
+            return
         state = {k: m.state_dict() for k, m in stage.modules().items()}
         self.trainer.store.request_stop(self.early.step(record[stage.settings.monitor], self.trainer.epoch, state))
 
     def after_stage(self, stage: Stage) -> None:
+        if self.early.best_epoch < 0:  # no epoch validated: the stage ends with its last, as it would have
+            self.trainer.store.add_results(stage.name, kept_epoch=self.trainer.epoch + 1)
+            self.early = None
+            return
         if stage.settings.keep == "best":
             for key, module in stage.modules().items():
                 module.load_state_dict(self.early.best_state[key])
@@ -166,7 +183,8 @@ class TestEvaluation(Hook):
         t = self.trainer
         if t.setup.after_each_stage:
             result = self._test(stage)
-            t.log.info(f"{stage.name} done (kept epoch {result['kept_epoch']}, best {result['best_epoch']}): test "
+            best = f", best {result['best_epoch']}" if "best_epoch" in result else ""
+            t.log.info(f"{stage.name} done (kept epoch {result['kept_epoch']}{best}): test "
                        f"rank-1 {result['test']['rank1']:.3f} mAP {result['test']['mAP']:.3f}")
 
     def after_train(self) -> None:

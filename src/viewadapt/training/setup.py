@@ -39,6 +39,7 @@ class RunSetup:
     amp: str  # mixed precision: none, bf16 or fp16
     eval: EvalOptions  # how the test and validation splits are scored (and the batch size of every embedding pass)
     after_each_stage: bool  # the test split scored after every stage, not only the last
+    epoch_validation: str  # C_valid after every epoch (every) or where it decides something (deciding)
     zero_shot: bool  # the untrained networks scored before training
     view_leakage: bool  # a fresh probe's view accuracy after each stage and on the test split
     one_start: bool  # every view starts from one network: one zero-shot floor, not one per network
