@@ -39,6 +39,20 @@ def test_train_command_writes_a_run(tiny_synthetic, tmp_path, capsys):
     assert main(["train", "--resume", str(tmp_path / "runs" / "cli"), "train.seed=3"]) == 2
 
 
+def test_the_demos_new_camera_trains_stage_a_longer_unless_the_user_says_otherwise():
+    from viewadapt.cli.demo import run_overrides
+    from viewadapt.config import load_config, packaged_configs
+
+    demo = packaged_configs()["demo"]
+    runs = {run: load_config(demo, extra) for run, extra in run_overrides([]).items()}
+    assert {r: c.train.init.epochs for r, c in runs.items()} == {"paper": 9, "paper_new": 20, "siamese": 9,
+                                                                 "recommended": 9, "siamese_new": 20}
+    assert runs["siamese_new"].train.init.patience == 20 and runs["siamese_new"].data.labeled_pairs == 0
+    assert runs["paper_new"].method() == runs["paper"].method()  # one method, two regimes
+    mine = load_config(demo, run_overrides(["train.init.epochs=3", "model.shared=false"])["siamese_new"])
+    assert mine.train.init.epochs == 3 and mine.model.shared  # the user's budget, the run's method
+
+
 def test_demo_prints_both_regimes_and_says_where_the_recommended_method_wins(tiny_synthetic, tmp_path, capsys):
     from conftest import tiny_overrides
 
