@@ -186,7 +186,7 @@ def test_a_key_added_later_keeps_the_value_its_earlier_runs_had():
     def walk(obj, prefix):
         for f in dataclasses.fields(obj):
             value, d = getattr(obj, f.name), declared(f)
-            if d.since and d.when is None and d.was is UNSET:
+            if d.since and d.results and d.when is None and d.was is UNSET:
                 found[prefix + f.name] = value.value if isinstance(value, enum.Enum) else value
             elif dataclasses.is_dataclass(value):
                 walk(value, f"{prefix}{f.name}.")
