@@ -169,9 +169,10 @@ def run_demo(config: str | None = None, overrides: list[str] | None = None, quie
     ``<output_dir>/demo.md``)."""
     start = time.time()
     cfg_path = str(config or packaged_configs()["demo"])
-    runs, floors = run_overrides(overrides or []), {}
-    for run in runs:
-        cfg = load_config(cfg_path, runs[run])
+    runs = run_overrides(overrides or [])
+    configs = {run: load_config(cfg_path, extra) for run, extra in runs.items()}
+    floors = {}
+    for run, cfg in configs.items():
         floors[run] = zero_shot_label(cfg)
         if not quiet:
             print(f"== {run}: {cfg.method()}")
@@ -184,7 +185,7 @@ def run_demo(config: str | None = None, overrides: list[str] | None = None, quie
     header = (f"Synthetic two-camera benchmark: {s.num_identities} identities, {s.images_per_view} image(s) per "
               f"view, view shift {s.view_shift}; C_train {cfg.data.num_train}, C_valid {cfg.data.num_valid}, "
               f"C_test the rest; {cfg.eval.trials} single-shot trials; one seed. The new camera's runs train stage "
-              f"(a) for {load_config(cfg_path, runs['siamese_new']).train.init.epochs} epochs on camera A's labels. "
+              f"(a) for {configs['siamese_new'].train.init.epochs} epochs on camera A's labels. "
               f"Wall time {wall / 60:.1f} min.")
     words = summary(results)
     out = Path(cfg.output_dir) / "demo.md"

@@ -145,13 +145,13 @@ class EarlyStop(Hook):
         self.early = EarlyStopping(s.patience, "min" if s.monitor == "val_loss" else "max")
 
     def after_epoch(self, stage: Stage, record: dict) -> None:
-        if stage.settings.monitor not in record:  # not validated: nothing to decide (see validates)
+        if not validates(stage, self.trainer.setup.epoch_validation):  # nothing for validation to decide
             return
         state = {k: m.state_dict() for k, m in stage.modules().items()}
         self.trainer.store.request_stop(self.early.step(record[stage.settings.monitor], self.trainer.epoch, state))
 
     def after_stage(self, stage: Stage) -> None:
-        if self.early.best_epoch < 0:  # no epoch validated: the stage ends with its last, as it would have
+        if not validates(stage, self.trainer.setup.epoch_validation):  # it ends with its last, as it would have
             self.trainer.store.add_results(stage.name, kept_epoch=self.trainer.epoch + 1)
             self.early = None
             return
