@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from viewadapt.config import SelfTrainingConfig, load_config
+from viewadapt.config import ClusterConfig, SelfTrainingConfig, load_config
 from viewadapt.errors import DataError
 from viewadapt.training.clustering import NOISE, dbscan, jaccard_graph, nearest, reciprocal_weights, unit
 from viewadapt.training.pseudo_labels import LEFT_OUT, PSEUDO_LABELS, Embedded
@@ -97,14 +97,26 @@ def test_the_cluster_rule_keeps_labelled_people_names_new_ones_and_leaves_one_ca
     assert len(set(alone[24:32])) == 1 and alone[24] not in (LEFT_OUT, 7, 9)
 
 
-def test_the_neighbourhood_scales_to_a_labelled_persons_images_unless_given():
-    from viewadapt.training.pseudo_labels import neighbourhood
+def test_the_neighbourhood_scales_to_a_persons_images_in_every_camera_unless_given():
+    from viewadapt.training.pseudo_labels import EVERY_CAMERA, LABELLED, neighbourhood
 
+    assert ClusterConfig().k1 == EVERY_CAMERA
     pids = np.array([1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3])  # 4, 6 and 5 images: median 5
-    assert neighbourhood(0, 0, pids) == (5, 2)
-    assert neighbourhood(0, 3, pids) == (5, 3) and neighbourhood(30, 6, pids) == (30, 6)
-    assert neighbourhood(0, 0, np.array([4, 5, 6])) == (2, 1)  # one image each: never below a pair
-    assert neighbourhood(0, 0, np.array([], int)) == (2, 1)  # nobody labelled
+    both = np.array([0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 1])  # each person labelled in both cameras
+    for rule in (EVERY_CAMERA, LABELLED):  # the two agree where everyone is labelled in every camera
+        assert neighbourhood(rule, 0, pids, both, 2) == (5, 2) and neighbourhood(rule, 3, pids, both, 2) == (5, 3)
+    assert neighbourhood(30, 6, pids, both, 2) == (30, 6)
+    # labelled in camera 0 alone (a new camera without labels): each person's 4, 6 and 5 images are one
+    # camera's worth, so over two cameras 8, 12 and 10: median 10; over three, 15. LABELLED stays at 5
+    one = np.zeros(len(pids), int)
+    assert neighbourhood(EVERY_CAMERA, 0, pids, one, 2) == (10, 5)
+    assert neighbourhood(EVERY_CAMERA, 0, pids, one, 3) == (15, 7)
+    assert neighbourhood(LABELLED, 0, pids, one, 2) == (5, 2)
+    # person 1 in both cameras (4), 2 and 3 in one (12, 10): median 10
+    assert neighbourhood(EVERY_CAMERA, 0, pids, np.where(pids == 1, both, 0), 2) == (10, 5)
+    for rule in (EVERY_CAMERA, LABELLED):
+        assert neighbourhood(rule, 0, np.array([4, 5, 6]), np.zeros(3, int), 1) == (2, 1)  # never below a pair
+        assert neighbourhood(rule, 0, np.array([], int), np.array([], int), 2) == (2, 1)  # nobody labelled
 
 
 def test_the_defaults_find_people_of_a_few_images_where_spcls_settings_merge_them():

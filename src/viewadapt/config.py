@@ -251,9 +251,11 @@ class ClusterConfig:
 
     eps: float = setting(0.45, low=0, high=1, low_open=True, high_open=True)  # the Jaccard distance within which two images are neighbours
     min_samples: int = setting(2, low=2)  # images (itself included) within eps that make an image a cluster's core
-    # the neighbours each image's k-reciprocal set is drawn from; 0: as many as a labelled person has images
-    # (the median, at least 2), so that the set spans about one person
-    k1: int = setting(0, low=2, also=(0,))
+    # the neighbours each image's k-reciprocal set is drawn from; -1: as many images as a labelled person
+    # has over every camera (its images over the cameras it is labelled in, times the cameras; the median,
+    # at least 2), so that the set spans about one person in every camera; 0: as many as a labelled person
+    # has (the default until 2026-12-07: one camera's worth where a camera has no labels, where it collapses)
+    k1: int = setting(-1, low=2, also=(-1, 0))
     k2: int = setting(0, low=1, also=(0,))  # the neighbours each image's encoding is averaged over (query expansion); 0: half of k1
     cameras: bool = True  # leave out a cluster of new people that one camera alone saw (no cross-camera pair in it)
 
