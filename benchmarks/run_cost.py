@@ -2,7 +2,11 @@
 the time of one epoch per 1,000 crops of stage (a) and of stage (b), measured side by side in one process
 on a few batches each, and a whole run's training time for a typical folder extrapolated from them.
 
-    python benchmarks/run_cost.py [--people 100] [--crops 5] [--batches 6] [--configs default cpu]
+    python benchmarks/run_cost.py [--people 100] [--crops 5] [--batches 6] [--configs default cpu] [--layouts]
+
+``--layouts`` measures each config a second time with the contiguous layout (``train.channels_last=false``,
+what runs used before it became the default) and prints how much faster channels-last is, the two measured
+one after the other in the same process.
 
 The folder is drawn by the synthetic generator in the folder layout (``--people`` people x 2 cameras x
 ``--crops`` crops each) under a temporary folder; the run trains the config's own stages and epochs (the
@@ -40,9 +44,10 @@ def _pace(trainer, stage_name: str, batches: int) -> float:
     return (time.perf_counter() - start) / sum(len(b[0]) for b in taken[1:])
 
 
-def measure(config: str | None, root: Path, people: int, batches: int, out: Path) -> dict:
-    overrides = ["data.dataset=folder", f"data.root={root}", f"data.num_train={people - 20}", "data.num_valid=10",
-                 "data.num_test=10", f"output_dir={out}", f"name={config or 'default'}", "eval.zero_shot=false",
+def measure(config: str | None, root: Path, people: int, batches: int, out: Path,
+            extra: tuple[str, ...] = ()) -> dict:
+    overrides = [*extra, "data.dataset=folder", f"data.root={root}", f"data.num_train={people - 20}", "data.num_valid=10",
+                 "data.num_test=10", f"output_dir={out}", f"name={config or 'default'}{len(extra)}", "eval.zero_shot=false",
                  "data.num_workers=0"]
     cfg = load_config(config, overrides)
     trainer = create_trainer(cfg, verbose=False)
@@ -63,12 +68,16 @@ def main() -> None:
     parser.add_argument("--crops", type=int, default=5)
     parser.add_argument("--batches", type=int, default=6)
     parser.add_argument("--configs", nargs="+", default=["default", "cpu"])
+    parser.add_argument("--layouts", action="store_true", help="also time the contiguous layout, side by side")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="viewadapt-cost-") as tmp:
         root = generate(Path(tmp) / "cams", SyntheticSpec(num_identities=args.people, images_per_view=args.crops),
                         256, 128)
         rows = [(name, measure(None if name == "default" else name, root, args.people, args.batches,
                                Path(tmp) / "runs")) for name in args.configs]
+        contiguous = {name: measure(None if name == "default" else name, root, args.people, args.batches,
+                                    Path(tmp) / "runs", ("train.channels_last=false",))
+                      for name in (args.configs if args.layouts else [])}
     print(f"{torch.get_num_threads()} threads; a folder of {args.people} people x 2 cameras x {args.crops} crops "
           f"({rows[0][1]['crops']} training crops)\n")
     print("| config | size | stage (a): s per epoch per 1,000 crops | stage (b): s per epoch per 1,000 crops "
@@ -77,6 +86,13 @@ def main() -> None:
         per = r["per_1000"]
         print(f"| {'-c ' + name if name != 'default' else 'default (no -c)'} | {r['size']} | {per.get('init', 0):.0f} "
               f"| {per.get('similarity', 0):.0f} | {r['run_s'] / 60:.0f} |")
+    if contiguous:
+        print("\n| config | channels-last against contiguous: stage (a) | stage (b) | whole run |\n|---|---:|---:|---:|")
+        for name, r in rows:
+            c = contiguous[name]
+            ratio = {k: c["per_1000"][k] / r["per_1000"][k] for k in r["per_1000"]}
+            print(f"| {'-c ' + name if name != 'default' else 'default (no -c)'} | {ratio.get('init', 0):.2f} x "
+                  f"| {ratio.get('similarity', 0):.2f} x | {c['run_s'] / r['run_s']:.2f} x |")
 
 
 if __name__ == "__main__":

@@ -78,3 +78,32 @@ def test_view_discriminator_has_one_logit_per_view(views):
     dd = ViewDiscriminator(8, hidden=5, num_views=views)
     assert dd(torch.randn(3, 8)).shape == (3, views)
     assert sum(isinstance(m, torch.nn.Linear) for m in dd.modules()) == 2
+
+
+def test_channels_last_stores_the_same_network_in_another_layout(tiny_config, tmp_path):
+    """``train.channels_last`` (the default) changes how conv weights are laid out, not the network: the
+    same seed draws the same weights, they embed alike to float rounding, and their saved weights load
+    into a network of either layout."""
+    from viewadapt.builders.method import build_method
+    from viewadapt.runs.weights import load_weights, save_weights
+
+    methods = {}
+    for layout in (True, False):
+        torch.manual_seed(0)
+        methods[layout] = build_method(tiny_config(f"train.channels_last={str(layout).lower()}",
+                                                   "model.gallery_backbone=efficientnet_lite0"))
+    convs = {layout: [p for p in m.mappings.parameters() if p.dim() == 4] for layout, m in methods.items()}
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in convs[True])
+    assert any(not p.is_contiguous() for p in convs[True])  # (a 1 x 1 or one-channel kernel is both)
+    assert all(p.is_contiguous() for p in convs[False])
+    images = torch.rand(6, 3, 64, 32)
+    with torch.no_grad():
+        out = {layout: [m.embedder().eval()(images, view) for view in (0, 1)] for layout, m in methods.items()}
+    for a, b in zip(out[True], out[False]):
+        assert torch.allclose(a, b, atol=1e-4, rtol=1e-4)
+    save_weights(tmp_path / "w.safetensors", {"mappings": methods[True].mappings})
+    torch.manual_seed(1)
+    fresh = build_method(tiny_config("train.channels_last=false", "model.gallery_backbone=efficientnet_lite0"))
+    load_weights(tmp_path / "w.safetensors", {"mappings": fresh.mappings})
+    for p, q in zip(methods[True].mappings.parameters(), fresh.mappings.parameters()):
+        assert torch.equal(p, q)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from viewadapt.config import Config
 from viewadapt.models import ViewMappings
 from viewadapt.objectives import DOMAIN_TERMS, MATCHERS, DiscriminatorOptions, MatcherOptions, Method
@@ -13,6 +15,8 @@ def build_method(cfg: Config) -> Method:
     m = cfg.model
     mappings = ViewMappings.build(m.probe_backbone, m.gallery_backbone, m.embedding_dim, m.pretrained,
                                   m.allow_download, m.normalize, cfg.extra_backbones(), m.neck, m.view_asymmetry)
+    if cfg.train.channels_last:  # 4-D weights only; their activations follow (every step and embedding)
+        mappings.to(memory_format=torch.channels_last)
     dim = mappings.embedding_dim
     loss = cfg.loss
     matcher = MatcherOptions(m.ds_hidden, loss.margin, loss.gamma, loss.adaptive, loss.detach_weights,
