@@ -316,9 +316,9 @@ class TrainConfig:
     seed: int = 0  # the run's random seed: weights, batches, augmentation (a resumed run continues its draws)
     device: str = setting("auto", parse=_device)  # auto (a GPU when there is one), cpu, cuda or cuda:N
     amp: str = setting("none", choices=Amp)  # mixed precision on CUDA: bf16 or fp16 (loss-scaled); bf16 also runs on CPUs
-    # the networks' convolution weights (and so their activations) stored channels-last: on a CPU it trains
-    # EfficientNet-Lite about 1.7 times as fast as the contiguous layout runs before 2026-12-07 used (whose
-    # results it reproduces to float rounding, not bit for bit: benchmarks/run_cost.py --layouts)
+    # the networks' convolution weights (and so their activations) stored channels-last: on a CPU a run
+    # trains 1.4 (256 x 128) to 1.6 (96 x 48) times as fast as in the contiguous layout earlier versions
+    # used, whose results it reproduces to float rounding, not bit for bit (benchmarks/run_cost.py --layouts)
     channels_last: bool = setting(True, results=False, since="2026-12-07")
     # TensorBoard scalars in the run's tensorboard/ folder (every epoch's losses, learning rate, validation
     # rank-1 / mAP, Dd accuracy; each stage's view leakage and test scores): `tensorboard --logdir runs`.
