@@ -47,7 +47,7 @@ def _pace(trainer, stage_name: str, batches: int) -> float:
 def measure(config: str | None, root: Path, people: int, batches: int, out: Path,
             extra: tuple[str, ...] = ()) -> dict:
     overrides = [*extra, "data.dataset=folder", f"data.root={root}", f"data.num_train={people - 20}", "data.num_valid=10",
-                 "data.num_test=10", f"output_dir={out}", f"name={config or 'default'}{len(extra)}", "eval.zero_shot=false",
+                 "data.num_test=10", f"output_dir={out}", f"name={config or 'default'}{'-contiguous' if extra else ''}", "eval.zero_shot=false",
                  "data.num_workers=0"]
     cfg = load_config(config, overrides)
     trainer = create_trainer(cfg, verbose=False)
@@ -62,6 +62,10 @@ def measure(config: str | None, root: Path, people: int, batches: int, out: Path
             "run_s": total, "crops": len(trainer.train_set)}
 
 
+def _label(name: str) -> str:
+    return "default (no -c)" if name == "default" else f"-c {name}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=100)
@@ -73,25 +77,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="viewadapt-cost-") as tmp:
         root = generate(Path(tmp) / "cams", SyntheticSpec(num_identities=args.people, images_per_view=args.crops),
                         256, 128)
-        rows = [(name, measure(None if name == "default" else name, root, args.people, args.batches,
-                               Path(tmp) / "runs")) for name in args.configs]
-        contiguous = {name: measure(None if name == "default" else name, root, args.people, args.batches,
-                                    Path(tmp) / "runs", ("train.channels_last=false",))
-                      for name in (args.configs if args.layouts else [])}
+        def cost(name: str, *extra: str) -> dict:
+            return measure(None if name == "default" else name, root, args.people, args.batches, Path(tmp) / "runs",
+                           extra)
+
+        rows = [(name, cost(name)) for name in args.configs]
+        contiguous = {name: cost(name, "train.channels_last=false") for name in (args.configs if args.layouts else [])}
     print(f"{torch.get_num_threads()} threads; a folder of {args.people} people x 2 cameras x {args.crops} crops "
           f"({rows[0][1]['crops']} training crops)\n")
     print("| config | size | stage (a): s per epoch per 1,000 crops | stage (b): s per epoch per 1,000 crops "
           "| whole run (min, early stopping aside) |\n|---|---|---:|---:|---:|")
     for name, r in rows:
         per = r["per_1000"]
-        print(f"| {'-c ' + name if name != 'default' else 'default (no -c)'} | {r['size']} | {per.get('init', 0):.0f} "
+        print(f"| {_label(name)} | {r['size']} | {per.get('init', 0):.0f} "
               f"| {per.get('similarity', 0):.0f} | {r['run_s'] / 60:.0f} |")
     if contiguous:
         print("\n| config | channels-last against contiguous: stage (a) | stage (b) | whole run |\n|---|---:|---:|---:|")
         for name, r in rows:
             c = contiguous[name]
             ratio = {k: c["per_1000"][k] / r["per_1000"][k] for k in r["per_1000"]}
-            print(f"| {'-c ' + name if name != 'default' else 'default (no -c)'} | {ratio.get('init', 0):.2f} x "
+            print(f"| {_label(name)} | {ratio.get('init', 0):.2f} x "
                   f"| {ratio.get('similarity', 0):.2f} x | {c['run_s'] / r['run_s']:.2f} x |")
 
 

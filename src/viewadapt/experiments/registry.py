@@ -179,11 +179,11 @@ STAGES_AB = ("train.adaptation.enabled=false",)
 SELF_TRAINING = ("train.self_training.enabled=true", "train.self_training.epochs=5")
 CLUSTERS = ("train.self_training.rule=cluster",)
 MEMORY = ("train.self_training.loss=memory", "train.self_training.monitor=val_rank1")
+# k1 as the old default computed it on a camera without labels: a labelled person's images, there one
+# camera's worth (2 on the synthetic set), so its crops' reciprocal sets stayed in it
+K1_ONE_CAMERA = ("train.self_training.cluster.k1=2",)
 # the cluster rule's settings in SpCL and Cluster Contrast (Market, 17+ images a person), before the defaults
 # were scaled to people of a handful of images
-# k1 as a person's images over every camera (2 a camera on the synthetic set): the default counts a labelled
-# person's, which on a camera without labels is one camera's worth, so its crops' reciprocal sets stay in it
-K1_ONE_CAMERA = ("train.self_training.cluster.k1=2",)
 SPCL = ("train.self_training.cluster.k1=30", "train.self_training.cluster.k2=6", "train.self_training.cluster.eps=0.6",
         "train.self_training.cluster.min_samples=4")
 # People a network's cameras see that nobody labelled: of 200 training people seen by both cameras, a

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
+import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -16,8 +17,8 @@ from viewadapt.files import atomic_write
 def save_weights(path: Path, modules: Mapping[str, nn.Module], metadata: dict[str, str] | None = None) -> None:
     # A layer the views share appears under each view's name; safetensors stores no tensor twice, so
     # each name gets its own copy (and loading writes the same values into the one layer twice).
-    # safetensors stores row-major tensors: a channels-last weight is written in that layout
-    tensors = {f"{prefix}.{k}": v.detach().cpu().contiguous().clone()
+    # safetensors stores row-major tensors: a channels-last weight is copied into that layout
+    tensors = {f"{prefix}.{k}": v.detach().cpu().clone(memory_format=torch.contiguous_format)
                for prefix, module in modules.items() for k, v in module.state_dict().items()}
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 

@@ -122,8 +122,9 @@ def neighbourhood(k1: int, k2: int, pids: np.ndarray, views: np.ndarray, cameras
         if len(pids):
             ids, inverse, counts = np.unique(pids, return_inverse=True, return_counts=True)
             per_person = counts.astype(float)
-            if k1 == EVERY_CAMERA:
-                seen_in = np.array([len(np.unique(views[inverse == i])) for i in range(len(ids))])
+            if k1 == EVERY_CAMERA:  # each person's cameras: its distinct (person, camera) pairs, counted
+                pairs = np.unique(np.stack([inverse, views], axis=1), axis=0)
+                seen_in = np.bincount(pairs[:, 0], minlength=len(ids))
                 per_person = counts / seen_in * max(cameras, 1)
         k1 = max(2, int(np.median(per_person)))
     return k1, k2 or max(1, k1 // 2)
