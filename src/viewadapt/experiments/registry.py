@@ -399,6 +399,11 @@ for _experiment in (
         Row("the same, k1 a person's images in one camera (2, the old default)",
             ("model.asymmetry=stats", *STAGES_AB, *SELF_TRAINING, *CLUSTERS, *K1_ONE_CAMERA), key="stats_cluster_k2",
             only=(STRANGER_SETTINGS[1].name,)),
+        # The loss that lifted clusters on new people: does a stronger objective outweigh the strangers'
+        # crops that clusters name after labelled people?
+        Row("stats + clusters on the crops with the strangers', the centroid memory's loss (InfoNCE) instead of "
+            "Eq. 5", ("model.asymmetry=stats", *STAGES_AB, *SELF_TRAINING, *CLUSTERS, *MEMORY),
+            key="stats_cluster_memory", only=(STRANGER_SETTINGS[1].name,)),
     ), synthetic_only=True, settings=STRANGER_SETTINGS, baseline="siamese"),
     Experiment("new_people", "People nobody labelled, seen by every camera: self-training that names new people", (
         Row("Siamese ({probe} shared, stages a+b): the labelled people only (direct transfer)",
