@@ -404,6 +404,10 @@ for _experiment in (
         Row("stats + clusters on the crops with the strangers', the centroid memory's loss (InfoNCE) instead of "
             "Eq. 5", ("model.asymmetry=stats", *STAGES_AB, *SELF_TRAINING, *CLUSTERS, *MEMORY),
             key="stats_cluster_memory", only=(STRANGER_SETTINGS[1].name,)),
+        # what the strangers cost that rule itself: the same run on the new camera without them
+        Row("the same, the new camera without strangers",
+            ("model.asymmetry=stats", *STAGES_AB, *SELF_TRAINING, *CLUSTERS, *MEMORY, *WITHOUT_STRANGERS),
+            key="stats_cluster_memory_no_strangers", only=(STRANGER_SETTINGS[1].name,)),
     ), synthetic_only=True, settings=STRANGER_SETTINGS, baseline="siamese"),
     Experiment("new_people", "People nobody labelled, seen by every camera: self-training that names new people", (
         Row("Siamese ({probe} shared, stages a+b): the labelled people only (direct transfer)",
