@@ -31,13 +31,20 @@ def _pace(trainer, stage_name: str, batches: int) -> float:
     """Seconds per training image of one stage's step, over ``batches`` batches after a warm-up one."""
     stage = next(s for s in trainer.stages if s.name == stage_name)
     stage.start()
-    data = stage.prepare_epoch(0)
-    loader = torch.utils.data.DataLoader(data.dataset, batch_sampler=data.batches)
     taken = []
-    for i, batch in enumerate(loader):
-        if i > batches:
+    # a small folder gives fewer batches an epoch than asked for: draw further epochs until there are enough
+    for epoch in range(batches + 1):
+        data = stage.prepare_epoch(epoch)
+        drawn = len(taken)
+        for batch in torch.utils.data.DataLoader(data.dataset, batch_sampler=data.batches):
+            if len(taken) > batches:
+                break
+            taken.append(batch)
+        if len(taken) > batches or len(taken) == drawn:
             break
-        taken.append(batch)
+    if len(taken) < 2:
+        raise SystemExit(f"run_cost: stage {stage_name} draws no batch from {len(trainer.train_set)} crops; "
+                         "raise --people or --crops")
     stage.train_epoch(taken[:1], "warm-up")
     start = time.perf_counter()
     stage.train_epoch(taken[1:], "timed")
@@ -74,6 +81,8 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", default=["default", "cpu"])
     parser.add_argument("--layouts", action="store_true", help="also time the contiguous layout, side by side")
     args = parser.parse_args()
+    if args.people < 22:  # 10 validation and 10 test people, and at least two to train on
+        parser.error("--people must be at least 22: 20 of them are held out for validation and test")
     with tempfile.TemporaryDirectory(prefix="viewadapt-cost-") as tmp:
         root = generate(Path(tmp) / "cams", SyntheticSpec(num_identities=args.people, images_per_view=args.crops),
                         256, 128)
