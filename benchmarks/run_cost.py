@@ -16,6 +16,7 @@ default: stages a+b, self-training skipped where every crop is labelled), early 
 from __future__ import annotations
 
 import argparse
+import itertools
 import tempfile
 import time
 from pathlib import Path
@@ -31,20 +32,16 @@ def _pace(trainer, stage_name: str, batches: int) -> float:
     """Seconds per training image of one stage's step, over ``batches`` batches after a warm-up one."""
     stage = next(s for s in trainer.stages if s.name == stage_name)
     stage.start()
-    taken = []
-    # a small folder gives fewer batches an epoch than asked for: draw further epochs until there are enough
-    for epoch in range(batches + 1):
-        data = stage.prepare_epoch(epoch)
-        drawn = len(taken)
-        for batch in torch.utils.data.DataLoader(data.dataset, batch_sampler=data.batches):
-            if len(taken) > batches:
-                break
-            taken.append(batch)
-        if len(taken) > batches or len(taken) == drawn:
-            break
+
+    def drawn():  # a small folder gives fewer batches an epoch than asked for: draw further epochs
+        for epoch in range(batches + 1):
+            data = stage.prepare_epoch(epoch)
+            yield from torch.utils.data.DataLoader(data.dataset, batch_sampler=data.batches)
+
+    taken = list(itertools.islice(drawn(), batches + 1))
     if len(taken) < 2:
-        raise SystemExit(f"run_cost: stage {stage_name} draws no batch from {len(trainer.train_set)} crops; "
-                         "raise --people or --crops")
+        raise SystemExit(f"run_cost: stage {stage_name} draws fewer than two batches (a warm-up and one timed) "
+                         f"from {len(trainer.train_set)} crops; raise --batches, --people or --crops")
     stage.train_epoch(taken[:1], "warm-up")
     start = time.perf_counter()
     stage.train_epoch(taken[1:], "timed")
